@@ -1,0 +1,92 @@
+# ChatConnect: `make run` serves the app, `make test` runs the whole suite.
+# Both set everything up on a fresh machine: virtualenv, pinned dependencies, bun.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUN_VERSION := 1.4.5
+BUN_MIN := 1.4.4
+TOOLS := $(CURDIR)/.tools
+
+# Reflex must use our bun (its own download cannot work offline); models load offline.
+export PATH := $(TOOLS)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+export REFLEX_USE_SYSTEM_BUN := 1
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test setup setup-dev bun chromium migrate lint format bench bench-ingest bench-chat reset clean help
+
+help:
+	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
+	@echo "make test    run the whole test suite"
+	@echo "make bench   run the benchmarks (writes bench/results/)"
+	@echo "make lint    ruff"
+	@echo "make reset   delete local data (data/)"
+
+$(VENV)/.runtime: requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+setup: $(VENV)/.runtime bun
+setup-dev: $(VENV)/.dev bun
+
+# Use a bun >= $(BUN_MIN) from PATH, else install one from the npm registry into .tools/.
+bun:
+	@if command -v bun >/dev/null 2>&1 && [ "$$(printf '%s\n' $(BUN_MIN) $$(bun --version) | sort -V | head -1)" = "$(BUN_MIN)" ]; then \
+		echo "bun $$(bun --version) ($$(command -v bun))"; \
+	else \
+		echo "installing bun $(BUN_VERSION) from the npm registry into .tools/"; \
+		mkdir -p $(TOOLS) && npm install --silent --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION) && \
+		$(TOOLS)/node_modules/.bin/bun --version; \
+	fi
+
+# Browser tests use Debian's chromium; installed once when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+migrate: setup
+	$(PY) -m app.manage migrate
+
+run: setup migrate
+	@echo "ChatConnect: open $${PUBLIC_URL:-http://127.0.0.1:$${PORT:-3000}}/signup"
+	$(VENV)/bin/reflex run --env prod --loglevel warning
+
+test: setup-dev chromium
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+lint: setup-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check app tests bench
+
+format: setup-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format app tests bench
+
+bench: bench-ingest
+
+bench-ingest: setup-dev
+	$(PY) -m bench.ingest
+
+bench-chat: setup-dev
+	$(PY) -m bench.chat
+
+migration: setup
+	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"
+
+reset:
+	rm -rf data
+	@echo "local data deleted (data/)"
+
+clean:
+	rm -rf .web .states $(VENV) $(TOOLS)

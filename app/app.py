@@ -1,0 +1,36 @@
+"""Builds the Reflex app: pages, the mounted API, security middleware, startup tasks."""
+
+from __future__ import annotations
+
+import logging
+
+import reflex as rx
+
+from app.api.main import create_api
+from app.logging_setup import configure_logging
+from app.middleware import SecurityHeadersMiddleware
+from app.pages import auth, dashboard  # noqa: F401  (registers the pages)
+from app.settings import get_settings
+from app.startup import prepare
+
+configure_logging(get_settings().log_level)
+log = logging.getLogger("chatconnect")
+
+app = rx.App(
+    theme=rx.theme(
+        appearance="inherit",
+        accent_color="indigo",
+        gray_color="slate",
+        radius="large",
+        scaling="100%",
+    ),
+    api_transformer=[create_api(), SecurityHeadersMiddleware],
+    stylesheets=[],
+)
+
+
+@app.register_lifespan_task
+async def _startup() -> None:
+    # A mounted FastAPI's own lifespan never runs, so startup work is registered here.
+    prepare()
+    log.info("ChatConnect ready at %s", get_settings().public_url)

@@ -1,0 +1,223 @@
+"""The signed-in shell: sidebar navigation, workspace name, user menu, color-mode toggle.
+
+`dashboard_page` wraps a page function with the shell and the server-side login check,
+so each page module stays short (the reflex-dev/templates `template` pattern).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import reflex as rx
+
+from app import routes
+from app.state.auth import AuthState
+
+NAV_ITEMS: list[tuple[str, str, str]] = [
+    ("Overview", routes.OVERVIEW, "layout-dashboard"),
+    ("Widgets", routes.WIDGETS, "message-square"),
+    ("Knowledge", routes.KNOWLEDGE, "book-open"),
+    ("Conversations", routes.CONVERSATIONS, "messages-square"),
+    ("Analytics", routes.ANALYTICS, "chart-line"),
+    ("API keys", routes.API_KEYS, "key-round"),
+    ("Settings", routes.SETTINGS, "settings"),
+]
+
+
+def brand() -> rx.Component:
+    return rx.hstack(
+        rx.center(
+            rx.icon("bot", size=18, color="white"),
+            width="30px",
+            height="30px",
+            border_radius="8px",
+            background=rx.color("accent", 9),
+        ),
+        rx.text("ChatConnect", weight="bold", size="4"),
+        align="center",
+        spacing="2",
+    )
+
+
+def nav_link(label: str, href: str, icon: str) -> rx.Component:
+    active = rx.State.router.url.path == href
+    return rx.link(
+        rx.hstack(
+            rx.icon(icon, size=16),
+            rx.text(label, size="2"),
+            align="center",
+            spacing="3",
+            padding_x="12px",
+            padding_y="8px",
+            border_radius="8px",
+            width="100%",
+            background=rx.cond(active, rx.color("accent", 3), "transparent"),
+            color=rx.cond(active, rx.color("accent", 11), rx.color("gray", 11)),
+            _hover={"background": rx.color("gray", 3)},
+        ),
+        href=href,
+        underline="none",
+        width="100%",
+        aria_current=rx.cond(active, "page", ""),
+    )
+
+
+def user_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(
+                rx.icon("circle-user", size=16),
+                rx.text(
+                    AuthState.user_email,
+                    size="2",
+                    trim="both",
+                    max_width="150px",
+                    overflow="hidden",
+                    text_overflow="ellipsis",
+                    white_space="nowrap",
+                ),
+                variant="ghost",
+                color_scheme="gray",
+                aria_label="User menu",
+                id="user-menu",
+            ),
+        ),
+        rx.menu.content(
+            rx.box(
+                rx.text("Role: ", AuthState.role, size="1", color_scheme="gray"),
+                padding_x="8px",
+                padding_y="4px",
+            ),
+            rx.menu.item("Settings", on_click=rx.redirect(routes.SETTINGS)),
+            rx.menu.separator(),
+            rx.menu.item("Log out", color="red", on_click=AuthState.logout, id="logout"),
+        ),
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.vstack(
+        brand(),
+        rx.box(
+            rx.text("Workspace", size="1", color_scheme="gray"),
+            rx.text(AuthState.tenant_name, size="2", weight="medium", id="workspace-name"),
+            padding="10px",
+            border_radius="8px",
+            background=rx.color("gray", 2),
+            width="100%",
+            border=f"1px solid {rx.color('gray', 4)}",
+        ),
+        rx.vstack(*[nav_link(*item) for item in NAV_ITEMS], spacing="1", width="100%"),
+        rx.spacer(),
+        rx.hstack(
+            user_menu(),
+            rx.spacer(),
+            rx.color_mode.button(size="2", variant="ghost"),
+            width="100%",
+            align="center",
+        ),
+        width="240px",
+        min_width="240px",
+        height="100vh",
+        padding="16px",
+        spacing="4",
+        position="sticky",
+        top="0",
+        border_right=f"1px solid {rx.color('gray', 4)}",
+        background=rx.color("gray", 1),
+        display=["none", "none", "flex"],
+    )
+
+
+def mobile_bar() -> rx.Component:
+    return rx.hstack(
+        brand(),
+        rx.spacer(),
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open navigation")
+            ),
+            rx.menu.content(
+                *[rx.menu.item(label, on_click=rx.redirect(href)) for label, href, _ in NAV_ITEMS],
+                rx.menu.separator(),
+                rx.menu.item("Log out", on_click=AuthState.logout),
+            ),
+        ),
+        rx.color_mode.button(size="2", variant="ghost"),
+        display=["flex", "flex", "none"],
+        width="100%",
+        padding="12px",
+        align="center",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+    )
+
+
+def page_header(title: str, description: str, *actions: rx.Component) -> rx.Component:
+    return rx.flex(
+        rx.vstack(
+            rx.heading(title, size="6"),
+            rx.text(description, color_scheme="gray", size="2"),
+            spacing="1",
+        ),
+        rx.spacer(),
+        *actions,
+        width="100%",
+        align="center",
+        wrap="wrap",
+        gap="3",
+    )
+
+
+def empty_state(icon: str, title: str, text: str) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.center(
+                rx.icon(icon, size=28, color=rx.color("accent", 10)),
+                width="56px",
+                height="56px",
+                border_radius="50%",
+                background=rx.color("accent", 3),
+            ),
+            rx.heading(title, size="4"),
+            rx.text(text, color_scheme="gray", size="2", text_align="center", max_width="460px"),
+            align="center",
+            spacing="3",
+            padding_y="40px",
+        ),
+        width="100%",
+    )
+
+
+def dashboard_page(
+    route: str, title: str
+) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+    """Register a signed-in page: shell around it, session checked by its loader."""
+
+    def decorator(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        @rx.page(route=route, title=f"{title} · ChatConnect", on_load=AuthState.require_login)
+        def page() -> rx.Component:
+            return rx.flex(
+                sidebar(),
+                rx.box(
+                    mobile_bar(),
+                    rx.cond(
+                        AuthState.signed_in,
+                        rx.box(
+                            content(),
+                            padding=["16px", "24px", "32px"],
+                            max_width="1200px",
+                            width="100%",
+                        ),
+                        rx.center(rx.spinner(size="3"), height="60vh"),
+                    ),
+                    flex="1",
+                    min_width="0",
+                ),
+                min_height="100vh",
+                width="100%",
+            )
+
+        page.__name__ = content.__name__
+        return page
+
+    return decorator

@@ -1,0 +1,151 @@
+"""Engine, sessions, migrations and the tenant-scoped query helpers.
+
+`TenantScope` is the one door to tenant data: it refuses to exist without a tenant id and
+adds `tenant_id = :tenant` to every read, so an id from another workspace behaves exactly
+like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, event
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, create_engine, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.models import TenantOwned
+from app.settings import Settings, get_settings
+
+T = TypeVar("T", bound=TenantOwned)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+class TenantRequiredError(ValueError):
+    """A tenant-scoped operation was called without a tenant."""
+
+
+class NotFoundError(LookupError):
+    """The row does not exist in this tenant (or at all: callers cannot tell)."""
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # WAL lets the ingestion worker write while pages read; FKs are off by default.
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def get_engine() -> Engine:
+    global _engine
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                _engine = make_engine(get_settings().resolved_database_url)
+    return _engine
+
+
+def set_engine(engine: Engine | None) -> None:
+    """Point the app at another engine (tests); None forgets the current one."""
+    global _engine
+    _engine = engine
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A unit of work: commits on success, rolls back on error."""
+    factory = sessionmaker(bind=engine or get_engine(), class_=Session, expire_on_commit=False)
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def run_migrations(settings: Settings | None = None, url: str | None = None) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent)."""
+    from alembic.config import Config
+
+    from alembic import command
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "alembic"))
+    target = url or (settings or get_settings()).resolved_database_url
+    if target.startswith("sqlite:///"):
+        Path(target.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    cfg.attributes["database_url"] = target
+    command.upgrade(cfg, "head")
+
+
+class TenantScope:
+    """Reads and writes of one tenant's rows. Construct it only from a server-side identity."""
+
+    def __init__(self, session: Session, tenant_id: str | None) -> None:
+        if not tenant_id or not isinstance(tenant_id, str):
+            raise TenantRequiredError("a tenant id is required for tenant data")
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def select(self, model: type[T]) -> SelectOfScalar[T]:
+        return select(model).where(model.tenant_id == self.tenant_id)
+
+    def get(self, model: type[T], row_id: str | None) -> T:
+        """The row with this id in this tenant, else NotFoundError (also for other tenants)."""
+        if not row_id:
+            raise NotFoundError(model.__name__)
+        row = self.session.get(model, row_id)
+        if row is None or row.tenant_id != self.tenant_id:
+            raise NotFoundError(model.__name__)
+        return row
+
+    def find(self, model: type[T], row_id: str | None) -> T | None:
+        try:
+            return self.get(model, row_id)
+        except NotFoundError:
+            return None
+
+    def all(
+        self, model: type[T], *conditions: Any, order_by: Any = None, limit: int = 500
+    ) -> list[T]:
+        query = self.select(model).where(*conditions)
+        if order_by is not None:
+            query = query.order_by(order_by)
+        return list(self.session.exec(query.limit(limit)))
+
+    def add(self, row: T) -> T:
+        """Stamp the row with this tenant; refuse a row that names another."""
+        if getattr(row, "tenant_id", None) not in (None, "", self.tenant_id):
+            raise TenantRequiredError("row belongs to another tenant")
+        row.tenant_id = self.tenant_id
+        self.session.add(row)
+        return row
+
+    def delete(self, model: type[T], row_id: str) -> None:
+        self.session.delete(self.get(model, row_id))

@@ -1,0 +1,279 @@
+"""Database tables (SQLModel). Every tenant-owned row carries an indexed `tenant_id`.
+
+Times are aware UTC (`utcnow()`); SQLModel's UTCDateTime round-trips them on SQLite too.
+Changing a table means a new Alembic revision: `make migration m="what changed"`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Tier(StrEnum):
+    free = "free"
+    paid = "paid"
+
+
+class Role(StrEnum):
+    owner = "owner"
+    admin = "admin"
+    member = "member"
+
+
+class DocumentStatus(StrEnum):
+    queued = "queued"
+    parsing = "parsing"
+    chunking = "chunking"
+    embedding = "embedding"
+    indexing = "indexing"
+    ready = "ready"
+    failed = "failed"
+
+
+class JobStatus(StrEnum):
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+def _json_column() -> Any:
+    return Column(JSON, nullable=False)
+
+
+class Timestamped(SQLModel):
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    updated_at: datetime = Field(
+        default_factory=utcnow, nullable=False, sa_column_kwargs={"onupdate": utcnow}
+    )
+
+
+class TenantOwned(Timestamped):
+    """Base of every row that belongs to a workspace; `app.db.TenantScope` relies on it."""
+
+    tenant_id: str = Field(foreign_key="tenant.id", index=True, max_length=32, ondelete="CASCADE")
+
+
+# ---- accounts -------------------------------------------------------------------------
+
+
+class Tenant(Timestamped, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=120)
+    tier: Tier = Field(default=Tier.free, sa_type=String(16))
+    default_model: str | None = Field(default=None, max_length=120)
+    # Provider credentials as one Fernet token (see app.security.encrypt_secret).
+    credentials_encrypted: str | None = None
+
+
+class User(Timestamped, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    email: str = Field(max_length=254, unique=True, index=True)
+    password_hash: str = Field(max_length=255)
+    name: str = Field(default="", max_length=120)
+    last_login_at: datetime | None = None
+
+
+class Membership(TenantOwned, table=True):
+    __table_args__ = (UniqueConstraint("user_id", "tenant_id", name="uq_membership_user_tenant"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
+    role: Role = Field(default=Role.member, sa_type=String(16))
+
+
+class AuthSession(TenantOwned, table=True):
+    """A signed-in browser. Only hashes of the cookie token and of the login code are stored."""
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
+    token_hash: str | None = Field(default=None, unique=True, max_length=64)
+    # One-time code the login form hands to the cookie-setting HTTP route.
+    code_hash: str | None = Field(default=None, unique=True, max_length=64)
+    code_expires_at: datetime | None = None
+    expires_at: datetime = Field(index=True)
+    last_seen_at: datetime | None = None
+    revoked_at: datetime | None = None
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+
+
+# ---- widgets and keys -----------------------------------------------------------------
+
+
+class Widget(TenantOwned, table=True):
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    name: str = Field(max_length=120)
+    enabled: bool = True
+    # Look: primary_color, theme (light/dark/auto), position (right/left), avatar_url, title.
+    appearance: dict[str, Any] = Field(default_factory=dict, sa_column=_json_column())
+    greeting: str = Field(default="Hi! Ask me anything about our docs.", max_length=1000)
+    starter_questions: list[str] = Field(default_factory=list, sa_column=_json_column())
+    placeholder: str = Field(default="Type your question…", max_length=200)
+    system_prompt: str = Field(default="", max_length=8000)
+    model: str | None = Field(default=None, max_length=120)
+    temperature: float = Field(default=0.2, ge=0, le=2)
+    citations_enabled: bool = True
+    unknown_answer: str = Field(
+        default="Sorry, I couldn't find that in our documentation.", max_length=1000
+    )
+    allowed_domains: list[str] = Field(default_factory=list, sa_column=_json_column())
+
+
+class ApiKey(TenantOwned, table=True):
+    __tablename__ = "api_key"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    widget_id: str | None = Field(
+        default=None, foreign_key="widget.id", max_length=32, ondelete="CASCADE"
+    )
+    name: str = Field(max_length=120)
+    prefix: str = Field(unique=True, index=True, max_length=32)
+    key_hash: str = Field(max_length=64)
+    scopes: list[str] = Field(default_factory=list, sa_column=_json_column())
+    created_by: str | None = Field(default=None, max_length=32)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+# ---- knowledge ------------------------------------------------------------------------
+
+
+class Document(TenantOwned, table=True):
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "content_hash", name="uq_document_tenant_content"),
+        Index("ix_document_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    title: str = Field(max_length=300)
+    source: str = Field(default="upload", max_length=16)  # upload | text
+    filename: str = Field(default="", max_length=300)
+    kind: str = Field(default="", max_length=16)  # pdf, docx, txt, md, csv, html, text
+    content_hash: str = Field(max_length=64)
+    size_bytes: int = 0
+    status: DocumentStatus = Field(default=DocumentStatus.queued, sa_type=String(16), index=True)
+    progress: int = Field(default=0, ge=0, le=100)
+    step: str = Field(default="", max_length=300)
+    error: str | None = Field(default=None, max_length=1000)
+    chunk_count: int = 0
+    token_count: int = 0
+    storage_path: str = Field(default="", max_length=500)
+
+
+class IngestJob(TenantOwned, table=True):
+    __tablename__ = "ingest_job"
+    __table_args__ = (Index("ix_ingest_job_status_next", "status", "next_attempt_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    document_id: str = Field(
+        foreign_key="document.id", index=True, max_length=32, ondelete="CASCADE"
+    )
+    stage: DocumentStatus = Field(default=DocumentStatus.queued, sa_type=String(16))
+    status: JobStatus = Field(default=JobStatus.queued, sa_type=String(16))
+    attempts: int = 0
+    max_attempts: int = 3
+    worker_id: str | None = Field(default=None, max_length=64)
+    heartbeat_at: datetime | None = None
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    error: str | None = Field(default=None, max_length=1000)
+
+
+class QAPair(TenantOwned, table=True):
+    __tablename__ = "qa_pair"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    widget_id: str | None = Field(
+        default=None, foreign_key="widget.id", max_length=32, ondelete="CASCADE"
+    )
+    question: str = Field(max_length=1000)
+    answer: str = Field(max_length=8000)
+    enabled: bool = True
+
+
+# ---- conversations and usage -----------------------------------------------------------
+
+
+class Conversation(TenantOwned, table=True):
+    __table_args__ = (Index("ix_conversation_tenant_started", "tenant_id", "started_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    widget_id: str | None = Field(
+        default=None, foreign_key="widget.id", index=True, max_length=32, ondelete="SET NULL"
+    )
+    visitor_id: str = Field(default="", max_length=64, index=True)
+    channel: str = Field(default="web", max_length=16)  # web | api | dashboard
+    host_url: str = Field(default="", max_length=500)
+    user_agent: str = Field(default="", max_length=300)
+    title: str = Field(default="", max_length=200)
+    started_at: datetime = Field(default_factory=utcnow)
+    last_message_at: datetime = Field(default_factory=utcnow)
+    message_count: int = 0
+
+
+class Message(TenantOwned, table=True):
+    __table_args__ = (Index("ix_message_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str = Field(
+        foreign_key="conversation.id", index=True, max_length=32, ondelete="CASCADE"
+    )
+    role: str = Field(max_length=16)  # user | assistant
+    text: str
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=_json_column())
+    model: str | None = Field(default=None, max_length=120)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latency_ms: int | None = None
+    ttft_ms: int | None = None
+    feedback: int | None = None  # -1, 1, or None
+    answered: bool = True
+    cached: bool = False
+
+
+class UsageDaily(TenantOwned, table=True):
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "widget_id", "day", name="uq_usage_tenant_widget_day"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    # "" stands for traffic without a widget (API calls), so the unique key works everywhere.
+    widget_id: str = Field(default="", max_length=32)
+    day: date = Field(index=True)
+    conversations: int = 0
+    messages: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+TENANT_TABLES: tuple[type[TenantOwned], ...] = (
+    Membership,
+    AuthSession,
+    Widget,
+    ApiKey,
+    Document,
+    IngestJob,
+    QAPair,
+    Conversation,
+    Message,
+    UsageDaily,
+)

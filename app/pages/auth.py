@@ -1,0 +1,151 @@
+"""/signup and /login: centered cards with inline validation."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app import routes
+from app.components.shell import brand
+from app.state.account_forms import LoginState, SignupState
+from app.state.auth import AuthState
+
+
+def _field(label: str, name: str, kind: str, placeholder: str, error, autocomplete: str):
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+        rx.input(
+            name=name,
+            id=name,
+            type=kind,
+            placeholder=placeholder,
+            size="3",
+            width="100%",
+            required=True,
+            auto_complete=autocomplete,
+            aria_invalid=rx.cond(error != "", "true", "false"),
+            color_scheme=rx.cond(error != "", "red", "gray"),
+        ),
+        rx.cond(
+            error != "", rx.text(error, color="red", size="1", id=f"{name}-error", role="alert")
+        ),
+        spacing="1",
+        width="100%",
+        align="start",
+    )
+
+
+def _card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            brand(),
+            rx.card(
+                rx.vstack(
+                    rx.heading(title, size="6"),
+                    rx.text(subtitle, color_scheme="gray", size="2"),
+                    form,
+                    spacing="4",
+                    width="100%",
+                ),
+                width="100%",
+                padding="24px",
+                size="3",
+            ),
+            footer,
+            rx.color_mode.button(variant="ghost", size="2"),
+            width="100%",
+            max_width="420px",
+            align="center",
+            spacing="5",
+            padding="16px",
+        ),
+        min_height="100vh",
+        background=rx.color("gray", 2),
+    )
+
+
+@rx.page(
+    route=routes.SIGNUP, title="Sign up · ChatConnect", on_load=AuthState.redirect_if_signed_in
+)
+def signup() -> rx.Component:
+    form = rx.form(
+        rx.vstack(
+            _field(
+                "Work email", "email", "email", "you@company.com", SignupState.email_error, "email"
+            ),
+            _field(
+                "Password",
+                "password",
+                "password",
+                "At least 10 characters",
+                SignupState.password_error,
+                "new-password",
+            ),
+            _field(
+                "Workspace name",
+                "workspace",
+                "text",
+                "Acme Inc.",
+                SignupState.workspace_error,
+                "organization",
+            ),
+            rx.cond(
+                SignupState.form_error != "",
+                rx.callout(
+                    SignupState.form_error, icon="triangle-alert", color_scheme="red", width="100%"
+                ),
+            ),
+            rx.button(
+                "Create workspace", type="submit", size="3", width="100%", id="signup-submit"
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=SignupState.submit,
+        width="100%",
+    )
+    return _card(
+        "Create your workspace",
+        "Add a chat assistant to your website in minutes.",
+        form,
+        rx.text("Already have an account? ", rx.link("Log in", href=routes.LOGIN), size="2"),
+    )
+
+
+@rx.page(route=routes.LOGIN, title="Log in · ChatConnect", on_load=AuthState.redirect_if_signed_in)
+def login() -> rx.Component:
+    form = rx.form(
+        rx.vstack(
+            _field(
+                "Email", "email", "email", "you@company.com", LoginState.email_error, "username"
+            ),
+            _field(
+                "Password",
+                "password",
+                "password",
+                "Your password",
+                LoginState.password_error,
+                "current-password",
+            ),
+            rx.cond(
+                LoginState.form_error != "",
+                rx.callout(
+                    LoginState.form_error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    width="100%",
+                    id="login-form-error",
+                ),
+            ),
+            rx.button("Log in", type="submit", size="3", width="100%", id="login-submit"),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=LoginState.submit,
+        width="100%",
+    )
+    return _card(
+        "Welcome back",
+        "Log in to your ChatConnect workspace.",
+        form,
+        rx.text("New here? ", rx.link("Create a workspace", href=routes.SIGNUP), size="2"),
+    )

@@ -1,0 +1,17 @@
+"""Route constants shared by pages, states and the API (one place to rename a URL)."""
+
+LOGIN = "/login"
+SIGNUP = "/signup"
+OVERVIEW = "/overview"
+WIDGETS = "/widgets"
+KNOWLEDGE = "/knowledge"
+CONVERSATIONS = "/conversations"
+ANALYTICS = "/analytics"
+API_KEYS = "/api-keys"
+SETTINGS = "/settings"
+
+AUTH_COMPLETE = "/api/auth/complete"
+AUTH_LOGOUT = "/api/auth/logout"
+HEALTH = "/api/health"
+
+SESSION_COOKIE = "cc_session"

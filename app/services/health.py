@@ -1,0 +1,65 @@
+"""Readiness of the database, the vector store and Redis (when configured)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import text
+
+from app.db import get_engine
+from app.settings import get_settings
+
+
+def _timed(check: Callable[[], Any]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        detail = check()
+    except Exception as exc:  # health reports every failure, whatever its type
+        return {
+            "status": "down",
+            "error": type(exc).__name__,
+            "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+        }
+    result: dict[str, Any] = {
+        "status": "up",
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if isinstance(detail, dict):
+        result.update(detail)
+    return result
+
+
+def _database() -> dict[str, Any]:
+    engine = get_engine()
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return {"backend": engine.dialect.name}
+
+
+def _redis() -> dict[str, Any]:
+    import redis
+
+    client = redis.Redis.from_url(
+        get_settings().redis_url or "", socket_timeout=2, socket_connect_timeout=2
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+    return {}
+
+
+def _vectors() -> dict[str, Any]:
+    from app.services.vectors import store_health
+
+    return store_health()
+
+
+def check_health() -> tuple[bool, dict[str, Any]]:
+    components: dict[str, Any] = {"database": _timed(_database), "vector_store": _timed(_vectors)}
+    if get_settings().redis_url:
+        components["redis"] = _timed(_redis)
+    ok = all(c["status"] == "up" for c in components.values())
+    return ok, {"status": "ok" if ok else "degraded", "components": components}

@@ -1,0 +1,115 @@
+"""Shared fixtures. The suite runs on embedded defaults in a throwaway DATA_DIR; the
+scale-out cases use the machine's PostgreSQL and Redis (skipped with a reason when absent,
+failed instead when CHATCONNECT_REQUIRE_SERVICES=1, as in CI)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_TMP = Path(tempfile.mkdtemp(prefix="chatconnect-tests-"))
+for _name in (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "QDRANT_URL",
+    "QDRANT_API_KEY",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "PUBLIC_URL",
+):
+    os.environ.pop(_name, None)
+os.environ["DATA_DIR"] = str(_TMP / "data")
+os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from sqlalchemy import Engine, text  # noqa: E402
+
+from app import db as app_db  # noqa: E402
+from app.services.throttle import reset_login_throttle  # noqa: E402
+from app.settings import reset_settings_cache  # noqa: E402
+
+POSTGRES_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("REDIS_URL_TEST", "redis://127.0.0.1:6379/15")
+REQUIRE_SERVICES = os.environ.get("CHATCONNECT_REQUIRE_SERVICES") == "1"
+
+
+def service_missing(reason: str) -> None:
+    """Skip with a visible reason on a developer machine; fail in CI."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required service unavailable: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_singletons() -> Iterator[None]:
+    reset_settings_cache()
+    reset_login_throttle()
+    yield
+    reset_settings_cache()
+    reset_login_throttle()
+
+
+def _postgres_engine(schema: str) -> Engine:
+    from app.settings import Settings
+
+    url = Settings(database_url=POSTGRES_URL).resolved_database_url
+    admin = app_db.make_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        admin.dispose()
+        service_missing(f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}")
+    admin.dispose()
+    sep = "&" if "?" in url else "?"
+    return app_db.make_engine(f"{url}{sep}options=-csearch_path%3D{schema}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database on each backend; the app's engine points at it."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        eng = app_db.make_engine(url)
+        schema = None
+    else:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        eng = _postgres_engine(schema)
+        url = eng.url.render_as_string(hide_password=False)
+    app_db.run_migrations(url=url)
+    app_db.set_engine(eng)
+    yield eng
+    app_db.set_engine(None)
+    eng.dispose()
+    if schema:
+        admin = _postgres_engine_admin()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _postgres_engine_admin() -> Engine:
+    from app.settings import Settings
+
+    return app_db.make_engine(Settings(database_url=POSTGRES_URL).resolved_database_url)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    finally:
+        client.close()
+    return REDIS_URL

@@ -1,0 +1,117 @@
+"""A real ChatConnect server (`reflex run --env prod`, one port) and headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+]
+START_TIMEOUT_S = 420
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class AppServer:
+    def __init__(self, base_url: str, data_dir: Path, log: Path) -> None:
+        self.base_url = base_url
+        self.data_dir = data_dir
+        self.log = log
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    port = free_port()
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    log = tmp_path_factory.mktemp("e2e-log") / "server.log"
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL")
+    }
+    env.update(
+        PORT=str(port),
+        PUBLIC_URL=base,
+        DATA_DIR=str(data_dir),
+        HF_HUB_OFFLINE="1",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        REFLEX_USE_SYSTEM_BUN="1",
+    )
+    reflex = str(Path(sys.executable).with_name("reflex"))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--loglevel", "info"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
+            try:
+                if (
+                    httpx.get(f"{base}/api/health", timeout=2).status_code == 200
+                    and httpx.get(f"{base}/login", timeout=5, follow_redirects=True).status_code
+                    == 200
+                ):
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
+            time.sleep(1)
+        yield AppServer(base, data_dir, log)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        from tests.conftest import service_missing
+
+        service_missing("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

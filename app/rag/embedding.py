@@ -1,0 +1,656 @@
+"""Text -> normalized vectors: local all-MiniLM-L6-v2 or OpenAI, behind one interface.
+
+- `Embedder`: the interface the rest of `app.rag` uses (vectors are L2-normalized, so the
+  dot product is the cosine).
+- `LocalEmbedder`: the packaged all-MiniLM-L6-v2 on CPU via sentence-transformers; the
+  model is loaded once per process and shared by every instance.
+- `OpenAIEmbedder`: the official SDK against OpenAI or any compatible `/v1/embeddings`.
+- `CachedEmbedder` + `SQLiteEmbeddingCache`: vectors keyed by (model_name, sha256(text)),
+  so re-ingesting unchanged content embeds nothing.
+- `EmbedderAdapter`: any Embedder as a LlamaIndex `BaseEmbedding` (an IngestionPipeline
+  transformation), passed explicitly; global `Settings` are never touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import BaseNode, MetadataMode
+from pydantic import Field, PrivateAttr
+
+from app.rag.chunking import LOCAL_MODEL_NAME, MAX_SEQ_LENGTH, local_model_path
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+    from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# bf16 autocast: measured by bench/embedding_bf16.py (bench/results/embedding_bf16.json)
+# on this machine (Xeon with AMX/AVX512-BF16). Kept on by default because the min cosine to
+# fp32 over 500 real chunks stayed >= 0.9999; "auto" limits it to CPUs with native bf16,
+# since elsewhere autocast runs through emulation (not measured here, so not assumed).
+DEFAULT_BF16: bool | None = None  # None = auto
+DEFAULT_LOCAL_BATCH_SIZE = 32
+OPENAI_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+CACHE_FILE = "embedding_cache.sqlite"
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What retrieval and ingestion need from an embedding model."""
+
+    model_name: str
+
+    @property
+    def dim(self) -> int: ...
+
+    def embed_texts(self, texts: list[str]) -> list[list[float]]: ...
+
+    def embed_query(self, text: str) -> list[float]: ...
+
+
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class BaseEmbedder(ABC):
+    """Implements the interface on top of one method, `embed_array`."""
+
+    model_name: str
+
+    @property
+    @abstractmethod
+    def dim(self) -> int: ...
+
+    @abstractmethod
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, L2-normalized, in input order."""
+
+    async def aembed_array(self, texts: Sequence[str]) -> np.ndarray:
+        # CPU-bound by default: off the event loop.
+        return await asyncio.to_thread(self.embed_array, texts)
+
+    def embed_texts(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist() if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_array([text])[0].tolist()
+
+    async def aembed_texts(self, texts: list[str]) -> list[list[float]]:
+        return (await self.aembed_array(texts)).tolist() if texts else []
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.aembed_array([text]))[0].tolist()
+
+
+# ---- local model ---------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def _load_sentence_transformer(path: str, device: str) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+
+    # Packaged weights from a local directory: never reach for the Hub.
+    model = SentenceTransformer(path, device=device, local_files_only=True)
+    model.eval()
+    return model
+
+
+# One lock per loaded model: the HF fast tokenizer inside `encode` is not safe to call from
+# two threads at once ("Already borrowed"). Held per batch, not per call, so a chat query
+# waits for at most one ingestion batch.
+_MODEL_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_MODEL_LOCKS_GUARD = threading.Lock()
+
+
+def _model_lock(key: tuple[str, str]) -> threading.Lock:
+    with _MODEL_LOCKS_GUARD:
+        return _MODEL_LOCKS.setdefault(key, threading.Lock())
+
+
+@lru_cache(maxsize=1)
+def native_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX)."""
+    try:
+        import torch
+
+        cpu: Any = torch.cpu
+        return bool(cpu._is_avx512_bf16_supported() or cpu._is_amx_tile_supported())
+    except (AttributeError, RuntimeError):  # private API: fall back to the kernel's flags
+        try:
+            flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+        return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """Run with n intra-op threads, then restore.
+
+    With PyTorch's OpenMP backend the setting belongs to the calling thread, so an
+    ingestion worker can run on 1 thread while chat queries in other threads keep all cores.
+    """
+    import torch
+
+    if not n:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+class LocalEmbedder(BaseEmbedder):
+    """all-MiniLM-L6-v2 on CPU (384 dims, 256 word-pieces max; see app.rag.chunking)."""
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        model_name: str = LOCAL_MODEL_NAME,
+        batch_size: int = DEFAULT_LOCAL_BATCH_SIZE,
+        bf16: bool | None = DEFAULT_BF16,
+        torch_threads: int | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.model_path = str(model_path or local_model_path())
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self.bf16 = native_bf16() if bf16 is None else bf16
+        self.torch_threads = torch_threads
+        self.device = device
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The shared, loaded-once model (first access loads it: a few seconds)."""
+        model = _load_sentence_transformer(self.model_path, self.device)
+        if model.max_seq_length < MAX_SEQ_LENGTH:
+            # Chunks are sized for MAX_SEQ_LENGTH: a shorter window would truncate them.
+            log.warning("model window %d < chunk budget %d: chunks will be truncated",
+                        model.max_seq_length, MAX_SEQ_LENGTH)
+        return model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_embedding_dimension())
+
+    def warmup(self) -> None:
+        self.embed_array(["warm up"])
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        model = self.model
+        dim = int(model.get_embedding_dimension())
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        # Longest first, so each batch pads to similar lengths (attention cost grows with the
+        # padded length); results are put back in input order.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), dim), dtype=np.float32)
+        lock = _model_lock((self.model_path, self.device))
+        autocast = (
+            torch.autocast("cpu", dtype=torch.bfloat16)
+            if self.bf16 and self.device == "cpu"
+            else contextlib.nullcontext()
+        )
+        with _torch_threads(self.torch_threads), autocast:
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                with lock:
+                    vectors = model.encode(
+                        [texts[i] for i in idx],
+                        batch_size=len(idx),
+                        convert_to_numpy=True,
+                        normalize_embeddings=False,
+                        show_progress_bar=False,
+                    )
+                out[idx] = vectors
+        # Normalize in float32 after any bf16 compute.
+        return _normalize(out)
+
+
+# ---- OpenAI --------------------------------------------------------------------------
+
+
+class OpenAIEmbedder(BaseEmbedder):
+    """OpenAI embeddings (or any server speaking `/v1/embeddings`) via the official SDK."""
+
+    def __init__(
+        self,
+        model: str = "text-embedding-3-small",
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        dimensions: int | None = None,
+        batch_size: int = 256,
+        concurrency: int = 4,
+        timeout: float = 60.0,
+        max_retries: int = 3,
+    ) -> None:
+        self.model = model
+        self.dimensions = dimensions
+        # The cache key: a shortened vector is a different vector.
+        self.model_name = model if dimensions is None else f"{model}@{dimensions}"
+        self.batch_size = min(batch_size, 2048)  # API limit per request
+        self.concurrency = concurrency
+        self._client_args: dict[str, Any] = {
+            # Compatible servers (Ollama, vLLM) often need no key, but the SDK requires one.
+            "api_key": api_key or "not-needed",
+            "base_url": base_url,
+            "timeout": timeout,
+            "max_retries": max_retries,
+        }
+        self._dim: int | None = dimensions or OPENAI_DIMS.get(model)
+        self._client: Any = None
+        self._aclient: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from openai import OpenAI
+
+            self._client = OpenAI(**self._client_args)
+        return self._client
+
+    @property
+    def aclient(self) -> Any:
+        if self._aclient is None:
+            from openai import AsyncOpenAI
+
+            self._aclient = AsyncOpenAI(**self._client_args)
+        return self._aclient
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:  # unknown model on a compatible server: ask it once
+            self._dim = int(self.embed_array(["dimension probe"]).shape[1])
+        return self._dim
+
+    def _request(self, batch: Sequence[str]) -> dict[str, Any]:
+        # The API rejects empty strings; float encoding is what compatible servers support.
+        args: dict[str, Any] = {
+            "model": self.model,
+            "input": [t if t.strip() else " " for t in batch],
+            "encoding_format": "float",
+        }
+        if self.dimensions is not None:
+            args["dimensions"] = self.dimensions
+        return args
+
+    def _parse(self, response: Any, n: int) -> np.ndarray:
+        data = sorted(response.data, key=lambda d: d.index)
+        if len(data) != n:
+            raise RuntimeError(f"embedding server returned {len(data)} vectors for {n} inputs")
+        vectors = _normalize(np.array([d.embedding for d in data], dtype=np.float32))
+        if self._dim is None:
+            self._dim = vectors.shape[1]
+        return vectors
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim or 0), dtype=np.float32)
+        parts = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start : start + self.batch_size]
+            parts.append(
+                self._parse(self.client.embeddings.create(**self._request(batch)), len(batch))
+            )
+        return np.concatenate(parts)
+
+    async def aembed_array(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dim or 0), dtype=np.float32)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(batch: Sequence[str]) -> np.ndarray:
+            async with gate:
+                response = await self.aclient.embeddings.create(**self._request(batch))
+            return self._parse(response, len(batch))
+
+        batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
+        return np.concatenate(await asyncio.gather(*(one(b) for b in batches)))
+
+
+# ---- cache ---------------------------------------------------------------------------
+
+
+def text_key(text: str) -> str:
+    """Cache key of a text (combined with the model name)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache(Protocol):
+    """Vectors by (model_name, text_key). Missing keys are simply absent from the result."""
+
+    def get_many(self, model_name: str, keys: Sequence[str]) -> dict[str, np.ndarray]: ...
+
+    def put_many(self, model_name: str, items: Mapping[str, np.ndarray]) -> None: ...
+
+
+class MemoryEmbeddingCache:
+    """In-process cache (tests, one-off scripts)."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple[str, str], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get_many(self, model_name: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        with self._lock:
+            return {k: v for k in keys if (v := self._data.get((model_name, k))) is not None}
+
+    def put_many(self, model_name: str, items: Mapping[str, np.ndarray]) -> None:
+        with self._lock:
+            for k, v in items.items():
+                self._data[(model_name, k)] = np.asarray(v, dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class SQLiteEmbeddingCache:
+    """A SQLite file shared by threads and processes (WAL, busy timeout).
+
+    One connection per thread (sqlite3 connections must not cross threads) and per process
+    (nor cross a fork). Vectors are little-endian float32 bytes.
+    """
+
+    _SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS embedding_cache ("
+        " model TEXT NOT NULL, text_sha256 BLOB NOT NULL, dim INTEGER NOT NULL,"
+        " vector BLOB NOT NULL, PRIMARY KEY (model, text_sha256)) WITHOUT ROWID"
+    )
+    _MAX_PARAMS = 500
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = 30_000) -> None:
+        self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self._local = threading.local()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> SQLiteEmbeddingCache:
+        return cls(Path(settings.data_dir) / CACHE_FILE)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: writes open their own BEGIN IMMEDIATE, so a writer waits on the
+        # busy timeout instead of failing on a read-to-write lock upgrade.
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self.busy_timeout_ms / 1000,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(self._SCHEMA)
+        self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def get_many(self, model_name: str, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        conn = self._conn()
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), self._MAX_PARAMS):
+            part = [bytes.fromhex(k) for k in unique[start : start + self._MAX_PARAMS]]
+            marks = ",".join("?" * len(part))
+            rows = conn.execute(
+                "SELECT text_sha256, dim, vector FROM embedding_cache"  # noqa: S608 (only "?" marks)
+                f" WHERE model = ? AND text_sha256 IN ({marks})",
+                [model_name, *part],
+            ).fetchall()
+            for sha, dim, blob in rows:
+                vector = np.frombuffer(blob, dtype="<f4")
+                if vector.shape[0] == dim:
+                    found[sha.hex()] = vector.astype(np.float32)
+        return found
+
+    def put_many(self, model_name: str, items: Mapping[str, np.ndarray]) -> None:
+        if not items:
+            return
+        rows = []
+        for key, vector in items.items():
+            v = np.asarray(vector, dtype="<f4").reshape(-1)
+            rows.append((model_name, bytes.fromhex(key), int(v.shape[0]), v.tobytes()))
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Same key means same text and model, so whichever writer came first is right.
+            conn.executemany("INSERT OR IGNORE INTO embedding_cache VALUES (?, ?, ?, ?)", rows)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def count(self, model_name: str | None = None) -> int:
+        sql, args = "SELECT COUNT(*) FROM embedding_cache", []
+        if model_name is not None:
+            sql, args = sql + " WHERE model = ?", [model_name]
+        return int(self._conn().execute(sql, args).fetchone()[0])
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class CachedEmbedder(BaseEmbedder):
+    """Embeds only texts the cache has not seen for this model; duplicates embed once.
+
+    Queries bypass the cache unless `cache_queries`: they rarely repeat and every miss
+    would be a write on the chat path.
+    """
+
+    def __init__(self, inner: Embedder, cache: EmbeddingCache, *, cache_queries: bool = False):
+        self.inner = inner
+        self.cache = cache
+        self.cache_queries = cache_queries
+        self.model_name = inner.model_name
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def _inner_array(self, texts: list[str]) -> np.ndarray:
+        if isinstance(self.inner, BaseEmbedder):
+            return self.inner.embed_array(texts)
+        return np.asarray(self.inner.embed_texts(texts), dtype=np.float32)
+
+    def _plan(
+        self, texts: Sequence[str]
+    ) -> tuple[list[str], dict[str, np.ndarray], dict[str, str]]:
+        """Keys in input order, cached vectors, and the texts to embed (one per key)."""
+        keys = [text_key(t) for t in texts]
+        found = self.cache.get_many(self.model_name, keys)
+        missing: dict[str, str] = {}
+        for key, text in zip(keys, texts, strict=True):
+            if key not in found:
+                missing.setdefault(key, text)
+        self.misses += len(missing)
+        self.hits += len(texts) - len(missing)
+        return keys, found, missing
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        keys, found, missing = self._plan(texts)
+        if missing:
+            new = dict(zip(missing, self._inner_array(list(missing.values())), strict=True))
+            self.cache.put_many(self.model_name, new)
+            found.update(new)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    async def aembed_array(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        keys, found, missing = await asyncio.to_thread(self._plan, texts)
+        if missing:
+            batch = list(missing.values())
+            if isinstance(self.inner, BaseEmbedder):
+                vectors = await self.inner.aembed_array(batch)
+            else:
+                vectors = await asyncio.to_thread(self._inner_array, batch)
+            new = dict(zip(missing, vectors, strict=True))
+            await asyncio.to_thread(self.cache.put_many, self.model_name, new)
+            found.update(new)
+        return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
+
+    def embed_query(self, text: str) -> list[float]:
+        if self.cache_queries:
+            return super().embed_query(text)
+        return self.inner.embed_query(text)
+
+    async def aembed_query(self, text: str) -> list[float]:
+        if self.cache_queries:
+            return await super().aembed_query(text)
+        if isinstance(self.inner, BaseEmbedder):
+            return await self.inner.aembed_query(text)
+        return await asyncio.to_thread(self.inner.embed_query, text)
+
+
+# ---- LlamaIndex ----------------------------------------------------------------------
+
+
+class EmbedderAdapter(BaseEmbedding):
+    """Any `Embedder` as a LlamaIndex embedding model / IngestionPipeline transformation.
+
+    Nodes are embedded with `metadata_mode` NONE by default: LlamaIndex's usual EMBED mode
+    prepends "key: value" metadata lines, which the chunker did not budget for and which
+    would push chunks past the model's 256 word-pieces (silently truncated).
+    """
+
+    metadata_mode: MetadataMode = Field(default=MetadataMode.NONE)
+    _embedder: Any = PrivateAttr()
+
+    def __init__(self, embedder: Embedder, *, embed_batch_size: int = 256, **kwargs: Any):
+        super().__init__(
+            model_name=embedder.model_name, embed_batch_size=embed_batch_size, **kwargs
+        )
+        self._embedder = embedder
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ChatConnectEmbedderAdapter"
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._embedder.embed_query(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        if isinstance(self._embedder, BaseEmbedder):
+            return await self._embedder.aembed_query(query)
+        return await asyncio.to_thread(self._embedder.embed_query, query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._embedder.embed_texts([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._embedder.embed_texts(list(texts))
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await self._aget_text_embeddings([text]))[0]
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        if isinstance(self._embedder, BaseEmbedder):
+            return await self._embedder.aembed_texts(list(texts))
+        return await asyncio.to_thread(self._embedder.embed_texts, list(texts))
+
+    def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
+        texts = [node.get_content(metadata_mode=self.metadata_mode) for node in nodes]
+        for node, vector in zip(nodes, self.get_text_embedding_batch(texts, **kwargs), strict=True):
+            node.embedding = vector
+        return nodes
+
+    async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
+        texts = [node.get_content(metadata_mode=self.metadata_mode) for node in nodes]
+        vectors = await self.aget_text_embedding_batch(texts, **kwargs)
+        for node, vector in zip(nodes, vectors, strict=True):
+            node.embedding = vector
+        return nodes
+
+
+# ---- selection -----------------------------------------------------------------------
+
+_EMBEDDERS: dict[tuple[Any, ...], BaseEmbedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
+
+
+def get_embedder(
+    settings: Settings | None = None, *, cached: bool = True, torch_threads: int | None = None
+) -> BaseEmbedder:
+    """The configured embedder, one instance per configuration per process.
+
+    `cached` wraps it in the SQLite cache under DATA_DIR; `torch_threads` (local model only)
+    lets ingestion use fewer cores than chat.
+    """
+    if settings is None:
+        from app.settings import get_settings
+
+        settings = get_settings()
+    key_secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
+    config = (
+        settings.embedding_provider,
+        settings.openai_embedding_model,
+        settings.openai_base_url,
+        hashlib.sha256(key_secret.encode()).hexdigest(),
+        str(Path(settings.data_dir).resolve()),
+        cached,
+        torch_threads,
+    )
+    with _EMBEDDERS_LOCK:
+        if config in _EMBEDDERS:
+            return _EMBEDDERS[config]
+        inner: BaseEmbedder
+        if settings.embedding_provider == "openai":
+            if not key_secret and not settings.openai_base_url:
+                raise ValueError(
+                    "EMBEDDING_PROVIDER=openai needs OPENAI_API_KEY (or OPENAI_BASE_URL for a "
+                    "compatible server that takes no key)."
+                )
+            inner = OpenAIEmbedder(
+                settings.openai_embedding_model,
+                api_key=key_secret or None,
+                base_url=settings.openai_base_url,
+            )
+        else:
+            inner = LocalEmbedder(torch_threads=torch_threads)
+        embedder: BaseEmbedder = (
+            CachedEmbedder(inner, SQLiteEmbeddingCache.for_settings(settings)) if cached else inner
+        )
+        _EMBEDDERS[config] = embedder
+        return embedder

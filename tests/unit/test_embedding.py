@@ -1,0 +1,315 @@
+"""Embedders: local model, OpenAI protocol (local fake server), cache, LlamaIndex adapter."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from app.rag.chunking import MAX_SEQ_LENGTH, count_tokens
+from app.rag.embedding import (
+    BaseEmbedder,
+    CachedEmbedder,
+    Embedder,
+    EmbedderAdapter,
+    LocalEmbedder,
+    MemoryEmbeddingCache,
+    OpenAIEmbedder,
+    SQLiteEmbeddingCache,
+    get_embedder,
+    native_bf16,
+    text_key,
+)
+from app.settings import Settings
+
+TEXTS = [
+    "A cat is sleeping on the warm windowsill.",
+    "Stock markets fell sharply after the interest rate announcement.",
+    "Mitochondria are the powerhouse of the cell.",
+]
+
+
+@pytest.fixture(scope="module")
+def local() -> LocalEmbedder:
+    embedder = LocalEmbedder()
+    embedder.warmup()
+    return embedder
+
+
+class CountingEmbedder(BaseEmbedder):
+    """A fake model: deterministic vectors, counts calls and texts."""
+
+    def __init__(self, model_name: str = "fake", dim: int = 8) -> None:
+        self.model_name = model_name
+        self._dim = dim
+        self.calls: list[list[str]] = []
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return np.stack([_fake_vector(self.model_name + t, self._dim) for t in texts])
+
+
+def _fake_vector(seed: str, dim: int) -> np.ndarray:
+    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8]))
+    v = rng.standard_normal(dim).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+# ---- local model -----------------------------------------------------------------------
+
+
+def test_local_embedder_vectors(local: LocalEmbedder) -> None:
+    assert isinstance(local, Embedder)
+    assert local.dim == 384 and local.model_name == "sentence-transformers/all-MiniLM-L6-v2"
+    vectors = np.array(local.embed_texts(TEXTS))
+    assert vectors.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # Batching and length-sorting keep the input order.
+    for text, vector in zip(TEXTS, vectors, strict=True):
+        assert float(np.dot(local.embed_query(text), vector)) > 0.999
+    query = np.array(local.embed_query("where is the cat napping?"))
+    assert int(np.argmax(vectors @ query)) == 0
+    assert local.embed_texts([]) == []
+
+
+def test_model_loaded_once_and_window_matches_chunker(local: LocalEmbedder) -> None:
+    other = LocalEmbedder(batch_size=8, bf16=False, torch_threads=1)
+    assert other.model is local.model
+    model = local.model
+    assert model.max_seq_length == MAX_SEQ_LENGTH
+    # The chunker's count is exactly what the model is fed (until it would truncate).
+    for text in ["short text", "Mitochondria (mtDNA) regulate apoptosis. " * 12, "word " * 400]:
+        fed = model.tokenize([text])["input_ids"].shape[1]
+        assert fed == min(count_tokens(text), MAX_SEQ_LENGTH)
+
+
+def test_bf16_close_to_fp32_and_threads_restored(local: LocalEmbedder) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    fp32 = LocalEmbedder(bf16=False, torch_threads=1)
+    a = np.array(fp32.embed_texts(TEXTS))
+    assert torch.get_num_threads() == before
+    b = np.array(LocalEmbedder(bf16=True).embed_texts(TEXTS))
+    assert np.min(np.sum(a * b, axis=1)) > 0.9999
+    assert local.bf16 is native_bf16()  # default: on where the CPU has native bf16
+
+
+async def test_local_async(local: LocalEmbedder) -> None:
+    vectors = await local.aembed_texts(TEXTS[:2])
+    query = await local.aembed_query(TEXTS[0])
+    assert len(vectors) == 2 and float(np.dot(vectors[0], query)) > 0.999
+
+
+# ---- OpenAI protocol against a local server ------------------------------------------------
+
+
+class _FakeOpenAI(BaseHTTPRequestHandler):
+    requests: list[dict[str, Any]] = []
+    dim = 1536
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).requests.append(
+            {"path": self.path, "auth": self.headers.get("Authorization"), **body}
+        )
+        if self.path != "/v1/embeddings" or any(not t for t in body["input"]):
+            self.send_error(400)
+            return
+        dim = body.get("dimensions", self.dim)
+        data = [
+            # Unnormalized and reversed, like nothing a client should rely on.
+            {"object": "embedding", "index": i, "embedding": (3 * _fake_vector(t, dim)).tolist()}
+            for i, t in reversed(list(enumerate(body["input"])))
+        ]
+        payload = json.dumps(
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": 1, "total_tokens": 1},
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def openai_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_openai_embedder_batches_and_normalizes(openai_url: str) -> None:
+    _FakeOpenAI.requests.clear()
+    embedder = OpenAIEmbedder(api_key="sk-test", base_url=openai_url, batch_size=2)
+    assert embedder.dim == 1536 and embedder.model_name == "text-embedding-3-small"
+    texts = [*TEXTS, "fourth", ""]
+    vectors = np.array(embedder.embed_texts(texts))
+    assert vectors.shape == (5, 1536)
+    assert [len(r["input"]) for r in _FakeOpenAI.requests] == [2, 2, 1]
+    assert {r["auth"] for r in _FakeOpenAI.requests} == {"Bearer sk-test"}
+    assert {r["model"] for r in _FakeOpenAI.requests} == {"text-embedding-3-small"}
+    np.testing.assert_allclose(vectors[0], _fake_vector(TEXTS[0], 1536), atol=1e-6)
+    np.testing.assert_allclose(vectors[4], _fake_vector(" ", 1536), atol=1e-6)  # "" is refused
+    assert embedder.embed_query("fourth") == pytest.approx(vectors[3].tolist(), abs=1e-6)
+
+
+async def test_openai_async_and_dimensions(openai_url: str) -> None:
+    embedder = OpenAIEmbedder(api_key="sk-test", base_url=openai_url, dimensions=64)
+    assert embedder.model_name == "text-embedding-3-small@64"
+    vectors = await embedder.aembed_texts(TEXTS)
+    assert np.array(vectors).shape == (3, 64)
+    assert _FakeOpenAI.requests[-1]["dimensions"] == 64
+    unknown = OpenAIEmbedder("nomic-embed-text", base_url=openai_url)
+    assert unknown.dim == 1536  # probed once from the server
+
+
+def test_get_embedder_selects_and_caches(openai_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        embedding_provider="openai",
+        openai_api_key="sk-test",
+        openai_base_url=openai_url,
+        data_dir=tmp_path,
+    )
+    embedder = get_embedder(settings)
+    assert get_embedder(settings) is embedder
+    assert isinstance(embedder, CachedEmbedder) and isinstance(embedder.inner, OpenAIEmbedder)
+    _FakeOpenAI.requests.clear()
+    first = embedder.embed_texts(TEXTS)
+    assert embedder.embed_texts(TEXTS) == first
+    assert len(_FakeOpenAI.requests) == 1
+    assert (tmp_path / "embedding_cache.sqlite").exists()
+    local = Settings(embedding_provider="local", data_dir=tmp_path)
+    assert isinstance(get_embedder(local, cached=False), LocalEmbedder)
+    with pytest.raises(ValueError, match="OPENAI_API_KEY"):
+        get_embedder(Settings(embedding_provider="openai", data_dir=tmp_path / "x"))
+
+
+# ---- cache -------------------------------------------------------------------------------
+
+
+def test_cache_second_embed_calls_model_zero_times(tmp_path: Path) -> None:
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, SQLiteEmbeddingCache(tmp_path / "c.sqlite"))
+    texts = [*TEXTS, TEXTS[0]]  # a duplicate embeds once
+    first = cached.embed_texts(texts)
+    assert inner.calls == [TEXTS]
+    second = cached.embed_texts(texts)
+    assert len(inner.calls) == 1 and second == first  # float32 round trip is exact
+    assert (cached.hits, cached.misses) == (5, 3)  # the in-batch duplicate counts as a hit
+    # Another process (a fresh connection) sees the same entries.
+    again = CachedEmbedder(inner, SQLiteEmbeddingCache(tmp_path / "c.sqlite"))
+    assert again.embed_texts(TEXTS[1:]) == first[1:3] and len(inner.calls) == 1
+    # Only new text is embedded.
+    cached.embed_texts([TEXTS[2], "brand new"])
+    assert inner.calls[-1] == ["brand new"]
+
+
+def test_cache_is_per_model(tmp_path: Path) -> None:
+    cache = SQLiteEmbeddingCache(tmp_path / "c.sqlite")
+    a, b = CountingEmbedder("model-a"), CountingEmbedder("model-b")
+    va = CachedEmbedder(a, cache).embed_texts(TEXTS)
+    vb = CachedEmbedder(b, cache).embed_texts(TEXTS)
+    assert len(a.calls) == len(b.calls) == 1 and va != vb
+    assert cache.count("model-a") == cache.count("model-b") == 3
+    got = cache.get_many("model-a", [text_key(t) for t in TEXTS])
+    np.testing.assert_array_equal(got[text_key(TEXTS[0])], np.array(va[0], dtype=np.float32))
+
+
+def test_queries_bypass_cache_unless_asked() -> None:
+    inner, memory = CountingEmbedder(), MemoryEmbeddingCache()
+    CachedEmbedder(inner, memory).embed_query("q")
+    assert len(memory) == 0
+    CachedEmbedder(inner, memory, cache_queries=True).embed_query("q")
+    assert len(memory) == 1
+
+
+async def test_cache_async_path(tmp_path: Path) -> None:
+    inner = CountingEmbedder()
+    cached = CachedEmbedder(inner, SQLiteEmbeddingCache(tmp_path / "c.sqlite"))
+    first = await cached.aembed_texts(TEXTS)
+    assert await cached.aembed_texts(TEXTS) == first and len(inner.calls) == 1
+
+
+def _writer(path: str, worker: int) -> None:
+    cache = SQLiteEmbeddingCache(path)
+    for i in range(20):  # many small transactions to collide with the other writers
+        keys = {text_key(f"{worker}-{i}-{j}"): np.full(4, worker, np.float32) for j in range(10)}
+        cache.put_many("m", keys)
+        cache.put_many("m", {text_key("shared"): np.ones(4, np.float32)})
+        assert len(cache.get_many("m", list(keys))) == 10
+
+
+def test_sqlite_cache_threads_and_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite")
+    threads = [threading.Thread(target=_writer, args=(path, w)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_writer, args=(path, w)) for w in range(4, 7)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [p.exitcode for p in procs] == [0, 0, 0]
+    cache = SQLiteEmbeddingCache(path)
+    assert cache.count("m") == 7 * 200 + 1
+    assert cache._conn().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_cached_local_embedder_matches_uncached(local: LocalEmbedder) -> None:
+    cached = CachedEmbedder(local, MemoryEmbeddingCache())
+    np.testing.assert_allclose(cached.embed_texts(TEXTS), local.embed_texts(TEXTS), atol=1e-6)
+
+
+# ---- LlamaIndex ----------------------------------------------------------------------------
+
+
+def test_llamaindex_pipeline_uses_adapter_without_globals(local: LocalEmbedder) -> None:
+    from llama_index.core import Settings as LlamaSettings
+    from llama_index.core.ingestion import IngestionPipeline
+    from llama_index.core.schema import TextNode
+
+    adapter = EmbedderAdapter(local)
+    long_title = "A very long document title that would eat the token budget " * 5
+    nodes = [TextNode(text=t, metadata={"title": long_title}) for t in TEXTS]
+    out = IngestionPipeline(transformations=[adapter]).run(nodes=nodes)
+    got = np.array([n.embedding for n in out])
+    # Metadata is not embedded: the vectors are those of the chunk text alone.
+    np.testing.assert_allclose(got, local.embed_texts(TEXTS), atol=1e-5)
+    assert adapter.get_query_embedding("cat") == pytest.approx(local.embed_query("cat"), abs=1e-5)
+    assert LlamaSettings._embed_model is None
+
+
+async def test_llamaindex_adapter_async() -> None:
+    adapter = EmbedderAdapter(CountingEmbedder())
+    vectors = await adapter.aget_text_embedding_batch(TEXTS)
+    query = await adapter.aget_query_embedding("q")
+    assert len(vectors) == 3 and len(query) == 8

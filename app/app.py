@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import reflex as rx
@@ -10,6 +11,8 @@ from app.api.main import create_api
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
 from app.pages import auth, dashboard  # noqa: F401  (registers the pages)
+from app.services.ingestion import start_workers, stop_workers
+from app.services.vectors import close_store
 from app.settings import get_settings
 from app.startup import prepare
 
@@ -30,7 +33,14 @@ app = rx.App(
 
 
 @app.register_lifespan_task
-async def _startup() -> None:
+@contextlib.asynccontextmanager
+async def _lifespan():
     # A mounted FastAPI's own lifespan never runs, so startup work is registered here.
     prepare()
+    start_workers()
     log.info("ChatConnect ready at %s", get_settings().public_url)
+    try:
+        yield
+    finally:
+        stop_workers()
+        close_store()

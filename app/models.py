@@ -238,9 +238,14 @@ class Message(TenantOwned, table=True):
     text: str
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=_json_column())
     model: str | None = Field(default=None, max_length=120)
+    provider: str | None = Field(default=None, max_length=32)
+    # tokens_in counts input billed at the full rate; cached input is counted separately.
     tokens_in: int = 0
     tokens_out: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     cost_usd: float = 0.0
+    notice: str | None = Field(default=None, max_length=300)
     latency_ms: int | None = None
     ttft_ms: int | None = None
     feedback: int | None = None  # -1, 1, or None
@@ -263,6 +268,9 @@ class UsageDaily(TenantOwned, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    # Tokens and cost beyond the tier's monthly budget (paid tiers keep answering).
+    overage_tokens: int = 0
+    overage_cost_usd: float = 0.0
 
 
 TENANT_TABLES: tuple[type[TenantOwned], ...] = (

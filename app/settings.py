@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     session_days: int = Field(default=14, ge=1, le=365)
     ingest_workers: int = Field(default=1, ge=0, le=16)
+    # Chat limits (requests) and monthly budgets (tokens) per tier.
+    rate_free_per_hour: int = Field(default=100, ge=1)
+    rate_paid_per_hour: int = Field(default=1000, ge=1)
+    rate_visitor_per_minute: int = Field(default=20, ge=1)
+    budget_free_tokens_month: int = Field(default=1_000_000, ge=0)
+    budget_paid_tokens_month: int = Field(default=50_000_000, ge=0)
 
     @field_validator("public_url")
     @classmethod

@@ -1,0 +1,259 @@
+"""The one chat path used by the embed page, the dashboard and the REST API.
+
+limits -> conversation + history -> (cached answer | ChatEngine turn) -> persist + meter.
+Blocking work (database, Redis, embeddings) runs in threads; the stream never blocks the
+event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from app.db import NotFoundError, TenantScope, session_scope
+from app.models import Document, QAPair, Tenant, Widget
+from app.rag.answer import Responder, compose_responder, select_responder
+from app.rag.answer_types import Source, Usage
+from app.rag.chat import (
+    MAX_QUESTION_CHARS,
+    ChatEngine,
+    SourcesEvent,
+    TokenEvent,
+    TurnInput,
+    TurnResult,
+    WidgetConfig,
+    condense_question,
+)
+from app.rag.embedding import get_embedder
+from app.rag.extractive import ExtractiveResponder
+from app.rag.retrieval import Retriever
+from app.services import conversations
+from app.services.cache import ANSWER_TTL_S, CachedQueryEmbedder, digest, get_cache
+from app.services.cache import normalize_question as _normalize
+from app.services.credentials import credentials_for, secrets_of
+from app.services.limits import get_rate_limiter
+from app.services.qa import QAMatcher
+from app.services.vectors import get_store
+from app.settings import get_settings
+
+log = logging.getLogger("chatconnect.chat")
+
+
+class ChatInputError(ValueError):
+    status_code = 422
+
+
+class WidgetUnavailableError(LookupError):
+    """Missing, disabled or another tenant's widget: all look the same."""
+
+    status_code = 404
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    tenant_id: str
+    widget_id: str
+    message: str
+    conversation_id: str | None = None
+    visitor_id: str = ""
+    channel: str = "web"
+    host_url: str = ""
+    user_agent: str = ""
+    enforce_limits: bool = True
+
+
+@dataclass(slots=True)
+class ConversationEvent:
+    conversation_id: str
+    new: bool
+
+
+@dataclass(slots=True)
+class TurnSaved:
+    result: TurnResult
+    conversation_id: str
+    message_id: str
+
+
+ServiceEvent = ConversationEvent | SourcesEvent | TokenEvent | TurnSaved
+
+
+@dataclass(slots=True)
+class _Loaded:
+    widget: WidgetConfig
+    tier: str
+    tenant_model: str | None
+    tenant: Tenant
+    kb_version: str
+
+
+def widget_config(widget: Widget) -> WidgetConfig:
+    return WidgetConfig(
+        id=widget.id, system_prompt=widget.system_prompt, model=widget.model,
+        temperature=widget.temperature, citations=widget.citations_enabled,
+        unknown_answer=widget.unknown_answer, allowed_domains=list(widget.allowed_domains),
+    )
+
+
+def kb_version(session: Session, tenant_id: str, widget: Widget) -> str:
+    """Changes whenever the tenant's documents, Q&A pairs or the widget change."""
+    docs = session.exec(select(func.count(Document.id), func.max(Document.updated_at))
+                        .where(Document.tenant_id == tenant_id)).one()
+    pairs = session.exec(select(func.count(QAPair.id), func.max(QAPair.updated_at))
+                         .where(QAPair.tenant_id == tenant_id)).one()
+    return digest(str(docs), str(pairs), widget.updated_at.isoformat())
+
+
+def load_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:
+    try:
+        widget = TenantScope(session, tenant_id).get(Widget, widget_id)
+    except NotFoundError as exc:
+        raise WidgetUnavailableError("This chat is unavailable.") from exc
+    if not widget.enabled:
+        raise WidgetUnavailableError("This chat is unavailable.")
+    return widget
+
+
+class ChatService:
+    def __init__(self, engine: ChatEngine,
+                 make_primary: Callable[[_Loaded], Responder | None] | None = None,
+                 fallback: Responder | None = None) -> None:
+        self.engine = engine
+        self.fallback = fallback or ExtractiveResponder()
+        self._make_primary = make_primary or self._primary_from_credentials
+
+    def _primary_from_credentials(self, loaded: _Loaded) -> Responder | None:
+        creds = credentials_for(loaded.tenant)
+        return select_responder(creds, widget_model=loaded.widget.model,
+                                tenant_model=loaded.tenant_model, tier=loaded.tier)
+
+    def _responder_for(self, loaded: _Loaded) -> Callable[[bool], Responder]:
+        def pick(is_qa_pair: bool) -> Responder:
+            if is_qa_pair:
+                return self.fallback  # the extractive answerer passes the pair's answer through
+            primary = self._make_primary(loaded)
+            secrets = secrets_of(credentials_for(loaded.tenant)) if primary else None
+            return compose_responder(primary, self.fallback, secrets=secrets)
+
+        return pick
+
+    def _load(self, req: ChatRequest) -> _Loaded:
+        with session_scope() as session:
+            widget = load_widget(session, req.tenant_id, req.widget_id)
+            tenant = session.get(Tenant, req.tenant_id)
+            if tenant is None:
+                raise WidgetUnavailableError("This chat is unavailable.")
+            return _Loaded(widget_config(widget), tenant.tier, tenant.default_model, tenant,
+                           kb_version(session, req.tenant_id, widget))
+
+    def _begin(self, req: ChatRequest, loaded: _Loaded):  # type: ignore[no-untyped-def]
+        with session_scope() as session:
+            overage = conversations.check_budget(session, loaded.tenant)
+            conversation, new = conversations.get_or_start_conversation(
+                session, req.tenant_id, conversation_id=req.conversation_id,
+                widget_id=req.widget_id, visitor_id=req.visitor_id, channel=req.channel,
+                host_url=req.host_url, user_agent=req.user_agent,
+            )
+            history = [] if new else conversations.history(session, req.tenant_id,
+                                                           conversation.id)
+            return conversation.id, new, history, overage
+
+    def _save(self, req: ChatRequest, conversation_id: str, question: str, result: TurnResult,
+              new: bool, overage: bool) -> str:
+        with session_scope() as session:
+            conversation = TenantScope(session, req.tenant_id).get(
+                conversations.Conversation, conversation_id)
+            _user, answer = conversations.record_turn(
+                session, req.tenant_id, conversation, question, result,
+                new_conversation=new, overage=overage)
+            return answer.id
+
+    async def stream(self, req: ChatRequest) -> AsyncIterator[ServiceEvent]:
+        question = " ".join((req.message or "").split())
+        if not question:
+            raise ChatInputError("Type a question first.")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ChatInputError(f"Questions are limited to {MAX_QUESTION_CHARS} characters.")
+        loaded = await asyncio.to_thread(self._load, req)
+        if req.enforce_limits:
+            await asyncio.to_thread(get_rate_limiter().check, req.tenant_id, loaded.tier,
+                                    req.visitor_id or None)
+        conversation_id, new, history, overage = await asyncio.to_thread(
+            self._begin, req, loaded)
+        yield ConversationEvent(conversation_id, new)
+        # Only standalone questions are cached: a follow-up's answer depends on history.
+        standalone = condense_question(history, question) == question
+        cache_key = "ans:" + digest(req.widget_id, loaded.kb_version, _normalize(question))
+        result: TurnResult | None = None
+        cached = await asyncio.to_thread(get_cache().get, cache_key) if standalone else None
+        if cached is not None:
+            result = _from_cache(cached)
+            yield SourcesEvent(result.sources)
+            yield TokenEvent(result.answer)
+        else:
+            turn = TurnInput(tenant_id=req.tenant_id, widget=loaded.widget, question=question,
+                             history=history, own_base_url=get_settings().public_url)
+            async for event in self.engine.run(turn, self._responder_for(loaded)):
+                if isinstance(event, TurnResult):
+                    result = event
+                else:
+                    yield event
+        assert result is not None
+        message_id = await asyncio.to_thread(self._save, req, conversation_id, question,
+                                             result, new, overage)
+        if standalone and not result.cached and result.answered and not result.notice:
+            await asyncio.to_thread(get_cache().set, cache_key, _to_cache(result), ANSWER_TTL_S)
+        yield TurnSaved(result, conversation_id, message_id)
+
+    async def ask(self, req: ChatRequest) -> TurnSaved:
+        """Non-streaming convenience: run the turn and return the saved result."""
+        saved: TurnSaved | None = None
+        async for event in self.stream(req):
+            if isinstance(event, TurnSaved):
+                saved = event
+        assert saved is not None
+        return saved
+
+
+def _to_cache(result: TurnResult) -> dict:
+    return {"answer": result.answer, "sources": [asdict(s) for s in result.sources],
+            "model": result.model, "provider": result.provider, "query": result.query,
+            "qa_pair_id": result.qa_pair_id}
+
+
+def _from_cache(data: dict) -> TurnResult:
+    return TurnResult(
+        answer=data["answer"], sources=[Source(**s) for s in data["sources"]],
+        model=data["model"], provider=data["provider"], usage=Usage(), cost_usd=0.0,
+        ttft_ms=0, latency_ms=0, answered=True, query=data["query"], cached=True,
+        qa_pair_id=data.get("qa_pair_id"),
+    )
+
+
+_service: ChatService | None = None
+_lock = threading.Lock()
+
+
+def build_engine() -> ChatEngine:
+    embedder = CachedQueryEmbedder(get_embedder(get_settings()))
+    return ChatEngine(Retriever(get_store(), embedder), QAMatcher(embedder))
+
+
+def get_chat_service() -> ChatService:
+    global _service
+    if _service is None:
+        with _lock:
+            if _service is None:
+                _service = ChatService(build_engine())
+    return _service
+
+
+def reset_chat_service() -> None:
+    global _service
+    _service = None

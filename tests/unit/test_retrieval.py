@@ -109,8 +109,16 @@ def test_hybrid_threshold_gates_on_dense_cosine() -> None:
         assert [h.id for h in gated] == ["a"]
     assert r.retrieve("t", "q", score_threshold=0.9) == []
     # Returned score is the fusion score, not the cosine.
-    (top,) = r.retrieve("t", "q", top_k=1, score_threshold=0.5)
+    (top,) = r.retrieve("t", "q", top_k=1, score_threshold=0.5, fusion="rrf")
     assert top.score == pytest.approx(1 / 61)
+
+
+def test_default_fusion_is_the_measured_winner() -> None:
+    store = ListStore(dense=[hit("a", 0.8)], bm25=[hit("a", 3.0)])
+    r = Retriever(store, EMB)  # type: ignore[arg-type]
+    assert (r.fusion, r.alpha) == ("weighted", 0.5)
+    (top,) = r.retrieve("t", "q", top_k=1)
+    assert top.score == pytest.approx(1.0)  # 0.5 * 1 + 0.5 * 1 (each list min-max normalized)
 
 
 def test_weighted_is_default_when_configured() -> None:

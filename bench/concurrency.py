@@ -6,7 +6,8 @@ through `JobRunner` (sandboxed parse_file, chunking, embedding via
 `get_embedder(settings, torch_threads=ingest_torch_threads())` with a fresh SQLite
 embedding cache, EdgeStore upsert) inside a `WorkerPool` thread (which lowers its own nice
 value). The main thread meanwhile runs chat-style queries: the query is embedded with the
-full-thread embedder (`get_embedder(settings)`) and retrieved with `Retriever` (hybrid),
+query embedder as chat configures it (`torch_threads=QUERY_TORCH_THREADS`) and
+retrieved with `Retriever` (hybrid),
 with a short pause between queries like a stream of chat turns.
 Idle latency is measured on the same index just before and just after the ingestion.
 """
@@ -26,6 +27,7 @@ from app.rag.ingest import IngestConfig, JobRunner, WorkerPool
 from app.rag.retrieval import Fusion, Retriever
 from app.rag.store import EdgeStore
 from app.services.accounts import sign_up
+from app.services.chat import QUERY_TORCH_THREADS
 from app.services.documents import create_document
 from app.services.ingestion import ingest_torch_threads
 from app.settings import Settings
@@ -134,7 +136,8 @@ def measure_concurrent(
     )
     threads = ingest_torch_threads()
     ingest_embedder = get_embedder(settings, torch_threads=threads)
-    query_embedder = _TimedQueries(get_embedder(settings))
+    # As app.services.chat configures chat queries: one intra-op thread.
+    query_embedder = _TimedQueries(get_embedder(settings, torch_threads=QUERY_TORCH_THREADS))
     how: Fusion = fusion.get("fusion", "rrf")
     retriever = Retriever(
         store, query_embedder, fusion=how, alpha=fusion.get("alpha", 0.5), rrf_k=fusion.get("k", 60)

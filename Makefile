@@ -73,7 +73,7 @@ format: setup-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format app tests bench
 
-bench: bench-ingest
+bench: bench-ingest bench-chat
 
 bench-ingest: setup-dev
 	$(PY) -m bench.ingest

@@ -98,7 +98,9 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="session")
+# Module scope: the sync Playwright API runs an event loop in this thread while it lives,
+# which would stop later async tests (and a second sync_playwright) from running.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         from tests.conftest import service_missing

@@ -95,18 +95,28 @@ class _Loaded:
 
 def widget_config(widget: Widget) -> WidgetConfig:
     return WidgetConfig(
-        id=widget.id, system_prompt=widget.system_prompt, model=widget.model,
-        temperature=widget.temperature, citations=widget.citations_enabled,
-        unknown_answer=widget.unknown_answer, allowed_domains=list(widget.allowed_domains),
+        id=widget.id,
+        system_prompt=widget.system_prompt,
+        model=widget.model,
+        temperature=widget.temperature,
+        citations=widget.citations_enabled,
+        unknown_answer=widget.unknown_answer,
+        allowed_domains=list(widget.allowed_domains),
     )
 
 
 def kb_version(session: Session, tenant_id: str, widget: Widget) -> str:
     """Changes whenever the tenant's documents, Q&A pairs or the widget change."""
-    docs = session.exec(select(func.count(Document.id), func.max(Document.updated_at))
-                        .where(Document.tenant_id == tenant_id)).one()
-    pairs = session.exec(select(func.count(QAPair.id), func.max(QAPair.updated_at))
-                         .where(QAPair.tenant_id == tenant_id)).one()
+    docs = session.exec(
+        select(func.count(Document.id), func.max(Document.updated_at)).where(
+            Document.tenant_id == tenant_id
+        )
+    ).one()
+    pairs = session.exec(
+        select(func.count(QAPair.id), func.max(QAPair.updated_at)).where(
+            QAPair.tenant_id == tenant_id
+        )
+    ).one()
     return digest(str(docs), str(pairs), widget.updated_at.isoformat())
 
 
@@ -121,17 +131,24 @@ def load_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:
 
 
 class ChatService:
-    def __init__(self, engine: ChatEngine,
-                 make_primary: Callable[[_Loaded], Responder | None] | None = None,
-                 fallback: Responder | None = None) -> None:
+    def __init__(
+        self,
+        engine: ChatEngine,
+        make_primary: Callable[[_Loaded], Responder | None] | None = None,
+        fallback: Responder | None = None,
+    ) -> None:
         self.engine = engine
         self.fallback = fallback or ExtractiveResponder()
         self._make_primary = make_primary or self._primary_from_credentials
 
     def _primary_from_credentials(self, loaded: _Loaded) -> Responder | None:
         creds = credentials_for(loaded.tenant)
-        return select_responder(creds, widget_model=loaded.widget.model,
-                                tenant_model=loaded.tenant_model, tier=loaded.tier)
+        return select_responder(
+            creds,
+            widget_model=loaded.widget.model,
+            tenant_model=loaded.tenant_model,
+            tier=loaded.tier,
+        )
 
     def _responder_for(self, loaded: _Loaded) -> Callable[[bool], Responder]:
         def pick(is_qa_pair: bool) -> Responder:
@@ -149,29 +166,52 @@ class ChatService:
             tenant = session.get(Tenant, req.tenant_id)
             if tenant is None:
                 raise WidgetUnavailableError("This chat is unavailable.")
-            return _Loaded(widget_config(widget), tenant.tier, tenant.default_model, tenant,
-                           kb_version(session, req.tenant_id, widget))
+            return _Loaded(
+                widget_config(widget),
+                tenant.tier,
+                tenant.default_model,
+                tenant,
+                kb_version(session, req.tenant_id, widget),
+            )
 
     def _begin(self, req: ChatRequest, loaded: _Loaded):  # type: ignore[no-untyped-def]
         with session_scope() as session:
             overage = conversations.check_budget(session, loaded.tenant)
             conversation, new = conversations.get_or_start_conversation(
-                session, req.tenant_id, conversation_id=req.conversation_id,
-                widget_id=req.widget_id, visitor_id=req.visitor_id, channel=req.channel,
-                host_url=req.host_url, user_agent=req.user_agent,
+                session,
+                req.tenant_id,
+                conversation_id=req.conversation_id,
+                widget_id=req.widget_id,
+                visitor_id=req.visitor_id,
+                channel=req.channel,
+                host_url=req.host_url,
+                user_agent=req.user_agent,
             )
-            history = [] if new else conversations.history(session, req.tenant_id,
-                                                           conversation.id)
+            history = [] if new else conversations.history(session, req.tenant_id, conversation.id)
             return conversation.id, new, history, overage
 
-    def _save(self, req: ChatRequest, conversation_id: str, question: str, result: TurnResult,
-              new: bool, overage: bool) -> str:
+    def _save(
+        self,
+        req: ChatRequest,
+        conversation_id: str,
+        question: str,
+        result: TurnResult,
+        new: bool,
+        overage: bool,
+    ) -> str:
         with session_scope() as session:
             conversation = TenantScope(session, req.tenant_id).get(
-                conversations.Conversation, conversation_id)
+                conversations.Conversation, conversation_id
+            )
             _user, answer = conversations.record_turn(
-                session, req.tenant_id, conversation, question, result,
-                new_conversation=new, overage=overage)
+                session,
+                req.tenant_id,
+                conversation,
+                question,
+                result,
+                new_conversation=new,
+                overage=overage,
+            )
             return answer.id
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[ServiceEvent]:
@@ -182,10 +222,10 @@ class ChatService:
             raise ChatInputError(f"Questions are limited to {MAX_QUESTION_CHARS} characters.")
         loaded = await asyncio.to_thread(self._load, req)
         if req.enforce_limits:
-            await asyncio.to_thread(get_rate_limiter().check, req.tenant_id, loaded.tier,
-                                    req.visitor_id or None)
-        conversation_id, new, history, overage = await asyncio.to_thread(
-            self._begin, req, loaded)
+            await asyncio.to_thread(
+                get_rate_limiter().check, req.tenant_id, loaded.tier, req.visitor_id or None
+            )
+        conversation_id, new, history, overage = await asyncio.to_thread(self._begin, req, loaded)
         yield ConversationEvent(conversation_id, new)
         # Only standalone questions are cached: a follow-up's answer depends on history.
         standalone = condense_question(history, question) == question
@@ -197,16 +237,22 @@ class ChatService:
             yield SourcesEvent(result.sources)
             yield TokenEvent(result.answer)
         else:
-            turn = TurnInput(tenant_id=req.tenant_id, widget=loaded.widget, question=question,
-                             history=history, own_base_url=get_settings().public_url)
+            turn = TurnInput(
+                tenant_id=req.tenant_id,
+                widget=loaded.widget,
+                question=question,
+                history=history,
+                own_base_url=get_settings().public_url,
+            )
             async for event in self.engine.run(turn, self._responder_for(loaded)):
                 if isinstance(event, TurnResult):
                     result = event
                 else:
                     yield event
         assert result is not None
-        message_id = await asyncio.to_thread(self._save, req, conversation_id, question,
-                                             result, new, overage)
+        message_id = await asyncio.to_thread(
+            self._save, req, conversation_id, question, result, new, overage
+        )
         if standalone and not result.cached and result.answered and not result.notice:
             await asyncio.to_thread(get_cache().set, cache_key, _to_cache(result), ANSWER_TTL_S)
         yield TurnSaved(result, conversation_id, message_id)
@@ -222,16 +268,29 @@ class ChatService:
 
 
 def _to_cache(result: TurnResult) -> dict:
-    return {"answer": result.answer, "sources": [asdict(s) for s in result.sources],
-            "model": result.model, "provider": result.provider, "query": result.query,
-            "qa_pair_id": result.qa_pair_id}
+    return {
+        "answer": result.answer,
+        "sources": [asdict(s) for s in result.sources],
+        "model": result.model,
+        "provider": result.provider,
+        "query": result.query,
+        "qa_pair_id": result.qa_pair_id,
+    }
 
 
 def _from_cache(data: dict) -> TurnResult:
     return TurnResult(
-        answer=data["answer"], sources=[Source(**s) for s in data["sources"]],
-        model=data["model"], provider=data["provider"], usage=Usage(), cost_usd=0.0,
-        ttft_ms=0, latency_ms=0, answered=True, query=data["query"], cached=True,
+        answer=data["answer"],
+        sources=[Source(**s) for s in data["sources"]],
+        model=data["model"],
+        provider=data["provider"],
+        usage=Usage(),
+        cost_usd=0.0,
+        ttft_ms=0,
+        latency_ms=0,
+        answered=True,
+        query=data["query"],
+        cached=True,
         qa_pair_id=data.get("qa_pair_id"),
     )
 
@@ -240,8 +299,14 @@ _service: ChatService | None = None
 _lock = threading.Lock()
 
 
+# One intra-op thread for queries: a one-sentence input gains nothing from more, and on a
+# busy 2-core machine two OpenMP threads spin-waiting made a query embed 15x slower
+# (550 ms vs 37 ms measured here while ingestion ran).
+QUERY_TORCH_THREADS = 1
+
+
 def build_engine() -> ChatEngine:
-    embedder = CachedQueryEmbedder(get_embedder(get_settings()))
+    embedder = CachedQueryEmbedder(get_embedder(get_settings(), torch_threads=QUERY_TORCH_THREADS))
     return ChatEngine(Retriever(get_store(), embedder), QAMatcher(embedder))
 
 

@@ -23,7 +23,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-SCIFACT = Path(os.environ.get("SCIFACT_DIR", "/work/shared/datasets/scifact-mini"))
+# shared/ sits beside the project's root; SCIFACT_DIR overrides it.
+SCIFACT = Path(
+    os.environ.get("SCIFACT_DIR") or ROOT.parent / "shared" / "datasets" / "scifact-mini"
+)
 # README of SciFact-mini: reference figures on the test split (whole documents).
 SCIFACT_REFERENCE_BM25 = {
     "bm25s_0.3.16_k1.5_b0.75_stopwords_stemmer": {"ndcg10": 0.8128, "recall100": 0.962},

@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 # Running by path puts bench/ first on sys.path, where a module named like a stdlib one
-# (bench/concurrent.py) would shadow it: import from the project root only.
+# (as bench/concurrent.py once did) would shadow it: import from the project root only.
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
 import numpy as np  # noqa: E402
@@ -31,7 +31,10 @@ from app.rag.chunking import chunk_document, count_tokens  # noqa: E402
 from app.rag.embedding import LocalEmbedder  # noqa: E402
 from app.rag.types import ParsedDocument, Section  # noqa: E402
 
-CORPUS = Path("/work/shared/datasets/scifact-mini/corpus.jsonl")
+CORPUS = (
+    Path(os.environ.get("SCIFACT_DIR") or ROOT.parent / "shared" / "datasets" / "scifact-mini")
+    / "corpus.jsonl"
+)
 OUT = ROOT / "bench" / "results" / "embedding_bf16.json"
 MIN_COSINE = 0.9999
 

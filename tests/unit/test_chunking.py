@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import random
 import re
 import statistics
@@ -22,7 +23,14 @@ from app.rag.chunking import (
 )
 from app.rag.types import Chunk, ParsedDocument, Section
 
-CORPUS = Path("/work/shared/datasets/scifact-mini/corpus.jsonl")
+# shared/ sits beside the project's root (in CI too); SCIFACT_DIR overrides it.
+CORPUS = (
+    Path(
+        os.environ.get("SCIFACT_DIR")
+        or Path(__file__).resolve().parents[3] / "shared" / "datasets" / "scifact-mini"
+    )
+    / "corpus.jsonl"
+)
 
 
 def _doc(*texts: str, **section_kw: object) -> ParsedDocument:
@@ -58,7 +66,9 @@ def _overlap_ratio(text: str, prev: Chunk, nxt: Chunk) -> float:
 @pytest.fixture(scope="module")
 def scifact() -> list[tuple[str, list[Chunk]]]:
     if not CORPUS.exists():
-        pytest.skip("scifact-mini corpus not available")
+        from tests.conftest import service_missing
+
+        service_missing(f"scifact-mini corpus not found at {CORPUS}")  # a failure in CI
     out = []
     with CORPUS.open() as handle:
         for line in handle:  # all 1,284 documents: about 2 s

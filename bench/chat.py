@@ -166,7 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     args = parser.parse_args()
-    n_docs, n_questions = (30, 30) if args.quick else (200, 200)
+    n_docs, n_questions = (30, 30) if args.quick else (200, 150)
     with tempfile.TemporaryDirectory(prefix="cc-bench-chat-") as tmp:
         (tenant, widget), store, embedder = _setup(Path(tmp), n_docs)
         from app.rag.answer_types import AnswerRequest
@@ -179,7 +179,7 @@ def main() -> None:
 
         queries = list(load_queries().values())
         # Unique questions per run so the answer cache never hides the work.
-        qs = [f"{q} (#{i})" for i, q in enumerate(queries[: n_questions * 4])]
+        qs = [f"{queries[i % len(queries)]} (#{i})" for i in range(n_questions * 4)]
         retriever = Retriever(store, CachedQueryEmbedder(embedder, MemoryTTLCache()))
         service = ChatService(
             ChatEngine(retriever, QAMatcher(retriever.embedder)),

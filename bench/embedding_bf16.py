@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -30,6 +29,7 @@ import torch  # noqa: E402
 from app.rag.chunking import chunk_document, count_tokens  # noqa: E402
 from app.rag.embedding import LocalEmbedder  # noqa: E402
 from app.rag.types import ParsedDocument, Section  # noqa: E402
+from bench.common import cpu_name  # noqa: E402
 
 CORPUS = (
     Path(os.environ.get("SCIFACT_DIR") or ROOT.parent / "shared" / "datasets" / "scifact-mini")
@@ -70,16 +70,6 @@ def measure(fns: dict[str, Callable[[], np.ndarray]], repeats: int) -> dict[str,
             cpu[name].append(time.process_time() - c0)
             wall[name].append(time.perf_counter() - w0)
     return {"wall": wall, "cpu": cpu, "out": out}
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def main() -> None:

@@ -18,7 +18,12 @@ from sqlmodel import Session, select
 
 from app.db import NotFoundError, TenantScope, session_scope
 from app.models import Document, QAPair, Tenant, Widget
-from app.rag.answer import Responder, compose_responder, select_responder
+from app.rag.answer import (
+    ProviderCredentials,
+    Responder,
+    compose_responder,
+    select_responder,
+)
 from app.rag.answer_types import Source, Usage
 from app.rag.chat import (
     MAX_QUESTION_CHARS,
@@ -87,9 +92,8 @@ ServiceEvent = ConversationEvent | SourcesEvent | TokenEvent | TurnSaved
 @dataclass(slots=True)
 class _Loaded:
     widget: WidgetConfig
-    tier: str
-    tenant_model: str | None
     tenant: Tenant
+    credentials: ProviderCredentials  # decrypted once per turn
     kb_version: str
 
 
@@ -142,12 +146,11 @@ class ChatService:
         self._make_primary = make_primary or self._primary_from_credentials
 
     def _primary_from_credentials(self, loaded: _Loaded) -> Responder | None:
-        creds = credentials_for(loaded.tenant)
         return select_responder(
-            creds,
+            loaded.credentials,
             widget_model=loaded.widget.model,
-            tenant_model=loaded.tenant_model,
-            tier=loaded.tier,
+            tenant_model=loaded.tenant.default_model,
+            tier=loaded.tenant.tier,
         )
 
     def _responder_for(self, loaded: _Loaded) -> Callable[[bool], Responder]:
@@ -155,7 +158,7 @@ class ChatService:
             if is_qa_pair:
                 return self.fallback  # the extractive answerer passes the pair's answer through
             primary = self._make_primary(loaded)
-            secrets = secrets_of(credentials_for(loaded.tenant)) if primary else None
+            secrets = secrets_of(loaded.credentials) if primary else None
             return compose_responder(primary, self.fallback, secrets=secrets)
 
         return pick
@@ -168,9 +171,8 @@ class ChatService:
                 raise WidgetUnavailableError("This chat is unavailable.")
             return _Loaded(
                 widget_config(widget),
-                tenant.tier,
-                tenant.default_model,
                 tenant,
+                credentials_for(tenant),
                 kb_version(session, req.tenant_id, widget),
             )
 
@@ -223,7 +225,7 @@ class ChatService:
         loaded = await asyncio.to_thread(self._load, req)
         if req.enforce_limits:
             await asyncio.to_thread(
-                get_rate_limiter().check, req.tenant_id, loaded.tier, req.visitor_id or None
+                get_rate_limiter().check, req.tenant_id, loaded.tenant.tier, req.visitor_id or None
             )
         conversation_id, new, history, overage = await asyncio.to_thread(self._begin, req, loaded)
         yield ConversationEvent(conversation_id, new)

@@ -93,46 +93,16 @@ def _setup(data_dir: Path, n_docs: int):  # type: ignore[no-untyped-def]
 
 
 async def _turns(
-    service,
+    service,  # type: ignore[no-untyped-def]
     tenant: str,
     widget: str,
-    questions: list[str],  # type: ignore[no-untyped-def]
-    concurrency: int,
-) -> list[float]:
-    from app.services.chat import ChatRequest
-
-    queue = list(enumerate(questions))
-    timings: list[float] = []
-
-    async def worker(slot: int) -> None:
-        while queue:
-            i, question = queue.pop()
-            req = ChatRequest(
-                tenant_id=tenant,
-                widget_id=widget,
-                message=question,
-                visitor_id=f"visitor-{slot}-{i}",
-                channel="api",
-            )
-            started = time.perf_counter()
-            async for _ in service.stream(req):
-                pass
-            timings.append(time.perf_counter() - started)
-
-    await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
-    return timings
-
-
-async def _open_loop(
-    service,
-    tenant: str,
-    widget: str,
-    questions: list[str],  # type: ignore[no-untyped-def]
+    questions: list[str],
     conversations: int,
-    think_s: float,
+    think_s: float = 0.0,
 ) -> list[float]:
-    """`conversations` visitors each send a message, wait for the answer, then think for
-    an exponential pause (mean `think_s`) before the next: live traffic, not a stampede."""
+    """`conversations` visitors share the questions: each sends one, waits for the answer,
+    then pauses for an exponential think time (mean `think_s`; 0 = back to back, which
+    saturates the server) before the next. Returns the turn latencies."""
     import random
 
     from app.services.chat import ChatRequest
@@ -142,21 +112,22 @@ async def _open_loop(
     timings: list[float] = []
 
     async def visitor(slot: int) -> None:
-        await asyncio.sleep(rng.uniform(0, think_s))
+        if think_s:
+            await asyncio.sleep(rng.uniform(0, think_s))  # stagger the first messages
         while queue:
-            question = queue.pop()
             req = ChatRequest(
                 tenant_id=tenant,
                 widget_id=widget,
-                message=question,
-                visitor_id=f"open-{slot}",
+                message=queue.pop(),
+                visitor_id=f"visitor-{slot}",
                 channel="web",
             )
             started = time.perf_counter()
             async for _ in service.stream(req):
                 pass
             timings.append(time.perf_counter() - started)
-            await asyncio.sleep(rng.expovariate(1 / think_s))
+            if think_s:
+                await asyncio.sleep(rng.expovariate(1 / think_s))
 
     await asyncio.gather(*(visitor(slot) for slot in range(conversations)))
     return timings
@@ -196,7 +167,9 @@ def main() -> None:
         c20 = asyncio.run(
             _turns(service, tenant, widget, qs[2 * n_questions : 3 * n_questions], 20)
         )
-        live20 = asyncio.run(_open_loop(service, tenant, widget, qs[3 * n_questions :], 20, 2.0))
+        live20 = asyncio.run(
+            _turns(service, tenant, widget, qs[3 * n_questions :], 20, think_s=2.0)
+        )
 
         extractive = ExtractiveResponder()
         ext_times = []

@@ -7,10 +7,10 @@ import logging
 
 import reflex as rx
 
+from app import pages  # noqa: F401  (importing registers the pages)
 from app.api.main import create_api
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
-from app.pages import auth, dashboard  # noqa: F401  (registers the pages)
 from app.services.ingestion import start_workers, stop_workers
 from app.services.vectors import close_store
 from app.settings import get_settings

@@ -1,0 +1,12 @@
+"""One module per page; importing them registers the routes (app.py imports this package)."""
+
+from app.pages import (  # noqa: F401
+    analytics,
+    api_keys,
+    auth,
+    conversations,
+    knowledge,
+    overview,
+    settings,
+    widgets,
+)

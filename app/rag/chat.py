@@ -104,8 +104,16 @@ def condense_question(history: list[Turn], question: str) -> str:
 
 def hits_to_sources(hits: list[SearchHit]) -> list[Source]:
     return [
-        Source(n=i, document_id=h.document_id, title=h.title, text=h.text, score=h.score,
-               page=h.page, section=h.section, chunk_index=h.chunk_index)
+        Source(
+            n=i,
+            document_id=h.document_id,
+            title=h.title,
+            text=h.text,
+            score=h.score,
+            page=h.page,
+            section=h.section,
+            chunk_index=h.chunk_index,
+        )
         for i, h in enumerate(hits, start=1)
     ]
 
@@ -126,15 +134,20 @@ class ChatEngine:
         self.top_k = top_k
         self.score_threshold = score_threshold
 
-    async def sources_for(self, tenant_id: str, widget_id: str | None, query: str
-                          ) -> tuple[list[Source], str | None]:
+    async def sources_for(
+        self, tenant_id: str, widget_id: str | None, query: str
+    ) -> tuple[list[Source], str | None]:
         """A matching owner-written Q&A pair wins; otherwise the retrieved chunks."""
         if self.qa_matcher is not None:
             pair = await self.qa_matcher(tenant_id, widget_id, query)
             if pair is not None:
                 return [pair], pair.document_id
         hits = await asyncio.to_thread(
-            self.retriever.retrieve, tenant_id, query, mode="hybrid", top_k=self.top_k,
+            self.retriever.retrieve,
+            tenant_id,
+            query,
+            mode="hybrid",
+            top_k=self.top_k,
             score_threshold=self.score_threshold,
         )
         return hits_to_sources(hits), None
@@ -150,10 +163,15 @@ class ChatEngine:
         yield SourcesEvent(sources)
         widget = turn.widget
         request = AnswerRequest(
-            question=question, sources=sources, history=turn.history,
-            system_prompt=widget.system_prompt, unknown_answer=widget.unknown_answer,
-            model=widget.model or "", temperature=widget.temperature,
-            citations=widget.citations, retrieval_query=query,
+            question=question,
+            sources=sources,
+            history=turn.history,
+            system_prompt=widget.system_prompt,
+            unknown_answer=widget.unknown_answer,
+            model=widget.model or "",
+            temperature=widget.temperature,
+            citations=widget.citations,
+            retrieval_query=query,
         )
         # A Q&A pair is the owner's own answer: no model call needed.
         responder = responder_for(qa_pair_id is not None)
@@ -171,8 +189,9 @@ class ChatEngine:
         if done is None:  # a responder must end with AnswerDone; be defensive anyway
             done = AnswerDone(model="unknown", provider="unknown", usage=Usage(), answered=False)
         raw = "".join(parts)
-        text = sanitize_markdown(raw, allowed_domains=widget.allowed_domains,
-                                 own_base_url=turn.own_base_url)
+        text = sanitize_markdown(
+            raw, allowed_domains=widget.allowed_domains, own_base_url=turn.own_base_url
+        )
         text, used = clean_citations(text, len(sources)) if widget.citations else (text, [])
         answered = done.answered and text.strip() != widget.unknown_answer.strip()
         # With citations on, only cited sources are shown; uncited retrievals mislead.

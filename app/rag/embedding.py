@@ -191,8 +191,11 @@ class LocalEmbedder(BaseEmbedder):
         model = _load_sentence_transformer(self.model_path, self.device)
         if model.max_seq_length < MAX_SEQ_LENGTH:
             # Chunks are sized for MAX_SEQ_LENGTH: a shorter window would truncate them.
-            log.warning("model window %d < chunk budget %d: chunks will be truncated",
-                        model.max_seq_length, MAX_SEQ_LENGTH)
+            log.warning(
+                "model window %d < chunk budget %d: chunks will be truncated",
+                model.max_seq_length,
+                MAX_SEQ_LENGTH,
+            )
         return model
 
     @property

@@ -54,40 +54,53 @@ def get_or_start_conversation(
         ):
             raise NotFoundError("Conversation")
         return conversation, False
-    conversation = scope.add(Conversation(
-        widget_id=widget_id, visitor_id=visitor_id[:64], channel=channel,
-        host_url=host_url[:500], user_agent=user_agent[:300],
-    ))
+    conversation = scope.add(
+        Conversation(
+            widget_id=widget_id,
+            visitor_id=visitor_id[:64],
+            channel=channel,
+            host_url=host_url[:500],
+            user_agent=user_agent[:300],
+        )
+    )
     session.flush()
     return conversation, True
 
 
-def history(session: Session, tenant_id: str, conversation_id: str,
-            limit: int = HISTORY_TURNS * 2) -> list[Turn]:
+def history(
+    session: Session, tenant_id: str, conversation_id: str, limit: int = HISTORY_TURNS * 2
+) -> list[Turn]:
     scope = TenantScope(session, tenant_id)
     rows = session.exec(
-        scope.select(Message).where(Message.conversation_id == conversation_id)
-        .order_by(col(Message.created_at).desc()).limit(limit)
+        scope.select(Message)
+        .where(Message.conversation_id == conversation_id)
+        .order_by(col(Message.created_at).desc())
+        .limit(limit)
     ).all()
-    return [Turn(role="user" if m.role == "user" else "assistant", text=m.text)
-            for m in reversed(rows)]
+    return [
+        Turn(role="user" if m.role == "user" else "assistant", text=m.text) for m in reversed(rows)
+    ]
 
 
 def messages(session: Session, tenant_id: str, conversation_id: str) -> list[Message]:
     scope = TenantScope(session, tenant_id)
     scope.get(Conversation, conversation_id)
-    return list(session.exec(
-        scope.select(Message).where(Message.conversation_id == conversation_id)
-        .order_by(col(Message.created_at))
-    ))
+    return list(
+        session.exec(
+            scope.select(Message)
+            .where(Message.conversation_id == conversation_id)
+            .order_by(col(Message.created_at))
+        )
+    )
 
 
 def month_tokens(session: Session, tenant_id: str, now: datetime | None = None) -> int:
     now = now or utcnow()
     first = now.date().replace(day=1)
     total = session.exec(
-        select(sa_func.coalesce(sa_func.sum(UsageDaily.tokens_in + UsageDaily.tokens_out), 0))
-        .where(UsageDaily.tenant_id == tenant_id, UsageDaily.day >= first)
+        select(
+            sa_func.coalesce(sa_func.sum(UsageDaily.tokens_in + UsageDaily.tokens_out), 0)
+        ).where(UsageDaily.tenant_id == tenant_id, UsageDaily.day >= first)
     ).one()
     return int(total)
 
@@ -114,13 +127,22 @@ def _upsert_usage(session: Session, row: dict) -> None:
     """INSERT ... ON CONFLICT DO UPDATE adding the counters: atomic on both databases."""
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    counters = ("conversations", "messages", "tokens_in", "tokens_out", "cost_usd",
-                "overage_tokens", "overage_cost_usd")
+    counters = (
+        "conversations",
+        "messages",
+        "tokens_in",
+        "tokens_out",
+        "cost_usd",
+        "overage_tokens",
+        "overage_cost_usd",
+    )
     stmt = insert(UsageDaily).values(**row)
     stmt = stmt.on_conflict_do_update(
         index_elements=["tenant_id", "widget_id", "day"],
-        set_={**{c: getattr(UsageDaily.__table__.c, c) + getattr(stmt.excluded, c)
-                 for c in counters}, "updated_at": utcnow()},
+        set_={
+            **{c: getattr(UsageDaily.__table__.c, c) + getattr(stmt.excluded, c) for c in counters},
+            "updated_at": utcnow(),
+        },
     )
     session.execute(stmt)
 
@@ -138,34 +160,57 @@ def record_turn(
     """Store the visitor's message, the answer and the day's usage in one transaction."""
     scope = TenantScope(session, tenant_id)
     now = utcnow()
-    user = scope.add(Message(conversation_id=conversation.id, role="user", text=question,
-                             created_at=now))
+    user = scope.add(
+        Message(conversation_id=conversation.id, role="user", text=question, created_at=now)
+    )
     usage = result.usage
-    answer = scope.add(Message(
-        conversation_id=conversation.id, role="assistant", text=result.answer,
-        sources=[_source_json(s) for s in result.sources], model=result.model,
-        provider=result.provider, tokens_in=usage.tokens_in, tokens_out=usage.tokens_out,
-        cache_read_tokens=usage.cache_read_tokens, cache_write_tokens=usage.cache_write_tokens,
-        cost_usd=result.cost_usd, latency_ms=result.latency_ms, ttft_ms=result.ttft_ms,
-        answered=result.answered, cached=result.cached, notice=(result.notice or None),
-        created_at=now + timedelta(milliseconds=1),  # keeps question-then-answer order
-    ))
+    answer = scope.add(
+        Message(
+            conversation_id=conversation.id,
+            role="assistant",
+            text=result.answer,
+            sources=[_source_json(s) for s in result.sources],
+            model=result.model,
+            provider=result.provider,
+            tokens_in=usage.tokens_in,
+            tokens_out=usage.tokens_out,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            cost_usd=result.cost_usd,
+            latency_ms=result.latency_ms,
+            ttft_ms=result.ttft_ms,
+            answered=result.answered,
+            cached=result.cached,
+            notice=(result.notice or None),
+            created_at=now + timedelta(milliseconds=1),  # keeps question-then-answer order
+        )
+    )
     conversation.message_count += 2
     conversation.last_message_at = now
     if not conversation.title:
         conversation.title = question[:200]
     session.add(conversation)
-    tokens = usage.tokens_in + usage.tokens_out + usage.cache_read_tokens + (
-        usage.cache_write_tokens)
-    _upsert_usage(session, {
-        "id": new_id(), "tenant_id": tenant_id, "widget_id": conversation.widget_id or "",
-        "day": now.date(), "conversations": 1 if new_conversation else 0, "messages": 2,
-        "tokens_in": usage.tokens_in + usage.cache_read_tokens + usage.cache_write_tokens,
-        "tokens_out": usage.tokens_out, "cost_usd": result.cost_usd,
-        "overage_tokens": tokens if overage else 0,
-        "overage_cost_usd": result.cost_usd if overage else 0.0,
-        "created_at": now, "updated_at": now,
-    })
+    tokens = (
+        usage.tokens_in + usage.tokens_out + usage.cache_read_tokens + (usage.cache_write_tokens)
+    )
+    _upsert_usage(
+        session,
+        {
+            "id": new_id(),
+            "tenant_id": tenant_id,
+            "widget_id": conversation.widget_id or "",
+            "day": now.date(),
+            "conversations": 1 if new_conversation else 0,
+            "messages": 2,
+            "tokens_in": usage.tokens_in + usage.cache_read_tokens + usage.cache_write_tokens,
+            "tokens_out": usage.tokens_out,
+            "cost_usd": result.cost_usd,
+            "overage_tokens": tokens if overage else 0,
+            "overage_cost_usd": result.cost_usd if overage else 0.0,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
     session.flush()
     return user, answer
 
@@ -176,13 +221,20 @@ def _source_json(source) -> dict:  # type: ignore[no-untyped-def]
     return data
 
 
-def set_feedback(session: Session, tenant_id: str, message_id: str, value: int | None,
-                 *, conversation_id: str | None = None) -> Message:
+def set_feedback(
+    session: Session,
+    tenant_id: str,
+    message_id: str,
+    value: int | None,
+    *,
+    conversation_id: str | None = None,
+) -> Message:
     if value not in (-1, 1, None):
         raise ValueError("feedback must be 1, -1 or null")
     message = TenantScope(session, tenant_id).get(Message, message_id)
-    if message.role != "assistant" or (conversation_id and message.conversation_id
-                                       != conversation_id):
+    if message.role != "assistant" or (
+        conversation_id and message.conversation_id != conversation_id
+    ):
         raise NotFoundError("Message")
     message.feedback = value
     session.add(message)

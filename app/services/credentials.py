@@ -13,8 +13,15 @@ from app.models import Tenant
 from app.rag.answer import ProviderCredentials
 from app.settings import Settings, get_settings
 
-FIELDS = ("openai_key", "openai_base_url", "anthropic_key", "anthropic_base_url",
-          "compat_base_url", "compat_key", "gemini_key")
+FIELDS = (
+    "openai_key",
+    "openai_base_url",
+    "anthropic_key",
+    "anthropic_base_url",
+    "compat_base_url",
+    "compat_key",
+    "gemini_key",
+)
 SECRET_FIELDS = ("openai_key", "anthropic_key", "compat_key", "gemini_key")
 
 
@@ -57,14 +64,16 @@ def set_credentials(session: Session, tenant: Tenant, updates: dict[str, str | N
             values[key] = value.strip()
         else:
             values.pop(key, None)
-    tenant.credentials_encrypted = (
-        security.encrypt_secret(json.dumps(values)) if values else None
-    )
+    tenant.credentials_encrypted = security.encrypt_secret(json.dumps(values)) if values else None
     session.add(tenant)
 
 
 def masked_credentials(tenant: Tenant) -> dict[str, str | None]:
     """What the settings page may show: URLs in full, secrets as '•••• last4' or None."""
     values = _tenant_values(tenant)
-    return {k: (security.mask_secret(values[k]) if k in SECRET_FIELDS else values[k])
-            if k in values else None for k in FIELDS}
+    return {
+        k: (security.mask_secret(values[k]) if k in SECRET_FIELDS else values[k])
+        if k in values
+        else None
+        for k in FIELDS
+    }

@@ -43,8 +43,10 @@ class LimitPolicy:
     @classmethod
     def from_settings(cls, settings: Settings) -> LimitPolicy:
         return cls(
-            tenant_per_hour={Tier.free: settings.rate_free_per_hour,
-                             Tier.paid: settings.rate_paid_per_hour},
+            tenant_per_hour={
+                Tier.free: settings.rate_free_per_hour,
+                Tier.paid: settings.rate_paid_per_hour,
+            },
             visitor_per_minute=settings.rate_visitor_per_minute,
         )
 
@@ -56,8 +58,9 @@ class ChatRateLimiter:
         self._redis: MovingWindowRateLimiter | None = None
         self._redis_down_until = 0.0
         if redis_url:
-            storage: Storage = storage_from_string(redis_url, socket_timeout=1,
-                                                   socket_connect_timeout=1)
+            storage: Storage = storage_from_string(
+                redis_url, socket_timeout=1, socket_connect_timeout=1
+            )
             self._redis = MovingWindowRateLimiter(storage)
 
     def _limiter(self) -> MovingWindowRateLimiter:
@@ -73,8 +76,9 @@ class ChatRateLimiter:
         except Exception as exc:  # any storage failure: degrade to in-process counters
             if limiter is self._memory:
                 raise
-            log.warning("rate-limit store unavailable, using in-process limits: %s",
-                        type(exc).__name__)
+            log.warning(
+                "rate-limit store unavailable, using in-process limits: %s", type(exc).__name__
+            )
             self._redis_down_until = time.monotonic() + 30
             return self._hit(item, *ids)
         if allowed:
@@ -84,8 +88,12 @@ class ChatRateLimiter:
     def check(self, tenant_id: str, tier: str, visitor_id: str | None) -> None:
         """Count one chat request; raise RateLimitedError when a limit is exceeded."""
         if visitor_id:
-            ok, wait = self._hit(RateLimitItemPerMinute(self.policy.visitor_per_minute),
-                                 "visitor", tenant_id, visitor_id)
+            ok, wait = self._hit(
+                RateLimitItemPerMinute(self.policy.visitor_per_minute),
+                "visitor",
+                tenant_id,
+                visitor_id,
+            )
             if not ok:
                 raise RateLimitedError("visitor", wait)
         per_hour = self.policy.tenant_per_hour.get(tier, self.policy.tenant_per_hour[Tier.free])
@@ -104,8 +112,7 @@ def get_rate_limiter() -> ChatRateLimiter:
         with _lock:
             if _limiter is None:
                 settings = get_settings()
-                _limiter = ChatRateLimiter(LimitPolicy.from_settings(settings),
-                                           settings.redis_url)
+                _limiter = ChatRateLimiter(LimitPolicy.from_settings(settings), settings.redis_url)
     return _limiter
 
 

@@ -33,15 +33,24 @@ def _validate(question: str, answer: str) -> tuple[str, str]:
     return question, answer
 
 
-def create_pair(session: Session, tenant_id: str, question: str, answer: str,
-                widget_id: str | None = None) -> QAPair:
+def create_pair(
+    session: Session, tenant_id: str, question: str, answer: str, widget_id: str | None = None
+) -> QAPair:
     question, answer = _validate(question, answer)
     return TenantScope(session, tenant_id).add(
-        QAPair(question=question, answer=answer, widget_id=widget_id))
+        QAPair(question=question, answer=answer, widget_id=widget_id)
+    )
 
 
-def update_pair(session: Session, tenant_id: str, pair_id: str, *, question: str,
-                answer: str, enabled: bool = True) -> QAPair:
+def update_pair(
+    session: Session,
+    tenant_id: str,
+    pair_id: str,
+    *,
+    question: str,
+    answer: str,
+    enabled: bool = True,
+) -> QAPair:
     pair = TenantScope(session, tenant_id).get(QAPair, pair_id)
     pair.question, pair.answer = _validate(question, answer)
     pair.enabled = enabled
@@ -99,10 +108,14 @@ class QAMatcher:
         best, best_score = pairs[index], float(scores[index])
         if best_score < self.threshold:
             return None
-        return Source(n=1, document_id=f"qa:{best.id}", title=best.question,
-                      text=f"Q: {best.question}\nA: {best.answer}", score=best_score, kind="qa")
+        return Source(
+            n=1,
+            document_id=f"qa:{best.id}",
+            title=best.question,
+            text=f"Q: {best.question}\nA: {best.answer}",
+            score=best_score,
+            kind="qa",
+        )
 
-    async def __call__(self, tenant_id: str, widget_id: str | None, query: str
-                       ) -> Source | None:
+    async def __call__(self, tenant_id: str, widget_id: str | None, query: str) -> Source | None:
         return await asyncio.to_thread(self.best_match, tenant_id, widget_id, query)
-

@@ -27,9 +27,20 @@ DEFAULT_APPEARANCE: dict[str, Any] = {
     "avatar_url": "",
     "title": "Assistant",
 }
-EDITABLE = {"name", "enabled", "appearance", "greeting", "starter_questions", "placeholder",
-            "system_prompt", "model", "temperature", "citations_enabled", "unknown_answer",
-            "allowed_domains"}
+EDITABLE = {
+    "name",
+    "enabled",
+    "appearance",
+    "greeting",
+    "starter_questions",
+    "placeholder",
+    "system_prompt",
+    "model",
+    "temperature",
+    "citations_enabled",
+    "unknown_answer",
+    "allowed_domains",
+}
 
 
 class WidgetError(ValueError):
@@ -59,9 +70,14 @@ def normalize_domain(value: str) -> str:
         raise WidgetError(f"“{value}” is not a valid domain.", "allowed_domains") from exc
     labels = ascii_host.split(".")
     is_ip = len(labels) == 4 and all(p.isdigit() and int(p) < 256 for p in labels)
-    valid = is_ip or ascii_host == "localhost" or (
-        len(labels) >= 2 and all(_LABEL.match(label) for label in labels)
-        and not labels[-1].isdigit()
+    valid = (
+        is_ip
+        or ascii_host == "localhost"
+        or (
+            len(labels) >= 2
+            and all(_LABEL.match(label) for label in labels)
+            and not labels[-1].isdigit()
+        )
     )
     if not valid or (wildcard and (is_ip or len(labels) < 2)):
         raise WidgetError(f"“{value}” is not a valid domain.", "allowed_domains")
@@ -78,8 +94,11 @@ def _clean(values: dict[str, Any], current: Widget | None = None) -> dict[str, A
         if not out["name"]:
             raise WidgetError("Give the widget a name.", "name")
     if "appearance" in out:
-        look = {**DEFAULT_APPEARANCE, **(current.appearance if current else {}),
-                **(out["appearance"] or {})}
+        look = {
+            **DEFAULT_APPEARANCE,
+            **(current.appearance if current else {}),
+            **(out["appearance"] or {}),
+        }
         if not _HEX.match(str(look["primary_color"])):
             raise WidgetError("Use a hex color like #3e63dd.", "primary_color")
         if look["theme"] not in THEMES:
@@ -95,8 +114,11 @@ def _clean(values: dict[str, Any], current: Widget | None = None) -> dict[str, A
         starters = [" ".join(str(q).split())[:200] for q in out["starter_questions"] or []]
         out["starter_questions"] = [q for q in starters if q][:MAX_STARTERS]
     if "allowed_domains" in out:
-        domains = list(dict.fromkeys(normalize_domain(d) for d in out["allowed_domains"] or []
-                                     if str(d).strip()))
+        domains = list(
+            dict.fromkeys(
+                normalize_domain(d) for d in out["allowed_domains"] or [] if str(d).strip()
+            )
+        )
         if len(domains) > MAX_DOMAINS:
             raise WidgetError(f"At most {MAX_DOMAINS} domains.", "allowed_domains")
         out["allowed_domains"] = domains
@@ -105,8 +127,12 @@ def _clean(values: dict[str, Any], current: Widget | None = None) -> dict[str, A
         if not 0 <= t <= 2:
             raise WidgetError("Temperature is between 0 and 2.", "temperature")
         out["temperature"] = t
-    for key, limit in (("greeting", 1000), ("placeholder", 200), ("system_prompt", 8000),
-                       ("unknown_answer", 1000)):
+    for key, limit in (
+        ("greeting", 1000),
+        ("placeholder", 200),
+        ("system_prompt", 8000),
+        ("unknown_answer", 1000),
+    ):
         if key in out:
             out[key] = str(out[key] or "")[:limit]
     if "model" in out:

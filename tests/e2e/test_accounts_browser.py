@@ -5,22 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import AppServer, shot
+from tests.e2e.helpers import PASSWORD, sign_up
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "a-long-password-1"
-
-
-def sign_up(page: Page, base: str, email: str, workspace: str) -> None:
-    page.goto(f"{base}/signup")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.fill("#workspace", workspace)
-    page.click("#signup-submit")
-    expect(page).to_have_url(re.compile(r"/overview/?$"), timeout=30_000)
-    expect(page.locator("#workspace-name")).to_have_text(workspace, timeout=15_000)
 
 
 def test_signup_logout_login_and_isolation(app_server: AppServer, browser) -> None:  # type: ignore[no-untyped-def]

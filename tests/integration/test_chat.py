@@ -73,22 +73,33 @@ def world(engine: Engine, tmp_path: Path, embedder: LocalEmbedder) -> Iterator[W
     reset_rate_limiter()
     settings = Settings(data_dir=tmp_path / "data")
     store = EdgeStore(settings.qdrant_path)
-    runner = JobRunner(engine, store, embedder, IngestConfig(
-        files_dir=settings.files_dir, max_upload_bytes=settings.max_upload_bytes))
+    runner = JobRunner(
+        engine,
+        store,
+        embedder,
+        IngestConfig(files_dir=settings.files_dir, max_upload_bytes=settings.max_upload_bytes),
+    )
     with session_scope(engine) as s:
         _, a = accounts.sign_up(s, "a@a.io", "a-long-password", "A")
         _, b = accounts.sign_up(s, "b@b.io", "a-long-password", "B")
         wa = widgets.create_widget(s, a.id, "Support", system_prompt=f"Be kind. {CANARY}")
         wb = widgets.create_widget(s, b.id, "Other")
-        documents.create_document(s, a.id, filename="aurora.md", data=MANUAL.encode(),
-                                  settings=settings)
-        documents.create_document(s, b.id, filename="b.txt", settings=settings,
-                                  data=b"Zebra canary 7731 lives only in workspace B.")
+        documents.create_document(
+            s, a.id, filename="aurora.md", data=MANUAL.encode(), settings=settings
+        )
+        documents.create_document(
+            s,
+            b.id,
+            filename="b.txt",
+            settings=settings,
+            data=b"Zebra canary 7731 lives only in workspace B.",
+        )
         ids = a.id, wa.id, b.id, wb.id
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
-    service = ChatService(ChatEngine(Retriever(store, query_embedder),
-                                     qa.QAMatcher(query_embedder)))
+    service = ChatService(
+        ChatEngine(Retriever(store, query_embedder), qa.QAMatcher(query_embedder))
+    )
     yield World(engine, store, service, ids[0], ids[1], ids[2], ids[3], settings, runner)
     store.close()
     reset_cache()
@@ -96,8 +107,13 @@ def world(engine: Engine, tmp_path: Path, embedder: LocalEmbedder) -> Iterator[W
 
 
 def ask(w: World, message: str, **kw) -> TurnSaved:  # type: ignore[no-untyped-def]
-    req = ChatRequest(tenant_id=kw.pop("tenant", w.tenant), widget_id=kw.pop("widget", w.widget),
-                      message=message, visitor_id=kw.pop("visitor", "v1"), **kw)
+    req = ChatRequest(
+        tenant_id=kw.pop("tenant", w.tenant),
+        widget_id=kw.pop("widget", w.widget),
+        message=message,
+        visitor_id=kw.pop("visitor", "v1"),
+        **kw,
+    )
     return asyncio.run(w.service.ask(req))
 
 
@@ -174,19 +190,25 @@ def test_answer_cache_and_invalidation(world: World) -> None:
     cached = stored(world, again.message_id)
     assert cached.cached and cached.cost_usd == 0 and cached.tokens_in == 0
     with session_scope(world.engine) as s:  # a knowledge-base change invalidates
-        documents.create_text_document(s, world.tenant, title="Extra", text="Cups are blue.",
-                                       settings=world.settings)
+        documents.create_text_document(
+            s, world.tenant, title="Extra", text="Cups are blue.", settings=world.settings
+        )
     assert not ask(world, "How often should I descale the machine?", visitor="v3").result.cached
 
 
 def test_qa_pair_answers_without_a_model(world: World) -> None:
     with session_scope(world.engine) as s:
-        qa.create_pair(s, world.tenant, "Do you ship to Canada?",
-                       "Yes, we ship to Canada within 5 business days.")
+        qa.create_pair(
+            s,
+            world.tenant,
+            "Do you ship to Canada?",
+            "Yes, we ship to Canada within 5 business days.",
+        )
     with FakeLLM() as llm, session_scope(world.engine) as s:
         tenant = s.get(Tenant, world.tenant)
-        credentials.set_credentials(s, tenant, {"openai_key": "sk-test-key-123456",
-                                                "openai_base_url": llm.openai_url})
+        credentials.set_credentials(
+            s, tenant, {"openai_key": "sk-test-key-123456", "openai_base_url": llm.openai_url}
+        )
     saved = ask(world, "Do you ship to Canada?")
     assert saved.result.qa_pair_id and saved.result.sources[0].kind == "qa"
     assert "within 5 business days" in saved.result.answer
@@ -199,14 +221,19 @@ def _set_provider(world: World, llm: FakeLLM, **creds: str) -> None:
 
 
 def test_openai_turn_streams_and_stores_usage_and_cost(world: World) -> None:
-    with FakeLLM(script=Script(text="Descale every two months [1].", tokens_in=300,
-                               tokens_out=8)) as llm:
+    with FakeLLM(
+        script=Script(text="Descale every two months [1].", tokens_in=300, tokens_out=8)
+    ) as llm:
         _set_provider(world, llm, openai_key="sk-test-key-123456", openai_base_url=llm.openai_url)
         tokens: list[str] = []
 
         async def run() -> TurnSaved:
-            req = ChatRequest(tenant_id=world.tenant, widget_id=world.widget,
-                              message="How often should I descale?", visitor_id="v1")
+            req = ChatRequest(
+                tenant_id=world.tenant,
+                widget_id=world.widget,
+                message="How often should I descale?",
+                visitor_id="v1",
+            )
             last = None
             async for event in world.service.stream(req):
                 if isinstance(event, TokenEvent):
@@ -218,20 +245,28 @@ def test_openai_turn_streams_and_stores_usage_and_cost(world: World) -> None:
         assert len(tokens) > 1 and "".join(tokens) == "Descale every two months [1]."
         body = llm.requests[-1].body
         assert body["model"] == "gpt-4o-mini" and body["stream"] is True
-        assert CANARY in str(body["messages"][0]) and "<source n=\"1\"" in str(body)
+        assert CANARY in str(body["messages"][0]) and '<source n="1"' in str(body)
     msg = stored(world, saved.message_id)
     assert (msg.provider, msg.model, msg.tokens_in, msg.tokens_out) == (
-        "openai", "gpt-4o-mini", 300, 8)
+        "openai",
+        "gpt-4o-mini",
+        300,
+        8,
+    )
     assert msg.cost_usd > 0 and msg.sources
 
 
 def test_anthropic_turn_records_cache_tokens(world: World) -> None:
     with session_scope(world.engine) as s:
         widgets.update_widget(s, world.tenant, world.widget, model="claude-sonnet-4-5")
-    with FakeLLM(script=Script(text="Two years [1].", tokens_in=50, tokens_out=4,
-                               cache_read=1200, cache_write=0)) as llm:
-        _set_provider(world, llm, anthropic_key="sk-ant-test-123456",
-                      anthropic_base_url=llm.anthropic_url)
+    with FakeLLM(
+        script=Script(
+            text="Two years [1].", tokens_in=50, tokens_out=4, cache_read=1200, cache_write=0
+        )
+    ) as llm:
+        _set_provider(
+            world, llm, anthropic_key="sk-ant-test-123456", anthropic_base_url=llm.anthropic_url
+        )
         saved = ask(world, "How long is the warranty?")
         system = llm.requests[-1].body["system"]
         assert all(block.get("cache_control") == {"type": "ephemeral"} for block in system)
@@ -262,8 +297,9 @@ def test_injection_never_leaks_canary_or_external_images(world: World) -> None:
     assert CANARY not in offline.result.answer and "evil.example" not in offline.result.answer
 
 
-def test_free_tier_budget_stops_and_paid_records_overage(world: World,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_free_tier_budget_stops_and_paid_records_overage(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(conversations, "monthly_budget", lambda tier, settings=None: 10)
     ask(world, "How often should I descale the machine?")
     with pytest.raises(conversations.BudgetExceededError) as info:
@@ -279,8 +315,9 @@ def test_free_tier_budget_stops_and_paid_records_overage(world: World,
         assert usage.overage_tokens > 0
 
 
-def test_visitor_rate_limit_answers_429_with_retry_after(world: World,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_visitor_rate_limit_answers_429_with_retry_after(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("RATE_VISITOR_PER_MINUTE", "2")
     from app.settings import reset_settings_cache
 

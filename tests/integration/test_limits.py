@@ -14,8 +14,9 @@ LIMIT = 7
 
 
 def _policy(per_hour: int = 1000, per_minute: int = LIMIT) -> LimitPolicy:
-    return LimitPolicy(tenant_per_hour={"free": per_hour, "paid": per_hour * 10},
-                       visitor_per_minute=per_minute)
+    return LimitPolicy(
+        tenant_per_hour={"free": per_hour, "paid": per_hour * 10}, visitor_per_minute=per_minute
+    )
 
 
 def _burst(limiter: ChatRateLimiter, tenant: str, visitor: str | None, n: int = 50) -> int:

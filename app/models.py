@@ -114,6 +114,19 @@ class AuthSession(TenantOwned, table=True):
     user_agent: str = Field(default="", max_length=300)
 
 
+class Invitation(TenantOwned, table=True):
+    """A link that lets someone join a workspace with a role; only a keyed hash of its token."""
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    email: str | None = Field(default=None, max_length=254)
+    role: Role = Field(default=Role.member, sa_type=String(16))
+    token_hash: str = Field(unique=True, max_length=64)
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    accepted_by: str | None = Field(default=None, max_length=32)
+    created_by: str | None = Field(default=None, max_length=32)
+
+
 # ---- widgets and keys -----------------------------------------------------------------
 
 
@@ -276,6 +289,7 @@ class UsageDaily(TenantOwned, table=True):
 TENANT_TABLES: tuple[type[TenantOwned], ...] = (
     Membership,
     AuthSession,
+    Invitation,
     Widget,
     ApiKey,
     Document,

@@ -13,6 +13,7 @@ class Action(StrEnum):
     manage_members = "manage_members"
     manage_billing = "manage_billing"
     delete_workspace = "delete_workspace"
+    rename_workspace = "rename_workspace"
 
 
 # Members run the workspace's content (widgets, knowledge, conversations) but not its
@@ -23,6 +24,7 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.manage_members: frozenset({Role.owner, Role.admin}),
     Action.manage_billing: frozenset({Role.owner, Role.admin}),
     Action.delete_workspace: frozenset({Role.owner}),
+    Action.rename_workspace: frozenset({Role.owner, Role.admin}),
 }
 
 

@@ -1,0 +1,301 @@
+"""Workspace members and invitation links.
+
+An invitation is a link `/invite/<token>`; only a keyed hash of the token is stored, it
+expires after 7 days and works once. Role rules: owners and admins manage members, only an
+owner grants, changes or removes an owner, and the last owner can be neither demoted nor
+removed (a workspace always has someone who can delete it or pay for it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from app import security
+from app.db import NotFoundError, TenantScope
+from app.models import AuthSession, Invitation, Membership, Role, Tenant, User, utcnow
+from app.services import accounts
+from app.services.permissions import Action, require
+
+INVITE_TTL = timedelta(days=7)
+MAX_PENDING_INVITES = 50
+_TOKEN_PURPOSE = "invitation"  # noqa: S105 (a hash purpose label)
+
+
+class TeamError(ValueError):
+    """A user-facing problem with a member or invitation action."""
+
+    status_code = 422
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedInvitation:
+    invitation: Invitation
+    token: str  # shown once, as part of the link
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRow:
+    membership_id: str
+    user_id: str
+    email: str
+    role: str
+    joined: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class InvitePreview:
+    """What the accept page may show about a token (nothing when it is not valid)."""
+
+    status: str  # valid | expired | used | invalid
+    tenant_name: str = ""
+    role: str = ""
+    email: str = ""
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role((value or "").strip().lower())
+    except ValueError as exc:
+        raise TeamError("Choose owner, admin or member.", "role") from exc
+
+
+def _token_hash(token: str) -> str:
+    return security.keyed_hash(token, _TOKEN_PURPOSE)
+
+
+# ---- invitations ----------------------------------------------------------------------
+
+
+def create_invitation(
+    session: Session,
+    tenant_id: str,
+    actor_role: Role | str,
+    role: str,
+    email: str | None = None,
+    created_by: str | None = None,
+    now: datetime | None = None,
+) -> CreatedInvitation:
+    require(actor_role, Action.manage_members)
+    new_role = _role(role)
+    if new_role == Role.owner and Role(actor_role) != Role.owner:
+        raise TeamError("Only an owner can invite another owner.", "role")
+    clean_email = accounts.normalize_email(email) if (email or "").strip() else None
+    now = now or utcnow()
+    scope = TenantScope(session, tenant_id)
+    pending = scope.all(
+        Invitation,
+        col(Invitation.accepted_at).is_(None),
+        col(Invitation.expires_at) > now,
+        limit=MAX_PENDING_INVITES + 1,
+    )
+    if len(pending) >= MAX_PENDING_INVITES:
+        raise TeamError(
+            f"A workspace can have at most {MAX_PENDING_INVITES} open invitations. "
+            "Revoke some first."
+        )
+    token = security.new_token()
+    invitation = scope.add(
+        Invitation(
+            email=clean_email,
+            role=new_role,
+            token_hash=_token_hash(token),
+            expires_at=now + INVITE_TTL,
+            created_by=created_by,
+        )
+    )
+    session.flush()
+    return CreatedInvitation(invitation=invitation, token=token)
+
+
+def list_pending_invitations(session: Session, tenant_id: str) -> list[Invitation]:
+    return TenantScope(session, tenant_id).all(
+        Invitation,
+        col(Invitation.accepted_at).is_(None),
+        col(Invitation.expires_at) > utcnow(),
+        order_by=col(Invitation.created_at).desc(),
+        limit=MAX_PENDING_INVITES,
+    )
+
+
+def revoke_invitation(
+    session: Session, tenant_id: str, actor_role: Role | str, invitation_id: str
+) -> None:
+    require(actor_role, Action.manage_members)
+    TenantScope(session, tenant_id).delete(Invitation, invitation_id)
+
+
+def _lookup(session: Session, token: str) -> Invitation | None:
+    if not token or len(token) > 128:
+        return None
+    return session.exec(
+        select(Invitation).where(Invitation.token_hash == _token_hash(token))
+    ).first()
+
+
+def preview_invitation(session: Session, token: str, now: datetime | None = None) -> InvitePreview:
+    invitation = _lookup(session, token)
+    if invitation is None:
+        return InvitePreview(status="invalid")
+    if invitation.accepted_at is not None:
+        return InvitePreview(status="used")
+    if invitation.expires_at <= (now or utcnow()):
+        return InvitePreview(status="expired")
+    tenant = session.get(Tenant, invitation.tenant_id)
+    return InvitePreview(
+        status="valid",
+        tenant_name=tenant.name if tenant else "",
+        role=str(invitation.role),
+        email=invitation.email or "",
+    )
+
+
+def _usable(session: Session, token: str, now: datetime) -> Invitation:
+    invitation = _lookup(session, token)
+    if invitation is None:
+        raise TeamError("This invitation link is not valid.")
+    if invitation.accepted_at is not None:
+        raise TeamError("This invitation has already been used. Ask for a new link.")
+    if invitation.expires_at <= now:
+        raise TeamError("This invitation has expired. Ask for a new link.")
+    return invitation
+
+
+def accept_invitation(
+    session: Session, token: str, user: User, now: datetime | None = None
+) -> Invitation:
+    """Join the invitation's workspace with its role; the link then stops working."""
+    now = now or utcnow()
+    invitation = _usable(session, token, now)
+    if invitation.email and invitation.email != user.email:
+        raise TeamError(f"This invitation is for {invitation.email}.", "email")
+    existing = session.exec(
+        select(Membership).where(
+            Membership.user_id == user.id, Membership.tenant_id == invitation.tenant_id
+        )
+    ).first()
+    if existing is not None:
+        raise TeamError("You are already a member of this workspace.")
+    invitation.accepted_at = now
+    invitation.accepted_by = user.id
+    session.add(invitation)
+    session.add(Membership(user_id=user.id, tenant_id=invitation.tenant_id, role=invitation.role))
+    session.flush()
+    return invitation
+
+
+def sign_up_invited(session: Session, token: str, email: str, password: str) -> User:
+    """A new person's account, created only together with a valid invitation."""
+    _usable(session, token, utcnow())  # say what is wrong with the link before anything else
+    email = accounts.normalize_email(email)
+    accounts.validate_password(password)
+    if session.exec(select(User).where(User.email == email)).first() is not None:
+        raise TeamError("An account with this email already exists. Log in instead.", "email")
+    user = User(email=email, password_hash=security.hash_password(password))
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise TeamError(
+            "An account with this email already exists. Log in instead.", "email"
+        ) from exc
+    accept_invitation(session, token, user)
+    return user
+
+
+# ---- members --------------------------------------------------------------------------
+
+
+def list_members(session: Session, tenant_id: str) -> list[MemberRow]:
+    TenantScope(session, tenant_id)  # refuses a missing tenant id
+    rows = session.exec(
+        select(Membership, User.email)
+        .join(User, col(User.id) == col(Membership.user_id))
+        .where(Membership.tenant_id == tenant_id)
+        .order_by(col(Membership.created_at))
+    ).all()
+    return [
+        MemberRow(m.id, m.user_id, email, str(m.role), m.created_at)
+        for m, email in rows  # type: ignore[misc]
+    ]
+
+
+def _owner_count(scope: TenantScope) -> int:
+    return len(scope.all(Membership, Membership.role == Role.owner))
+
+
+def change_role(
+    session: Session, tenant_id: str, actor_role: Role | str, membership_id: str, role: str
+) -> Membership:
+    require(actor_role, Action.manage_members)
+    scope = TenantScope(session, tenant_id)
+    membership = scope.get(Membership, membership_id)
+    new_role = _role(role)
+    if Role.owner in (new_role, Role(membership.role)) and Role(actor_role) != Role.owner:
+        raise TeamError("Only an owner can grant or change the owner role.", "role")
+    if membership.role == Role.owner and new_role != Role.owner and _owner_count(scope) <= 1:
+        raise TeamError("A workspace needs at least one owner. Make someone else owner first.")
+    membership.role = new_role
+    session.add(membership)
+    session.flush()
+    return membership
+
+
+def remove_member(
+    session: Session, tenant_id: str, actor_role: Role | str, membership_id: str
+) -> None:
+    """Remove a member and sign out their sessions in this workspace."""
+    require(actor_role, Action.manage_members)
+    scope = TenantScope(session, tenant_id)
+    membership = scope.get(Membership, membership_id)
+    if membership.role == Role.owner:
+        if Role(actor_role) != Role.owner:
+            raise TeamError("Only an owner can remove an owner.")
+        if _owner_count(scope) <= 1:
+            raise TeamError("The last owner cannot be removed. Delete the workspace instead.")
+    now = utcnow()
+    for row in scope.all(AuthSession, AuthSession.user_id == membership.user_id, limit=10_000):
+        if row.revoked_at is None:
+            row.revoked_at = now
+            row.token_hash = None
+            session.add(row)
+    session.delete(membership)
+    session.flush()
+
+
+def member_tenants(session: Session, user_id: str) -> list[tuple[str, str, str]]:
+    """(tenant id, name, role) of every workspace this user belongs to, for the switcher."""
+    rows = session.exec(
+        select(Membership, Tenant.name)
+        .join(Tenant, col(Tenant.id) == col(Membership.tenant_id))
+        .where(Membership.user_id == user_id)
+        .order_by(col(Membership.created_at))
+    ).all()
+    return [(m.tenant_id, name, str(m.role)) for m, name in rows]
+
+
+__all__ = [
+    "INVITE_TTL",
+    "CreatedInvitation",
+    "InvitePreview",
+    "MemberRow",
+    "NotFoundError",
+    "TeamError",
+    "accept_invitation",
+    "change_role",
+    "create_invitation",
+    "list_members",
+    "list_pending_invitations",
+    "member_tenants",
+    "preview_invitation",
+    "remove_member",
+    "revoke_invitation",
+    "sign_up_invited",
+]

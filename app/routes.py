@@ -9,6 +9,7 @@ CONVERSATIONS = "/conversations"
 ANALYTICS = "/analytics"
 API_KEYS = "/api-keys"
 SETTINGS = "/settings"
+INVITE = "/invite"  # /invite/<token>
 
 AUTH_COMPLETE = "/api/auth/complete"
 AUTH_LOGOUT = "/api/auth/logout"

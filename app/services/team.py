@@ -191,7 +191,9 @@ def accept_invitation(
     return invitation
 
 
-def sign_up_invited(session: Session, token: str, email: str, password: str) -> User:
+def sign_up_invited(
+    session: Session, token: str, email: str, password: str
+) -> tuple[User, Invitation]:
     """A new person's account, created only together with a valid invitation."""
     _usable(session, token, utcnow())  # say what is wrong with the link before anything else
     email = accounts.normalize_email(email)
@@ -206,8 +208,7 @@ def sign_up_invited(session: Session, token: str, email: str, password: str) -> 
         raise TeamError(
             "An account with this email already exists. Log in instead.", "email"
         ) from exc
-    accept_invitation(session, token, user)
-    return user
+    return user, accept_invitation(session, token, user)
 
 
 # ---- members --------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def _invite_and_join(engine: Engine, tenant: str, email: str, role: str = "membe
     """A new person joins through an invitation; returns their membership id."""
     with session_scope(engine) as s:
         token = team.create_invitation(s, tenant, Role.owner, role).token
-        user = team.sign_up_invited(s, token, email, PASSWORD)
+        user, _ = team.sign_up_invited(s, token, email, PASSWORD)
         return s.exec(select(Membership).where(Membership.user_id == user.id)).one().id
 
 
@@ -59,7 +59,7 @@ def test_invitation_joins_with_role_once_and_stores_only_a_hash(engine: Engine) 
         assert row.expires_at - utcnow() > timedelta(days=6, hours=23)
         preview = team.preview_invitation(s, token)
         assert (preview.status, preview.tenant_name, preview.role) == ("valid", "Acme", "admin")
-        user = team.sign_up_invited(s, token, "new@a.io", PASSWORD)
+        user, _ = team.sign_up_invited(s, token, "new@a.io", PASSWORD)
         assert user.email == "new@a.io"
     with session_scope(engine) as s:
         members = {m.email: m.role for m in team.list_members(s, tenant)}

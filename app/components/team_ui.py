@@ -1,0 +1,78 @@
+"""Small pieces shared by the API keys and settings pages (team area)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def secret_box(value: rx.Var, copy_id: str, value_id: str) -> rx.Component:
+    """A monospace value with a copy button (for one-time secrets and invite links)."""
+    return rx.hstack(
+        rx.code(
+            value,
+            id=value_id,
+            size="2",
+            variant="soft",
+            style={"word_break": "break-all", "white_space": "pre-wrap"},
+            flex="1",
+            padding="8px",
+        ),
+        rx.tooltip(
+            rx.icon_button(
+                rx.icon("copy", size=16),
+                on_click=[rx.set_clipboard(value), rx.toast.success("Copied to the clipboard.")],
+                id=copy_id,
+                aria_label="Copy",
+                variant="soft",
+            ),
+            content="Copy",
+        ),
+        width="100%",
+        align="center",
+    )
+
+
+def field_error(message: rx.Var, error_id: str) -> rx.Component:
+    return rx.cond(
+        message != "", rx.text(message, color="red", size="1", id=error_id, role="alert")
+    )
+
+
+def labeled(label: str, html_for: str, *children: rx.Component) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=html_for, size="2", weight="medium"),
+        *children,
+        spacing="1",
+        width="100%",
+        align="start",
+    )
+
+
+def table_skeleton(rows: int = 3) -> rx.Component:
+    return rx.vstack(
+        *[rx.skeleton(rx.box(height="40px", width="100%")) for _ in range(rows)],
+        width="100%",
+        spacing="2",
+    )
+
+
+def read_only_notice(text: str, notice_id: str) -> rx.Component:
+    return rx.callout(text, icon="lock", color_scheme="gray", variant="surface", id=notice_id)
+
+
+def section_card(title: str, description: str, *children: rx.Component, **props) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.vstack(
+                rx.heading(title, size="4"),
+                rx.text(description, size="2", color_scheme="gray"),
+                spacing="1",
+            ),
+            *children,
+            spacing="4",
+            width="100%",
+        ),
+        width="100%",
+        size="3",
+        **props,
+    )

@@ -355,7 +355,7 @@ def editor_skeleton() -> rx.Component:
     )
 
 
-@dashboard_page(EDITOR_ROUTE, "Edit widget")
+@dashboard_page(EDITOR_ROUTE, "Edit widget", on_load=S.load)
 def widget_editor() -> rx.Component:
     return rx.box(
         rx.cond(
@@ -399,5 +399,4 @@ def widget_editor() -> rx.Component:
             editor_skeleton(),
         ),
         width="100%",
-        on_mount=S.load,
     )

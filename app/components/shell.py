@@ -40,7 +40,9 @@ def brand() -> rx.Component:
 
 
 def nav_link(label: str, href: str, icon: str) -> rx.Component:
-    active = rx.State.router.url.path == href
+    path = rx.State.router.url.path
+    # A full page load may report "/widgets/"; sub-pages (/widgets/<id>) keep their section lit.
+    active = (path == href) | path.startswith(href + "/")
     return rx.link(
         rx.hstack(
             rx.icon(icon, size=16),

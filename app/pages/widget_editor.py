@@ -305,8 +305,6 @@ def preview() -> rx.Component:
             width="100%",
         ),
         width="100%",
-        position=rx.breakpoints(initial="static", lg="sticky"),
-        top="24px",
     )
 
 
@@ -382,11 +380,27 @@ def widget_editor() -> rx.Component:
                             conversation(),
                             answers(),
                             embedding(),
+                            rx.hstack(
+                                rx.button(
+                                    rx.icon("save", size=16),
+                                    "Save changes",
+                                    on_click=S.save,
+                                    id="save-widget-bottom",
+                                ),
+                                justify="end",
+                                width="100%",
+                            ),
                             spacing="4",
                             width="100%",
                             min_width="0",
                         ),
-                        rx.box(preview(), min_width="0"),
+                        # Sticky beside the long form on wide screens, below it on phones.
+                        rx.box(
+                            preview(),
+                            min_width="0",
+                            position=rx.breakpoints(initial="static", lg="sticky"),
+                            top="24px",
+                        ),
                         columns=rx.breakpoints(initial="1", lg="2"),
                         spacing="5",
                         width="100%",

@@ -81,6 +81,7 @@ def test_widget_lifecycle(app_server: AppServer, browser) -> None:  # type: igno
     expect(page).to_have_url(re.compile(r"/widgets/[0-9a-f]{32}/?$"), timeout=20_000)
     widget_id = page.url.rstrip("/").rsplit("/", 1)[-1]
     expect(page.locator("#editor-heading")).to_have_text("Help center", timeout=20_000)
+    expect(page.locator('a[aria-current="page"]')).to_have_text("Widgets")
 
     # The preview is the real embed page, and edits are posted to it from our own origin.
     src = page.get_attribute("#widget-preview", "src")
@@ -135,7 +136,7 @@ def test_widget_lifecycle(app_server: AppServer, browser) -> None:  # type: igno
     page.click("#widget-model")
     page.get_by_role("option", name="gpt-4o-mini", exact=True).click()
     page.click("#widget-citations")
-    page.click("#save-widget")
+    page.click("#save-widget-bottom")
     expect(page.get_by_text("Widget saved.")).to_be_visible(timeout=10_000)
     expect(page.locator("#allowed_domains-error")).to_have_count(0)
     # Saved values come back normalized after a reload.
@@ -179,6 +180,7 @@ def test_widget_lifecycle(app_server: AppServer, browser) -> None:  # type: igno
     copy.locator(".widget-delete").click()
     dialog = page.get_by_role("alertdialog")
     expect(dialog).to_contain_text("Help center (copy)")
+    page.wait_for_timeout(400)  # let the dialog's fade-in finish before the screenshot
     shot(page, "dash-widgets-delete-confirm")
     dialog.get_by_role("button", name="Cancel").click()
     expect(cards).to_have_count(2)

@@ -94,6 +94,7 @@ class WidgetListState(AuthState):
 
     @rx.event
     def set_create_open(self, value: bool):
+        self._require()
         self.create_open = value
 
     @rx.event
@@ -146,6 +147,7 @@ class WidgetListState(AuthState):
 
     @rx.event
     def cancel_delete(self):
+        self._require()
         self.delete_id = self.delete_name = ""
 
     @rx.event
@@ -235,7 +237,8 @@ class WidgetEditorState(AuthState):
         self.errors = {}
         self.loaded = self.missing = False
         yield
-        widget_id = str(self.router.page.params.get("wid", ""))
+        # The id from the opened URL (/widgets/<id>); the tenant check is in the service.
+        widget_id = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1]
         try:
             with session_scope() as session:
                 self._fill(svc.get_widget(session, ident.tenant_id, widget_id))
@@ -270,11 +273,13 @@ class WidgetEditorState(AuthState):
 
     @rx.event
     def set_title(self, value: str):
+        self._require()
         self.title = value[:60]
         return self._preview()
 
     @rx.event
     def set_avatar_url(self, value: str):
+        self._require()
         self.avatar_url = value.strip()[:500]
         self._clear("avatar_url")
         if self.avatar_url and not self.avatar_url.startswith("https://"):
@@ -283,6 +288,7 @@ class WidgetEditorState(AuthState):
 
     @rx.event
     def set_primary_color(self, value: str):
+        self._require()
         self.primary_color = value.strip()[:7]
         self._clear("primary_color")
         if not _HEX.match(self.primary_color):
@@ -291,21 +297,25 @@ class WidgetEditorState(AuthState):
 
     @rx.event
     def set_theme(self, value: str):
+        self._require()
         self.theme = value if value in svc.THEMES else "auto"
         return self._preview()
 
     @rx.event
     def set_position(self, value: str):
+        self._require()
         self.position = value if value in svc.POSITIONS else "right"
         return self._preview()
 
     @rx.event
     def set_greeting(self, value: str):
+        self._require()
         self.greeting = value[:1000]
         return self._preview()
 
     @rx.event
     def set_starters(self, value: str):
+        self._require()
         self.starters = value[:2000]
         self._clear("starter_questions")
         if len(svc.split_lines(value, svc.MAX_STARTERS + 1)) > svc.MAX_STARTERS:
@@ -318,6 +328,7 @@ class WidgetEditorState(AuthState):
 
     @rx.event
     def set_placeholder(self, value: str):
+        self._require()
         self.placeholder = value[:200]
         return self._preview()
 
@@ -325,6 +336,7 @@ class WidgetEditorState(AuthState):
 
     @rx.event
     def set_name(self, value: str):
+        self._require()
         self.name = value[:120]
         self._clear("name")
         if not value.strip():
@@ -332,37 +344,47 @@ class WidgetEditorState(AuthState):
 
     @rx.event
     def set_enabled(self, value: bool):
+        self._require()
         self.enabled = bool(value)
 
     @rx.event
     def set_system_prompt(self, value: str):
+        self._require()
         self.system_prompt = value[:8000]
 
     @rx.event
     def set_model(self, value: str):
-        self.model = value if value == DEFAULT_MODEL or value in self.model_options else "default"
+        self._require()
+        self.model = (
+            value if value == DEFAULT_MODEL or value in self.model_options else DEFAULT_MODEL
+        )
 
     @rx.event
     def set_temperature(self, value: list[float]):
+        self._require()
         if value:
             self.temperature = round(min(2.0, max(0.0, float(value[0]))), 1)
 
     @rx.event
     def set_citations(self, value: bool):
+        self._require()
         self.citations = bool(value)
 
     @rx.event
     def set_unknown_answer(self, value: str):
+        self._require()
         self.unknown_answer = value[:1000]
 
     @rx.event
     def set_domains(self, value: str):
+        self._require()
         self.domains = value[:5000]
         self._clear("allowed_domains")
 
     @rx.event
     def check_domains(self):
         """On blur: say which entry is wrong before the owner presses Save."""
+        self._require()
         self._clear("allowed_domains")
         try:
             svc.check_domains(self.domains)

@@ -40,7 +40,9 @@ def brand() -> rx.Component:
 
 
 def nav_link(label: str, href: str, icon: str) -> rx.Component:
-    active = rx.State.router.url.path == href
+    path = rx.State.router.url.path
+    # A full page load may report "/widgets/"; sub-pages (/widgets/<id>) keep their section lit.
+    active = (path == href) | path.startswith(href + "/")
     return rx.link(
         rx.hstack(
             rx.icon(icon, size=16),
@@ -189,12 +191,17 @@ def empty_state(icon: str, title: str, text: str) -> rx.Component:
 
 
 def dashboard_page(
-    route: str, title: str
+    route: str, title: str, on_load: rx.EventHandler | None = None
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
-    """Register a signed-in page: shell around it, session checked by its loader."""
+    """Register a signed-in page: shell around it, session checked by its loader.
+
+    `on_load` runs after the login check; unlike a component's on_mount it sees the
+    route's dynamic arguments of the page being opened.
+    """
+    loaders = [AuthState.require_login, *([on_load] if on_load is not None else [])]
 
     def decorator(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
-        @rx.page(route=route, title=f"{title} · ChatConnect", on_load=AuthState.require_login)
+        @rx.page(route=route, title=f"{title} · ChatConnect", on_load=loaders)
         def page() -> rx.Component:
             return rx.flex(
                 sidebar(),

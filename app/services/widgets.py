@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from app.db import TenantScope
 from app.models import Widget
+from app.rag.pricing import PRICES
 
 MAX_WIDGETS_PER_TENANT = 50
 MAX_STARTERS = 6
@@ -174,3 +175,44 @@ def duplicate_widget(session: Session, tenant_id: str, widget_id: str) -> Widget
 
 def delete_widget(session: Session, tenant_id: str, widget_id: str) -> None:
     TenantScope(session, tenant_id).delete(Widget, widget_id)
+
+
+# ---- what the dashboard editor needs ---------------------------------------------------
+
+
+def model_choices(current: str | None = None) -> list[str]:
+    """Models a widget can pin (priced ones), plus its current model if set elsewhere."""
+    names = sorted(PRICES)
+    if current and current not in names:
+        names.insert(0, current)
+    return names
+
+
+def split_lines(text: str, limit: int, *, commas: bool = False) -> list[str]:
+    """A textarea's non-empty lines (and comma-separated parts if `commas`), at most `limit`."""
+    lines = (text or "").splitlines()
+    items = [part.strip() for line in lines for part in (line.split(",") if commas else [line])]
+    return [item for item in items if item][:limit]
+
+
+def check_domains(text: str) -> list[str]:
+    """Normalize a textarea of allowed domains; WidgetError names the first bad entry."""
+    entries = split_lines(text, MAX_DOMAINS + 1, commas=True)
+    if len(entries) > MAX_DOMAINS:
+        raise WidgetError(f"At most {MAX_DOMAINS} domains.", "allowed_domains")
+    return list(dict.fromkeys(normalize_domain(entry) for entry in entries))
+
+
+def embed_snippets(public_url: str, widget_id: str) -> dict[str, str]:
+    """The two ways to put a widget on a site: the script loader and a plain iframe."""
+    base = public_url.rstrip("/")
+    return {
+        "script": (
+            f'<script src="{base}/embed/widget.js" data-widget-id="{widget_id}" async></script>'
+        ),
+        "iframe": (
+            f'<iframe src="{base}/embed/{widget_id}?mode=inline" title="Chat" '
+            'style="width:100%;height:600px;border:0;border-radius:12px" '
+            'allow="clipboard-write"></iframe>'
+        ),
+    }

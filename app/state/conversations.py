@@ -183,7 +183,7 @@ def _source_view(data: dict) -> SourceView:
 class TranscriptState(AuthState):
     found: bool = True
     loaded: bool = False
-    conversation_id: str = ""
+    current_id: str = ""
     title: str = ""
     widget: str = ""
     channel: str = ""
@@ -212,7 +212,7 @@ class TranscriptState(AuthState):
             return
         c = tr.conversation
         self.found = True
-        self.conversation_id = c.id
+        self.current_id = c.id
         self.title = c.title or "Conversation"
         self.widget, self.channel, self.host = tr.widget_name, c.channel, c.host_url
         self.started = when(c.started_at)

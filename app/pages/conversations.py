@@ -16,6 +16,16 @@ from app.state.conversations import (
 from app.state.insights_views import ConversationView
 
 
+def _date_field(label: str, value: rx.Var, on_change, field_id: str) -> rx.Component:  # type: ignore[no-untyped-def]
+    return rx.hstack(
+        rx.text(label, size="2", color_scheme="gray", width="36px"),
+        rx.input(type="date", value=value, on_change=on_change, id=field_id, flex="1"),
+        align="center",
+        spacing="2",
+        width=rx.breakpoints(initial="100%", sm="auto"),
+    )
+
+
 def _filters() -> rx.Component:
     s = ConversationsState
     return rx.card(
@@ -62,33 +72,20 @@ def _filters() -> rx.Component:
                     value=s.feedback,
                     on_change=s.choose_feedback,
                 ),
-                rx.hstack(
-                    rx.text("From", size="2", color_scheme="gray"),
-                    rx.input(
-                        type="date",
-                        value=s.date_from,
-                        on_change=s.choose_date_from,
-                        id="conv-from",
-                    ),
-                    rx.text("to", size="2", color_scheme="gray"),
-                    rx.input(
-                        type="date", value=s.date_to, on_change=s.choose_date_to, id="conv-to"
-                    ),
-                    align="center",
-                    spacing="2",
-                ),
+                _date_field("From", s.date_from, s.choose_date_from, "conv-from"),
+                _date_field("To", s.date_to, s.choose_date_to, "conv-to"),
                 rx.text(
                     rx.flex(
                         rx.switch(checked=s.flagged, on_change=s.choose_flagged, id="conv-flagged"),
                         "Unanswered or low confidence",
-                        gap="2",
+                        spacing="2",
                         align="center",
                     ),
                     as_="label",
                     size="2",
                 ),
                 rx.button("Clear", variant="ghost", color_scheme="gray", on_click=s.clear_filters),
-                gap="3",
+                spacing="3",
                 wrap="wrap",
                 align="center",
                 width="100%",
@@ -241,7 +238,7 @@ def _source(src: SourceView) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.badge("[", src.n, "]", variant="soft"),
-            rx.text(src.title, size="2", weight="medium", flex="1", min_width="0"),
+            rx.text(src.title, size="2", weight="medium", flex="1"),
             rx.cond(src.where != "", rx.text(src.where, size="1", color_scheme="gray")),
             rx.badge("score ", src.score, color_scheme="gray", variant="outline"),
             align="center",
@@ -282,7 +279,7 @@ def _answer_meta(m: MessageView) -> rx.Component:
             (-1, rx.badge(rx.icon("thumbs-down", size=12), "not helpful", color_scheme="red")),
             rx.fragment(),
         ),
-        gap="3",
+        spacing="3",
         align="center",
         wrap="wrap",
     )
@@ -413,7 +410,7 @@ def transcript() -> rx.Component:
                         rx.text(
                             s.total_tokens, " tokens · ", s.total_cost, size="2", id="conv-cost"
                         ),
-                        gap="3",
+                        spacing="3",
                         wrap="wrap",
                         align="center",
                     ),

@@ -91,7 +91,7 @@ def kpi_views(report: KpiReport, days: int) -> list[KpiView]:
             pct = report.delta_pct(field)
             delta = None if pct is None else (pct, f"{pct:+.0f}%")
         if delta is None or abs(delta[0]) < 0.5:
-            hint = "no change" if delta is not None else f"nothing in the previous {days} days"
+            hint = "no change" if delta is not None else "no earlier data"
             views.append(KpiView(key=key, label=label, value=value, hint=hint))
             continue
         trend = "up" if delta[0] > 0 else "down"

@@ -134,6 +134,13 @@ def _screens(page: Page, base: str, path: str, name: str, ready: str) -> None:
         page.wait_for_timeout(900)  # chart animations settle
         width = page.viewport_size["width"] if page.viewport_size else 1280
         shot(page, f"dash-{name}-{scheme}-{'phone' if width < 500 else 'desktop'}")
+        # Every control stays inside the screen (cards clip, so scrollWidth alone can't tell).
+        outside = page.evaluate(
+            "[...document.querySelectorAll('input, button, [role=radio]')]"
+            ".filter(e => e.getClientRects().length && "
+            "e.getBoundingClientRect().right > window.innerWidth + 1).length"
+        )
+        assert outside == 0, f"{name}: {outside} controls cut off at {width}px"
 
 
 def test_overview_conversations_and_analytics(app_server: AppServer, browser) -> None:  # type: ignore[no-untyped-def]
@@ -235,7 +242,7 @@ def test_overview_conversations_and_analytics(app_server: AppServer, browser) ->
     # Analytics: figures of the last 7 days match the seed; charts render.
     page.goto(f"{base}/analytics")
     expect(page.locator("#kpi-messages")).to_have_text("12", timeout=30_000)
-    page.locator("#range-preset").get_by_text("7 days").click()
+    page.get_by_role("radio", name="7 days").click()
     expect(page.locator("#kpi-conversations")).to_have_text("5")
     expect(page.locator("#kpi-tokens")).to_have_text("900")
     expect(page.locator(".recharts-wrapper")).to_have_count(5, timeout=15_000)
@@ -263,6 +270,8 @@ def test_overview_conversations_and_analytics(app_server: AppServer, browser) ->
     page.fill("#range-to", day)
     expect(page.locator("#kpi-messages")).to_have_text("2", timeout=15_000)
     expect(page.locator("#kpi-conversations")).to_have_text("1")
+    page.get_by_role("radio", name="30 days").click()
+    expect(page.locator("#kpi-messages")).to_have_text("12", timeout=15_000)
 
     # Screenshots: light and dark, desktop and phone, for the three pages.
     transcript = f"/conversations/{ids['a']}"

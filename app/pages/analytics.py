@@ -32,6 +32,7 @@ def _controls() -> rx.Component:
                 value=s.preset,
                 on_change=s.choose_preset,
                 id="range-preset",
+                size=rx.breakpoints(initial="1", sm="2"),
                 width=rx.breakpoints(initial="100%", sm="auto"),
             ),
             rx.hstack(

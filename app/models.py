@@ -263,6 +263,8 @@ class Message(TenantOwned, table=True):
     ttft_ms: int | None = None
     feedback: int | None = None  # -1, 1, or None
     answered: bool = True
+    # Top score among the answer's sources (None without sources): "low confidence" filter.
+    confidence: float | None = None
     cached: bool = False
 
 

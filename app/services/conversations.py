@@ -180,6 +180,7 @@ def record_turn(
             latency_ms=result.latency_ms,
             ttft_ms=result.ttft_ms,
             answered=result.answered,
+            confidence=max((s.score for s in result.sources), default=None),
             cached=result.cached,
             notice=(result.notice or None),
             created_at=now + timedelta(milliseconds=1),  # keeps question-then-answer order

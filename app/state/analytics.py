@@ -1,0 +1,135 @@
+"""Analytics: one report for a date range and widget, shaped for the charts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import reflex as rx
+
+from app.db import NotFoundError, session_scope
+from app.services import analytics, widgets
+from app.services.analytics import AnalyticsError, Period, Scope
+from app.state.auth import AuthState
+from app.state.insights_views import KpiView, kpi_views, when
+
+PRESETS = ("7", "30", "90")
+
+
+@dataclass
+class QuestionView:
+    question: str = ""
+    count: int = 0
+    last: str = ""
+    conversation_id: str = ""
+    reason: str = ""
+
+
+class AnalyticsState(AuthState):
+    loaded: bool = False
+    preset: str = "30"
+    date_from: str = ""
+    date_to: str = ""
+    widget_id: str = "all"
+    widget_options: list[dict[str, str]] = []
+    range_error: str = ""
+    range_label: str = ""
+    kpis: list[KpiView] = []
+    # Chart rows: {"label": "Nov 20", "conversations": 3, ...}; cost in dollars (float).
+    days: list[dict[str, float | int | str]] = []
+    feedback: list[dict[str, int | str]] = []
+    feedback_total: int = 0
+    top_questions: list[QuestionView] = []
+    unanswered: list[QuestionView] = []
+    total_messages: int = 0
+
+    def _period(self) -> Period:
+        if self.preset in PRESETS:
+            period = Period.last_days(int(self.preset))
+            self.date_from, self.date_to = period.start.isoformat(), period.end.isoformat()
+            return period
+        try:
+            start, end = date.fromisoformat(self.date_from), date.fromisoformat(self.date_to)
+        except ValueError as exc:
+            raise AnalyticsError("Pick both a start and an end date.") from exc
+        return Period(start, end)
+
+    def _reload(self) -> None:
+        ident = self._require()
+        try:
+            period = self._period()
+        except AnalyticsError as exc:
+            self.range_error = str(exc)
+            return
+        scope = Scope(widget_id=None if self.widget_id == "all" else self.widget_id)
+        try:
+            with session_scope() as session:
+                rep = analytics.report(session, ident.tenant_id, period, scope)
+                options = widgets.list_widgets(session, ident.tenant_id)
+        except NotFoundError:
+            self.widget_id = "all"
+            self.range_error = "That widget no longer exists."
+            return
+        self.range_error = ""
+        self.range_label = f"{period.start:%b %d, %Y} to {period.end:%b %d, %Y} (UTC)"
+        self.widget_options = [{"id": w.id, "name": w.name} for w in options]
+        self.kpis = kpi_views(rep.kpis, period.days)
+        self.total_messages = rep.kpis.current.messages
+        self.days = [
+            {
+                "label": f"{d.day:%b %d}",
+                "day": d.day.isoformat(),
+                "conversations": d.conversations,
+                "messages": d.messages,
+                "tokens_in": d.tokens_in,
+                "tokens_out": d.tokens_out,
+                "cost": round(d.cost_usd, 6),
+            }
+            for d in rep.days
+        ]
+        fb = rep.feedback
+        self.feedback = [
+            {"name": "Helpful", "value": fb.up, "fill": "var(--green-9)"},
+            {"name": "Not helpful", "value": fb.down, "fill": "var(--red-9)"},
+            {"name": "No feedback", "value": fb.none, "fill": "var(--gray-7)"},
+        ]
+        self.feedback_total = fb.up + fb.down + fb.none
+        self.top_questions = [_question(q) for q in rep.top_questions]
+        self.unanswered = [_question(q) for q in rep.unanswered]
+        self.loaded = True
+
+    @rx.event
+    def load(self):
+        self._reload()
+
+    @rx.event
+    def choose_preset(self, value: str | list[str]):
+        value = value if isinstance(value, str) else (value[0] if value else "30")
+        self.preset = value if value in (*PRESETS, "custom") else "30"
+        if self.preset != "custom":
+            self._reload()
+
+    @rx.event
+    def choose_from(self, value: str):
+        self.preset, self.date_from = "custom", value
+        self._reload()
+
+    @rx.event
+    def choose_to(self, value: str):
+        self.preset, self.date_to = "custom", value
+        self._reload()
+
+    @rx.event
+    def choose_widget(self, value: str):
+        self.widget_id = value
+        self._reload()
+
+
+def _question(q: analytics.QuestionCount) -> QuestionView:
+    return QuestionView(
+        question=q.question,
+        count=q.count,
+        last=when(q.last_asked),
+        conversation_id=q.conversation_id,
+        reason=q.reason,
+    )

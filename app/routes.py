@@ -9,6 +9,7 @@ CONVERSATIONS = "/conversations"
 ANALYTICS = "/analytics"
 API_KEYS = "/api-keys"
 SETTINGS = "/settings"
+EMBED = "/embed/[widget_id]"  # the chat page inside websites' iframes
 
 AUTH_COMPLETE = "/api/auth/complete"
 AUTH_LOGOUT = "/api/auth/logout"

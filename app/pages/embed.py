@@ -23,7 +23,8 @@ def _avatar(size: str = "3") -> rx.Component:
         fallback=EmbedState.title[:1].upper(),
         size=size,
         radius="full",
-        style={"background": PRIMARY, "color": INK},
+        style={"background": PRIMARY},
+        class_name="cc-avatar",
         alt="",
     )
 
@@ -352,6 +353,7 @@ def _unavailable() -> rx.Component:
 
 
 _CSS = {
+    ".cc-avatar .rt-AvatarFallback": {"color": INK},
     ".cc-md p:first-child": {"margin_top": "0"},
     ".cc-md p:last-child": {"margin_bottom": "0"},
     ".cc-md ul, .cc-md ol": {"padding_left": "1.2em", "margin": "0.3em 0"},

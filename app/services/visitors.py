@@ -19,7 +19,7 @@ from app.db import NotFoundError
 from app.models import Conversation, Message, Widget
 from app.security import hashes_equal, keyed_hash, new_token
 from app.services import conversations
-from app.services.widgets import DEFAULT_APPEARANCE
+from app.services.widgets import DEFAULT_APPEARANCE, MAX_STARTERS
 
 _TOKEN_RE = re.compile(r"^([A-Za-z0-9_-]{22,43})\.([0-9a-f]{32})$")
 _PURPOSE = "visitor"
@@ -187,6 +187,6 @@ def preview_settings(raw: dict[str, Any]) -> dict[str, Any]:
         out["placeholder"] = raw["placeholder"][:200]
     starters = raw.get("starter_questions")
     if isinstance(starters, list):
-        cleaned = [" ".join(str(q).split())[:200] for q in starters[:6]]
-        out["starter_questions"] = [q for q in cleaned if q]
+        cleaned = [" ".join(str(q).split())[:200] for q in starters[:50]]
+        out["starter_questions"] = [q for q in cleaned if q][:MAX_STARTERS]
     return out

@@ -464,7 +464,10 @@ BRIDGE_JS = r"""
     }
   });
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && q.get('mode') !== 'inline') post({type: 'chatconnect:close'});
+    // An open popover (a citation) takes the first Escape for itself.
+    if (e.key !== 'Escape' || e.defaultPrevented || q.get('mode') === 'inline') return;
+    if (document.querySelector('[data-radix-popper-content-wrapper]')) return;
+    post({type: 'chatconnect:close'});
   });
   post({type: 'chatconnect:ready'});
 })();

@@ -23,7 +23,8 @@ def _avatar(size: str = "3") -> rx.Component:
         fallback=EmbedState.title[:1].upper(),
         size=size,
         radius="full",
-        style={"background": PRIMARY},
+        # Radix draws the fallback letter in --accent-a11: make it the readable ink.
+        style={"background": PRIMARY, "--accent-a11": INK, "--accent-a3": PRIMARY},
         class_name="cc-avatar",
         alt="",
     )
@@ -150,7 +151,11 @@ def _thumb(item: ChatItem, value: int, icon: str, label: str) -> rx.Component:
 def _message(item: ChatItem) -> rx.Component:
     return rx.cond(
         item.role == "user",
-        _bubble(rx.text(item.text, size="2", white_space="pre-wrap"), True, class_name="cc-bubble cc-q"),
+        _bubble(
+            rx.text(item.text, size="2", white_space="pre-wrap"),
+            True,
+            class_name="cc-bubble cc-q",
+        ),
         rx.vstack(
             _bubble(_markdown(item.text), False),
             rx.cond(
@@ -236,7 +241,8 @@ def _log() -> rx.Component:
                             radius="full",
                             on_click=EmbedState.ask(q),
                             class_name="cc-starter",
-                            style={"color": PRIMARY, "border_color": PRIMARY},
+                            # Radix draws the outline as an inset shadow in the accent color.
+                            style={"color": PRIMARY, "box_shadow": f"inset 0 0 0 1px {PRIMARY}"},
                         ),
                     ),
                     gap="8px",
@@ -353,7 +359,6 @@ def _unavailable() -> rx.Component:
 
 
 _CSS = {
-    ".cc-avatar .rt-AvatarFallback": {"color": INK},
     ".cc-md p:first-child": {"margin_top": "0"},
     ".cc-md p:last-child": {"margin_bottom": "0"},
     ".cc-md ul, .cc-md ol": {"padding_left": "1.2em", "margin": "0.3em 0"},

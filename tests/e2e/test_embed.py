@@ -260,11 +260,15 @@ def test_host_css_cannot_restyle_the_bubble(world: SimpleNamespace, browser: Any
             " s.opacity, s.transform]; }"
         )
         assert style[0] == "50%"
-        assert style[1] == "rgb(194, 65, 12)"  # the widget's saved #c2410c
+        assert style[1] == "rgb(37, 99, 235)"  # the loader's default until the chat is known
         assert style[2] == "1" and style[3] in ("none", "matrix(1, 0, 0, 1, 0, 0)")
         bubble.click()
         frame = _frame(page)
         expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        # The chat page's config message recolours it with the widget's #c2410c.
+        expect(bubble).to_have_css("background-color", "rgb(194, 65, 12)")
+        panel = page.locator("chatconnect-widget iframe").bounding_box()
+        assert panel is not None and panel["width"] >= 360 and panel["height"] >= 500
         shot(page, "embed-hostile-css")
     finally:
         context.close()

@@ -313,3 +313,54 @@ def _artifact(name: str):  # type: ignore[no-untyped-def]
     from tests.e2e.conftest import ARTIFACTS
 
     return ARTIFACTS / f"{name}.png"
+
+
+def test_dashboard_preview_applies_posted_settings_for_the_owner_only(
+    world: SimpleNamespace, browser: Any
+) -> None:
+    from tests.e2e.helpers import sign_up
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        sign_up(page, world.app, "preview-owner@acme-coffee.io", "Preview Co")
+        from app.models import Membership, User
+
+        with session_scope(world.seeded.engine) as s:
+            user = s.exec(select(User).where(User.email == "preview-owner@acme-coffee.io")).one()
+            tenant_id = s.exec(select(Membership).where(Membership.user_id == user.id)).one()
+            own = widgets.create_widget(s, tenant_id.tenant_id, "Previewed")
+            own_id = own.id
+
+        def preview(widget_id: str) -> Any:
+            page.evaluate(
+                """src => { document.getElementById('pv')?.remove();
+                const f = document.createElement('iframe'); f.id = 'pv'; f.src = src;
+                f.style = 'position:fixed;right:0;top:0;width:380px;height:600px;z-index:9999';
+                document.body.appendChild(f); }""",
+                f"/embed/{widget_id}?mode=inline&preview=1",
+            )
+            frame = page.frame_locator("#pv")
+            expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+            page.wait_for_timeout(500)
+            page.evaluate(
+                """() => document.getElementById('pv').contentWindow.postMessage({
+                  type: 'chatconnect:preview', settings: {title: 'Live title',
+                  primary_color: '#16a34a', greeting: 'Edited greeting',
+                  starter_questions: ['Edited starter']}}, location.origin)"""
+            )
+            return frame
+
+        frame = preview(own_id)
+        expect(frame.locator("#cc-title")).to_have_text("Live title")
+        expect(frame.locator("#cc-greeting")).to_have_text("Edited greeting")
+        expect(frame.locator(".cc-starter")).to_have_text(["Edited starter"])
+        expect(frame.locator("#cc-send")).to_have_css("background-color", "rgb(22, 163, 74)")
+        shot(page, "embed-preview")
+        # Another workspace's widget: not a preview, the posted settings are ignored.
+        frame = preview(world.seeded.widget_id)
+        page.wait_for_timeout(1500)
+        expect(frame.locator("#cc-title")).to_have_text("Barista Bot")
+    finally:
+        context.close()

@@ -17,7 +17,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup setup-dev bun chromium migrate lint format bench bench-ingest bench-chat reset clean help
+.PHONY: run test setup setup-dev bun chromium migrate lint format bench bench-ingest bench-chat bench-embed reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
@@ -60,6 +60,7 @@ migrate: setup
 
 run: setup migrate
 	@echo "ChatConnect: open $${PUBLIC_URL:-http://127.0.0.1:$${PORT:-3000}}/signup"
+	@echo "Embed demo:  $${PUBLIC_URL:-http://127.0.0.1:$${PORT:-3000}}/embed/demo.html?widget=<your widget id>"
 	$(VENV)/bin/reflex run --env prod --loglevel warning
 
 test: setup-dev chromium
@@ -73,13 +74,16 @@ format: setup-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format app tests bench
 
-bench: bench-ingest bench-chat
+bench: bench-ingest bench-chat bench-embed
 
 bench-ingest: setup-dev
 	$(PY) -m bench.ingest
 
 bench-chat: setup-dev
 	$(PY) -m bench.chat
+
+bench-embed: setup-dev chromium
+	$(PY) -m bench.embed
 
 migration: setup
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

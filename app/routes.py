@@ -11,6 +11,7 @@ ANALYTICS = "/analytics"
 API_KEYS = "/api-keys"
 SETTINGS = "/settings"
 INVITE = "/invite"  # /invite/<token>
+EMBED = "/embed/[widget_id]"  # the chat page inside websites' iframes
 
 AUTH_COMPLETE = "/api/auth/complete"
 AUTH_LOGOUT = "/api/auth/logout"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from app.api import auth, health
+from app.api import auth, embed_assets, health
 
 
 def create_api() -> FastAPI:
@@ -12,4 +12,5 @@ def create_api() -> FastAPI:
     api = FastAPI(title="ChatConnect", docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(health.router)
     api.include_router(auth.router)
+    api.include_router(embed_assets.router)
     return api

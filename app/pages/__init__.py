@@ -5,6 +5,7 @@ from app.pages import (  # noqa: F401
     api_keys,
     auth,
     conversations,
+    embed,
     invite,
     knowledge,
     overview,

@@ -1,0 +1,419 @@
+"""/embed/<widget_id>: the chat a website's visitors see inside the loader's iframe.
+
+One column that fills the frame (the loader makes the frame full-screen on phones):
+header, a log of messages that stays scrolled to the newest, and the input. Styled from
+the widget's settings; keyboard usable, with ARIA labels and a live region.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from app import routes
+from app.rag.chat import MAX_QUESTION_CHARS
+from app.state.embed import ChatItem, Chip, EmbedState
+
+PRIMARY = "var(--cc-primary)"
+INK = "var(--cc-ink)"
+
+
+def _avatar(size: str = "3") -> rx.Component:
+    return rx.avatar(
+        src=EmbedState.avatar_url,
+        fallback=EmbedState.title[:1].upper(),
+        size=size,
+        radius="full",
+        # Radix draws the fallback letter in --accent-a11: make it the readable ink.
+        style={"background": PRIMARY, "--accent-a11": INK, "--accent-a3": PRIMARY},
+        class_name="cc-avatar",
+        alt="",
+    )
+
+
+def _header() -> rx.Component:
+    return rx.hstack(
+        _avatar(),
+        rx.vstack(
+            rx.text(EmbedState.title, weight="bold", size="3", id="cc-title", trim="both"),
+            rx.text(
+                rx.cond(EmbedState.preview, "Preview · not saved", "Typically answers instantly"),
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="0",
+            min_width="0",
+        ),
+        rx.spacer(),
+        rx.tooltip(
+            rx.icon_button(
+                rx.icon("rotate_ccw", size=18),
+                variant="ghost",
+                color_scheme="gray",
+                size="2",
+                on_click=EmbedState.new_conversation,
+                disabled=EmbedState.streaming,
+                id="cc-new",
+                aria_label="Start a new conversation",
+            ),
+            content="New conversation",
+        ),
+        rx.cond(
+            EmbedState.mode == "bubble",
+            rx.icon_button(
+                rx.icon("x", size=20),
+                variant="ghost",
+                color_scheme="gray",
+                size="2",
+                on_click=rx.call_script(
+                    "window.ccEmbed&&window.ccEmbed.post({type:'chatconnect:close'})"
+                ),
+                id="cc-close",
+                aria_label="Close chat",
+            ),
+        ),
+        align="center",
+        spacing="3",
+        padding="12px 12px 12px 16px",
+        border_bottom="1px solid var(--gray-a5)",
+        width="100%",
+        flex_shrink="0",
+    )
+
+
+def _bubble(content: rx.Component, mine: bool | rx.Var, **props) -> rx.Component:
+    props.setdefault("class_name", "cc-bubble")
+    return rx.box(
+        content,
+        padding="10px 14px",
+        border_radius=rx.cond(mine, "16px 16px 4px 16px", "16px 16px 16px 4px"),
+        background=rx.cond(mine, PRIMARY, "var(--gray-a3)"),
+        color=rx.cond(mine, INK, "var(--gray-12)"),
+        max_width="88%",
+        align_self=rx.cond(mine, "flex-end", "flex-start"),
+        overflow_wrap="anywhere",
+        **props,
+    )
+
+
+def _markdown(text: rx.Var) -> rx.Component:
+    return rx.markdown(
+        text,
+        component_map={
+            "a": lambda text, **props: rx.link(text, **props, is_external=True),
+            "p": lambda text: rx.text(text, as_="p", size="2", margin_y="0.35em"),
+        },
+        class_name="cc-md",
+    )
+
+
+def _chip(chip: Chip) -> rx.Component:
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.button(
+                rx.text(f"[{chip.n}]", weight="bold"),
+                rx.text(chip.label, trim="both", class_name="cc-chip-label"),
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                radius="full",
+                class_name="cc-chip",
+                aria_label="Source " + chip.n.to_string() + ": " + chip.label,
+            )
+        ),
+        rx.popover.content(
+            rx.vstack(
+                rx.text(chip.label, weight="bold", size="2"),
+                rx.blockquote(chip.passage, size="2", class_name="cc-passage"),
+                spacing="2",
+            ),
+            max_width="min(92vw, 420px)",
+            max_height="50vh",
+            overflow_y="auto",
+            side="top",
+        ),
+    )
+
+
+def _thumb(item: ChatItem, value: int, icon: str, label: str) -> rx.Component:
+    active = item.feedback == value
+    return rx.icon_button(
+        rx.icon(icon, size=14),
+        size="1",
+        variant=rx.cond(active, "solid", "ghost"),
+        color_scheme=rx.cond(active, "green" if value == 1 else "red", "gray"),
+        on_click=EmbedState.rate(item.id, value),
+        aria_label=label,
+        aria_pressed=rx.cond(active, "true", "false"),
+        class_name="cc-thumb-" + ("up" if value == 1 else "down"),
+    )
+
+
+def _message(item: ChatItem) -> rx.Component:
+    return rx.cond(
+        item.role == "user",
+        _bubble(
+            rx.text(item.text, size="2", white_space="pre-wrap"),
+            True,
+            class_name="cc-bubble cc-q",
+        ),
+        rx.vstack(
+            _bubble(_markdown(item.text), False),
+            rx.cond(
+                item.chips.length() > 0,
+                rx.flex(
+                    rx.foreach(item.chips, _chip), gap="6px", wrap="wrap", class_name="cc-chips"
+                ),
+            ),
+            rx.cond(item.notice != "", rx.text(item.notice, size="1", color_scheme="amber")),
+            rx.hstack(
+                _thumb(item, 1, "thumbs_up", "Helpful"),
+                _thumb(item, -1, "thumbs_down", "Not helpful"),
+                spacing="1",
+            ),
+            spacing="2",
+            align="start",
+            width="100%",
+            class_name="cc-answer",
+            data_message_id=item.id,
+        ),
+    )
+
+
+def _typing() -> rx.Component:
+    return _bubble(
+        rx.cond(
+            EmbedState.stream_text != "",
+            _markdown(EmbedState.stream_text),
+            rx.hstack(
+                rx.box(class_name="cc-dot"),
+                rx.box(class_name="cc-dot"),
+                rx.box(class_name="cc-dot"),
+                spacing="1",
+                padding_y="6px",
+                aria_label="The assistant is typing",
+                role="status",
+            ),
+        ),
+        False,
+        id="cc-streaming",
+    )
+
+
+def _banner() -> rx.Component:
+    return rx.cond(
+        EmbedState.banner != "",
+        rx.callout.root(
+            rx.callout.icon(
+                rx.cond(
+                    EmbedState.banner_kind == "rate_limited",
+                    rx.icon("clock", size=16),
+                    rx.icon("circle_alert", size=16),
+                )
+            ),
+            rx.callout.text(EmbedState.banner),
+            color_scheme=rx.cond(EmbedState.banner_kind == "rate_limited", "amber", "red"),
+            size="1",
+            role="alert",
+            id="cc-banner",
+            data_kind=EmbedState.banner_kind,
+            width="100%",
+        ),
+    )
+
+
+def _log() -> rx.Component:
+    # column-reverse keeps the view pinned to the newest message without any script.
+    return rx.box(
+        rx.vstack(
+            rx.cond(
+                EmbedState.greeting != "",
+                _bubble(rx.text(EmbedState.greeting, size="2"), False, id="cc-greeting"),
+            ),
+            rx.cond(
+                (EmbedState.messages.length() == 0) & (EmbedState.starters.length() > 0),
+                rx.flex(
+                    rx.foreach(
+                        EmbedState.starters,
+                        lambda q: rx.button(
+                            q,
+                            variant="outline",
+                            size="2",
+                            radius="full",
+                            on_click=EmbedState.ask(q),
+                            class_name="cc-starter",
+                            # Radix draws the outline as an inset shadow in the accent color.
+                            style={"color": PRIMARY, "box_shadow": f"inset 0 0 0 1px {PRIMARY}"},
+                        ),
+                    ),
+                    gap="8px",
+                    wrap="wrap",
+                    justify="end",
+                    width="100%",
+                    id="cc-starters",
+                ),
+            ),
+            rx.foreach(EmbedState.messages, _message),
+            rx.cond(EmbedState.streaming, _typing()),
+            _banner(),
+            spacing="3",
+            width="100%",
+            padding="16px",
+        ),
+        id="cc-log",
+        role="log",
+        aria_label="Conversation",
+        aria_live="polite",
+        flex="1",
+        min_height="0",
+        overflow_y="auto",
+        display="flex",
+        flex_direction="column-reverse",
+    )
+
+
+def _composer() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.hstack(
+                rx.input(
+                    name="question",
+                    id="cc-input",
+                    value=EmbedState.draft,
+                    on_change=EmbedState.set_draft,
+                    placeholder=EmbedState.placeholder,
+                    max_length=MAX_QUESTION_CHARS,
+                    disabled=EmbedState.status != "ready",
+                    aria_label="Your question",
+                    auto_complete="off",
+                    size="3",
+                    radius="full",
+                    flex="1",
+                ),
+                rx.icon_button(
+                    rx.icon("send", size=18),
+                    type="submit",
+                    id="cc-send",
+                    size="3",
+                    radius="full",
+                    disabled=EmbedState.streaming | (EmbedState.status != "ready"),
+                    aria_label="Send",
+                    style={"background": PRIMARY, "color": INK},
+                ),
+                width="100%",
+                spacing="2",
+                align="center",
+            ),
+            rx.hstack(
+                rx.text("Answers can be wrong; check the sources.", size="1", color_scheme="gray"),
+                rx.spacer(),
+                rx.text(
+                    EmbedState.draft.length().to_string() + f" / {MAX_QUESTION_CHARS}",
+                    size="1",
+                    color_scheme="gray",
+                    id="cc-counter",
+                    aria_live="polite",
+                ),
+                width="100%",
+                padding_x="8px",
+            ),
+            spacing="1",
+            width="100%",
+        ),
+        on_submit=EmbedState.submit,
+        reset_on_submit=False,
+        padding="10px 12px 10px",
+        border_top="1px solid var(--gray-a5)",
+        width="100%",
+        flex_shrink="0",
+    )
+
+
+def _unavailable() -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon("message_circle_off", size=36, color="var(--gray-9)"),
+            rx.heading("This chat is unavailable", size="4", id="cc-unavailable"),
+            rx.text(
+                "It may have been switched off by the site owner. Please try again later.",
+                size="2",
+                color_scheme="gray",
+                align="center",
+            ),
+            rx.cond(
+                EmbedState.mode == "bubble",
+                rx.button(
+                    "Close",
+                    variant="soft",
+                    on_click=rx.call_script(
+                        "window.ccEmbed&&window.ccEmbed.post({type:'chatconnect:close'})"
+                    ),
+                ),
+            ),
+            align="center",
+            spacing="3",
+            max_width="320px",
+            padding="24px",
+        ),
+        height="100%",
+    )
+
+
+_CSS = {
+    ".cc-md p:first-child": {"margin_top": "0"},
+    ".cc-md p:last-child": {"margin_bottom": "0"},
+    ".cc-md ul, .cc-md ol": {"padding_left": "1.2em", "margin": "0.3em 0"},
+    ".cc-md pre": {"white_space": "pre-wrap", "font_size": "12px"},
+    ".cc-chip-label": {
+        "max_width": "220px",
+        "overflow": "hidden",
+        "text_overflow": "ellipsis",
+        "white_space": "nowrap",
+    },
+    ".cc-passage": {"white_space": "pre-wrap"},
+    ".cc-dot": {
+        "width": "7px",
+        "height": "7px",
+        "border_radius": "50%",
+        "background": "var(--gray-9)",
+        "animation": "cc-blink 1.2s infinite ease-in-out",
+    },
+    ".cc-dot:nth-child(2)": {"animation_delay": "0.2s"},
+    ".cc-dot:nth-child(3)": {"animation_delay": "0.4s"},
+    "@keyframes cc-blink": {"0%, 80%, 100%": {"opacity": "0.25"}, "40%": {"opacity": "1"}},
+}
+
+
+@rx.page(route=routes.EMBED, title="Chat", on_load=EmbedState.load)
+def embed_page() -> rx.Component:
+    body = rx.match(
+        EmbedState.status,
+        ("unavailable", _unavailable()),
+        rx.fragment(_header(), _log(), _composer()),
+    )
+    return rx.box(
+        rx.theme(
+            rx.flex(
+                body,
+                # Clicked by the bridge script when the dashboard posts preview settings.
+                rx.el.button(
+                    id="cc-preview-apply",
+                    on_click=EmbedState.pull_preview,
+                    hidden=True,
+                    tab_index=-1,
+                    aria_hidden="true",
+                ),
+                direction="column",
+                height="100dvh",
+                width="100%",
+                style={"--cc-primary": EmbedState.primary_color, "--cc-ink": EmbedState.ink_color},
+                css=_CSS,
+                id="cc-root",
+                data_status=EmbedState.status,
+            ),
+            has_background=True,
+            accent_color="indigo",
+            gray_color="slate",
+            radius="large",
+        ),
+        class_name=EmbedState.theme_class,
+    )

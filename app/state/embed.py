@@ -1,0 +1,474 @@
+"""The chat page inside a website's iframe (/embed/<widget_id>). Shares nothing with the
+dashboard: its own rx.State subclass, no login. Every handler resolves the widget (and so
+the workspace) on the server from the route's widget id; the visitor is identified by a
+signed token in localStorage, and the conversation id is trusted only after the server
+checked it belongs to that visitor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import reflex as rx
+
+from app.db import NotFoundError, session_scope
+from app.rag.chat import MAX_QUESTION_CHARS, SourcesEvent, TokenEvent
+from app.rag.sanitize import sanitize_markdown
+from app.services import accounts, visitors
+from app.services.chat import (
+    ChatInputError,
+    ChatRequest,
+    ConversationEvent,
+    TurnSaved,
+    WidgetUnavailableError,
+    get_chat_service,
+)
+from app.services.conversations import BudgetExceededError
+from app.services.framing import origin_of
+from app.services.limits import RateLimitedError
+from app.services.visitors import PublicWidget
+from app.settings import get_settings
+from app.state.auth import _cookie_token
+
+log = logging.getLogger("chatconnect.embed")
+
+# Tokens are pushed to the page at most this often (one websocket frame per batch).
+STREAM_BATCH_S = 0.04
+MAX_HOST_URL = 500
+
+
+@dataclass
+class Chip:
+    """A citation: the label on the chip and the quoted passage it opens."""
+
+    n: int = 0
+    label: str = ""
+    passage: str = ""
+
+
+@dataclass
+class ChatItem:
+    id: str = ""
+    role: str = "user"
+    text: str = ""  # sanitized markdown for answers, plain text for questions
+    chips: list[Chip] = field(default_factory=list)
+    feedback: int = 0  # 1, -1, or 0 for none
+    notice: str = ""
+
+
+def _chip_label(source: dict[str, Any]) -> str:
+    title = str(source.get("title") or "Document")[:80]
+    if source.get("kind") == "qa":
+        return f"{title} · FAQ"
+    if source.get("page"):
+        return f"{title} · p. {source['page']}"
+    if source.get("section"):
+        return f"{title} · {str(source['section'])[:60]}"
+    return title
+
+
+def chips_for(answer: str, sources: list[dict[str, Any]]) -> list[Chip]:
+    """Chips for the sources the answer cites ([n]); all of them when it cites none."""
+    cited = [s for s in sources if f"[{s.get('n')}]" in answer]
+    return [
+        Chip(n=int(s.get("n") or 0), label=_chip_label(s), passage=str(s.get("text") or "")[:1200])
+        for s in (cited or sources)
+    ]
+
+
+def _render(text: str, widget: PublicWidget) -> str:
+    return sanitize_markdown(
+        text, allowed_domains=widget.allowed_domains, own_base_url=get_settings().public_url
+    )
+
+
+def _ink_on(hex_color: str) -> str:
+    """White or near-black text, whichever reads better on the primary color."""
+    try:
+        rgb = [int(hex_color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    except ValueError:
+        return "#ffffff"
+    lum = sum(
+        w * (c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4)
+        for w, c in zip((0.2126, 0.7152, 0.0722), rgb, strict=True)
+    )
+    return "#111827" if lum > 0.3 else "#ffffff"
+
+
+def _find_widget(widget_id: str) -> PublicWidget | None:
+    with session_scope() as session:
+        return visitors.find_widget(session, widget_id)
+
+
+def _post(message: dict[str, Any]) -> rx.event.EventSpec:
+    """postMessage to the loader through the page's bridge (see BRIDGE_JS)."""
+    return rx.call_script(f"window.ccEmbed&&window.ccEmbed.post({json.dumps(message)})")
+
+
+class EmbedState(rx.State):
+    status: str = "loading"  # loading | ready | unavailable
+    title: str = "Assistant"
+    avatar_url: str = ""
+    primary_color: str = "#3e63dd"
+    ink_color: str = "#ffffff"
+    theme_class: str = ""  # "light" | "dark" | "" (follow the visitor's system)
+    greeting: str = ""
+    starters: list[str] = []
+    placeholder: str = "Type your question…"
+    mode: str = "bubble"
+    preview: bool = False
+    messages: list[ChatItem] = []
+    draft: str = ""
+    streaming: bool = False
+    stream_text: str = ""
+    banner: str = ""
+    banner_kind: str = ""  # rate_limited | error
+
+    visitor_token: str = rx.LocalStorage(name="cc_visitor")
+    saved_conversations: str = rx.LocalStorage(name="cc_conversations")
+
+    _widget_id: str = ""
+    _visitor_id: str = ""
+    _conversation_id: str = ""
+    _host_url: str = ""
+    _user_agent: str = ""
+
+    # ---- loading ---------------------------------------------------------------------
+
+    def _apply_look(self, widget: PublicWidget) -> None:
+        self.title = widget.title
+        self.avatar_url = widget.avatar_url
+        self.primary_color = widget.primary_color
+        self.ink_color = _ink_on(widget.primary_color)
+        self.theme_class = widget.theme if widget.theme in ("light", "dark") else ""
+        self.greeting = widget.greeting
+        self.starters = widget.starter_questions
+        self.placeholder = widget.placeholder or "Type your question…"
+
+    def _conversation_map(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.saved_conversations or "{}")
+        except ValueError:
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def _remember_conversation(self, conversation_id: str) -> None:
+        if self.preview:
+            return  # the dashboard's preview never leaves a conversation behind
+        saved = self._conversation_map()
+        if conversation_id:
+            saved[self._widget_id] = conversation_id
+        else:
+            saved.pop(self._widget_id, None)
+        self.saved_conversations = json.dumps(dict(list(saved.items())[-20:]))
+
+    def _is_owner_preview(self, widget: PublicWidget) -> bool:
+        """Preview mode only for a signed-in member of the widget's workspace."""
+        token = _cookie_token(self.router.headers.cookie)
+        if not token:
+            return False
+        with session_scope() as session:
+            ident = accounts.identity_for_token(session, token)
+        return ident is not None and ident.tenant_id == widget.tenant_id
+
+    @rx.event
+    async def load(self):
+        params = self.router.page.params or {}
+        query = self.router.url.query_parameters or {}
+        self._widget_id = str(params.get("widget_id") or "")[:64]
+        self.mode = "inline" if query.get("mode") == "inline" else "bubble"
+        host = str(query.get("host") or "")[:MAX_HOST_URL]
+        self._host_url = host if origin_of(host) else ""
+        self._user_agent = (self.router.headers.user_agent or "")[:300]
+        self.messages, self.banner, self.banner_kind, self.stream_text = [], "", "", ""
+        self.streaming = False
+        widget = await asyncio.to_thread(_find_widget, self._widget_id)
+        if widget is None or not widget.enabled:
+            self.status = "unavailable"
+            return [rx.call_script(BRIDGE_JS)]
+        self.preview = query.get("preview") == "1" and await asyncio.to_thread(
+            self._is_owner_preview, widget
+        )
+        self._apply_look(widget)
+        if self.preview:
+            self._visitor_id = visitors.issue_visitor_token().split(".")[0]
+            self._conversation_id = ""
+        else:
+            visitor = visitors.visitor_from_token(self.visitor_token)
+            if visitor is None:
+                self.visitor_token = visitors.issue_visitor_token()
+                visitor = visitors.visitor_from_token(self.visitor_token)
+            self._visitor_id = visitor or ""
+            self._conversation_id = self._conversation_map().get(self._widget_id, "")
+            if self._conversation_id:
+                await self._restore(widget)
+        self.status = "ready"
+        config = {
+            "type": "chatconnect:config",
+            "position": widget.position,
+            "color": widget.primary_color,
+            "title": widget.title,
+        }
+        return [rx.call_script(BRIDGE_JS), _post(config)]
+
+    async def _restore(self, widget: PublicWidget) -> None:
+        def read() -> list[visitors.TranscriptItem]:
+            with session_scope() as session:
+                return visitors.transcript(session, widget, self._conversation_id, self._visitor_id)
+
+        try:
+            items = await asyncio.to_thread(read)
+        except NotFoundError:
+            self._conversation_id = ""
+            self._remember_conversation("")
+            return
+        self.messages = [
+            ChatItem(
+                id=item.id,
+                role=item.role,
+                text=item.text if item.role == "user" else _render(item.text, widget),
+                chips=chips_for(item.text, item.sources)
+                if item.role == "assistant" and widget.citations
+                else [],
+                feedback=item.feedback or 0,
+                notice=item.notice,
+            )
+            for item in items
+        ]
+
+    # ---- chatting --------------------------------------------------------------------
+
+    @rx.event
+    def set_draft(self, value: str) -> None:
+        self.draft = str(value)[:MAX_QUESTION_CHARS]
+
+    @rx.event
+    def new_conversation(self) -> None:
+        if self.streaming:
+            return
+        self.messages, self.banner, self.banner_kind = [], "", ""
+        self._conversation_id = ""
+        self._remember_conversation("")
+
+    @rx.event
+    def dismiss_banner(self) -> None:
+        self.banner, self.banner_kind = "", ""
+
+    @rx.event(background=True)
+    async def submit(self, form_data: dict[str, Any]):
+        async with self:
+            question = str(form_data.get("question") or self.draft)
+        async for update in self._turn(question):
+            yield update
+
+    @rx.event(background=True)
+    async def ask(self, question: str):
+        async for update in self._turn(str(question)):
+            yield update
+
+    async def _turn(self, raw: str):
+        question = " ".join(raw.split())
+        async with self:
+            if self.streaming or self.status != "ready" or not question:
+                return
+            if len(question) > MAX_QUESTION_CHARS:
+                self.banner_kind = "error"
+                self.banner = f"Questions are limited to {MAX_QUESTION_CHARS} characters."
+                return
+            self.streaming = True
+            self.draft = ""
+            self.banner, self.banner_kind, self.stream_text = "", "", ""
+            self.messages.append(ChatItem(role="user", text=question))
+            widget_id, visitor_id = self._widget_id, self._visitor_id
+            conversation_id, preview = self._conversation_id, self.preview
+            host_url, user_agent = self._host_url, self._user_agent
+        final: ChatItem | None = None
+        try:
+            widget = await asyncio.to_thread(_find_widget, widget_id)
+            if widget is None or not widget.enabled:
+                raise WidgetUnavailableError("This chat is unavailable.")
+            request = ChatRequest(
+                tenant_id=widget.tenant_id,
+                widget_id=widget.id,
+                message=question,
+                conversation_id=conversation_id or None,
+                visitor_id=visitor_id,
+                channel="dashboard" if preview else "web",
+                host_url=host_url,
+                user_agent=user_agent,
+            )
+            answer, sources, last_push = "", [], 0.0
+            async for event in get_chat_service().stream(request):
+                if isinstance(event, ConversationEvent):
+                    async with self:
+                        self._conversation_id = event.conversation_id
+                        if event.new:
+                            self._remember_conversation(event.conversation_id)
+                elif isinstance(event, SourcesEvent):
+                    sources = event.sources
+                elif isinstance(event, TokenEvent):
+                    answer += event.delta
+                    if time.monotonic() - last_push >= STREAM_BATCH_S:
+                        last_push = time.monotonic()
+                        async with self:
+                            self.stream_text = _render(answer, widget)
+                elif isinstance(event, TurnSaved):
+                    result = event.result
+                    source_dicts = [
+                        {
+                            "n": s.n,
+                            "title": s.title,
+                            "text": s.text,
+                            "page": s.page,
+                            "section": s.section,
+                            "kind": s.kind,
+                        }
+                        for s in (result.sources or sources)
+                    ]
+                    final = ChatItem(
+                        id=event.message_id,
+                        role="assistant",
+                        text=_render(result.answer, widget),
+                        chips=chips_for(result.answer, source_dicts) if widget.citations else [],
+                        notice=result.notice or "",
+                    )
+        except RateLimitedError as exc:
+            await self._fail("rate_limited", str(exc))
+        except (WidgetUnavailableError, BudgetExceededError):
+            async with self:
+                self.status = "unavailable"
+        except ChatInputError as exc:
+            await self._fail("error", str(exc))
+        except NotFoundError:
+            # The remembered conversation is gone (deleted by the owner): start afresh.
+            async with self:
+                self._conversation_id = ""
+                self._remember_conversation("")
+            await self._fail("error", "That conversation has ended. Please ask again.")
+        except Exception:
+            log.exception("embed chat turn failed (widget %s)", widget_id)
+            await self._fail("error", "Something went wrong on our side. Please try again.")
+        async with self:
+            self.streaming = False
+            self.stream_text = ""
+            if final is not None:
+                self.messages.append(final)
+        if final is not None:
+            yield _post({"type": "chatconnect:message", "role": "assistant"})
+
+    async def _fail(self, kind: str, message: str) -> None:
+        async with self:
+            self.banner_kind, self.banner = kind, message
+
+    @rx.event
+    async def rate(self, message_id: str, value: int):
+        index = next((i for i, m in enumerate(self.messages) if m.id == message_id), None)
+        if index is None or value not in (1, -1) or not self._conversation_id:
+            return
+        item = self.messages[index]
+        new_value = 0 if item.feedback == value else value
+        widget_id, conversation_id, visitor_id = (
+            self._widget_id,
+            self._conversation_id,
+            self._visitor_id,
+        )
+
+        def write() -> None:
+            with session_scope() as session:
+                widget = visitors.find_widget(session, widget_id)
+                if widget is None or not widget.enabled:
+                    raise NotFoundError("Widget")
+                visitors.rate_answer(
+                    session,
+                    widget,
+                    conversation_id,
+                    visitor_id,
+                    message_id,
+                    new_value or None,
+                )
+
+        try:
+            await asyncio.to_thread(write)
+        except (NotFoundError, ValueError):
+            self.banner_kind, self.banner = "error", "That answer can no longer be rated."
+            return
+        self.messages[index] = replace(item, feedback=new_value)
+
+    # ---- dashboard live preview --------------------------------------------------------
+
+    @rx.event
+    def pull_preview(self):
+        if self.preview:
+            return rx.call_script(
+                "JSON.stringify(window.__ccPreview||{})", callback=EmbedState.apply_preview
+            )
+        return None
+
+    @rx.event
+    def apply_preview(self, raw: str) -> None:
+        if not self.preview:
+            return
+        try:
+            data = json.loads(raw or "{}")
+        except ValueError:
+            return
+        look = visitors.preview_settings(data if isinstance(data, dict) else {})
+        if "title" in look:
+            self.title = look["title"]
+        if "avatar_url" in look:
+            self.avatar_url = look["avatar_url"]
+        if "primary_color" in look:
+            self.primary_color = look["primary_color"]
+            self.ink_color = _ink_on(look["primary_color"])
+        if "theme" in look:
+            self.theme_class = look["theme"] if look["theme"] in ("light", "dark") else ""
+        if "greeting" in look:
+            self.greeting = look["greeting"]
+        if "starter_questions" in look:
+            self.starters = look["starter_questions"]
+        if "placeholder" in look:
+            self.placeholder = look["placeholder"] or "Type your question…"
+
+
+# Installed once per page load. Posts only to the origin of the ?host= parameter and accepts
+# loader messages only from it (and from the parent window); preview settings only from our
+# own origin (the dashboard). Escape asks the loader to close the panel.
+BRIDGE_JS = r"""
+(() => {
+  if (window.ccEmbed) { window.ccEmbed.post({type: 'chatconnect:ready'}); return; }
+  const q = new URLSearchParams(location.search);
+  let hostOrigin = null;
+  try {
+    const u = new URL(q.get('host') || '');
+    if (/^https?:$/.test(u.protocol)) hostOrigin = u.origin;
+  } catch (e) { /* no host: nothing to talk to */ }
+  const framed = window.parent !== window;
+  const post = (msg) => { if (framed && hostOrigin) window.parent.postMessage(msg, hostOrigin); };
+  window.ccEmbed = { post };
+  window.addEventListener('message', (e) => {
+    const d = e.data;
+    if (!d || typeof d.type !== 'string' || e.source !== window.parent) return;
+    if (d.type === 'chatconnect:preview' && e.origin === location.origin) {
+      window.__ccPreview = d.settings || {};
+      const b = document.getElementById('cc-preview-apply'); if (b) b.click();
+      return;
+    }
+    if (e.origin !== hostOrigin) return;
+    if (d.type === 'chatconnect:open') {
+      const i = document.getElementById('cc-input'); if (i) setTimeout(() => i.focus(), 50);
+    }
+  });
+  document.addEventListener('keydown', (e) => {
+    // An open popover (a citation) takes the first Escape for itself.
+    if (e.key !== 'Escape' || e.defaultPrevented || q.get('mode') === 'inline') return;
+    if (document.querySelector('[data-radix-popper-content-wrapper]')) return;
+    post({type: 'chatconnect:close'});
+  });
+  post({type: 'chatconnect:ready'});
+})();
+"""

@@ -1,0 +1,284 @@
+"""Embeddable chat figures (make bench-embed -> bench/results/embed.json).
+
+1. Loader size: embed/widget.js raw and gzipped, as the server sends it.
+2. The chat page (/embed/<id>) in headless Chromium on localhost: bytes transferred over
+   HTTP (encoded = gzipped on the wire, from the DevTools network events) and time to
+   interactive (navigation start until the question input is enabled, i.e. the page is
+   hydrated, the websocket is up and the widget's settings arrived), cold and warm cache.
+3. Server memory per connected visitor: RSS of the server's processes before and after
+   N visitors (browser pages on the chat page, each hydrated with its own websocket and
+   state), divided by N. Goal: <= 1 MB each.
+
+The server is a real `reflex run --env prod` on a free port with a throwaway DATA_DIR,
+seeded with one workspace, widget and document (tests/support/embed_world.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.common import ROOT, log, machine_info, utc_now, write_json
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+GOAL_MB_PER_VISITOR = 1.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL")
+    }
+    env.update(
+        PORT=str(port),
+        PUBLIC_URL=base,
+        DATA_DIR=str(data_dir),
+        SECRET_KEY=secrets.token_urlsafe(48),
+        HF_HUB_OFFLINE="1",
+        REFLEX_USE_SYSTEM_BUN="1",
+        # Limits are not what is measured here.
+        RATE_VISITOR_PER_MINUTE="1000",
+        RATE_FREE_PER_HOUR="100000",
+    )
+    reflex = str(Path(sys.executable).with_name("reflex"))
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--loglevel", "warning"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise SystemExit("server did not start in 600 s")
+
+
+def server_rss_mb(pgid: int) -> float:
+    """Resident memory of every process in the server's process group."""
+    total_kb = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getpgid(int(entry.name)) != pgid:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total_kb += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return total_kb / 1024
+
+
+def established_connections(port: int) -> int:
+    """TCP connections to the server port in state ESTABLISHED (the visitors' websockets)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                count += 1
+    return count
+
+
+def loader_size(base: str) -> dict[str, Any]:
+    raw = (ROOT / "embed" / "widget.js").read_bytes()
+    served = httpx.get(f"{base}/embed/widget.js", headers={"accept-encoding": "gzip"})
+    wire = int(served.headers.get("content-length") or len(served.content))
+    return {
+        "raw_bytes": len(raw),
+        "gzip_bytes_served": wire,
+        "gzip_kb_served": round(wire / 1024, 2),
+        "content_encoding": served.headers.get("content-encoding"),
+        "goal_kb": 10,
+    }
+
+
+def _page_load(context: Any, url: str) -> dict[str, float]:
+    page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    encoded: dict[str, float] = {}
+    decoded: dict[str, int] = {}
+
+    def finished(event: dict) -> None:
+        encoded[event["requestId"]] = event["encodedDataLength"]
+
+    def received(event: dict) -> None:
+        decoded[event["requestId"]] = decoded.get(event["requestId"], 0) + event["dataLength"]
+
+    cdp.on("Network.loadingFinished", finished)
+    cdp.on("Network.dataReceived", received)
+    page.goto(url, wait_until="commit")
+    page.wait_for_selector("#cc-input:not([disabled])", timeout=120_000)
+    tti_ms = page.evaluate("performance.now()")
+    page.wait_for_load_state("networkidle")
+    result = {
+        "tti_ms": round(tti_ms, 1),
+        "requests": len(encoded),
+        "transferred_kb": round(sum(encoded.values()) / 1024, 1),
+        "decoded_kb": round(sum(decoded.values()) / 1024, 1),
+    }
+    page.close()
+    return result
+
+
+def page_figures(browser: Any, base: str, widget_id: str, runs: int) -> dict[str, Any]:
+    url = f"{base}/embed/{widget_id}?mode=inline&host=https%3A%2F%2Fshop.example%2F"
+    cold = []
+    for _ in range(runs):
+        context = browser.new_context(viewport={"width": 400, "height": 640})
+        cold.append(_page_load(context, url))
+        context.close()
+    context = browser.new_context(viewport={"width": 400, "height": 640})
+    _page_load(context, url)
+    warm = [_page_load(context, url) for _ in range(runs)]
+    context.close()
+
+    def summary(rows: list[dict[str, float]]) -> dict[str, float]:
+        return {
+            "tti_ms_median": statistics.median(r["tti_ms"] for r in rows),
+            "tti_ms_all": [r["tti_ms"] for r in rows],
+            "transferred_kb": statistics.median(r["transferred_kb"] for r in rows),
+            "decoded_kb": statistics.median(r["decoded_kb"] for r in rows),
+            "requests": statistics.median(r["requests"] for r in rows),
+        }
+
+    return {"url": url, "cold_cache": summary(cold), "warm_cache": summary(warm)}
+
+
+def memory_per_visitor(browser: Any, base: str, widget_id: str, pgid: int, n: int) -> dict:
+    url = f"{base}/embed/{widget_id}?mode=inline&host=https%3A%2F%2Fshop.example%2F"
+    # Warm up: imports, caches and the first state instance are not per-visitor costs.
+    warm = browser.new_context()
+    page = warm.new_page()
+    page.goto(url)
+    page.wait_for_selector("#cc-input:not([disabled])", timeout=120_000)
+    time.sleep(3)
+    before = server_rss_mb(pgid)
+    contexts = []
+    for i in range(n):
+        # A context per visitor: its own localStorage, visitor token and websocket.
+        context = browser.new_context(viewport={"width": 400, "height": 640})
+        visitor = context.new_page()
+        visitor.goto(url)
+        visitor.wait_for_selector("#cc-input:not([disabled])", timeout=120_000)
+        contexts.append(context)
+        if (i + 1) % 25 == 0:
+            log(f"  {i + 1} visitors connected, server RSS {server_rss_mb(pgid):.0f} MB")
+    time.sleep(5)
+    after = server_rss_mb(pgid)
+    open_connections = established_connections(int(base.rsplit(":", 1)[1]))
+    connected = len(contexts)
+    for context in contexts:
+        context.close()
+    warm.close()
+    per = (after - before) / connected
+    return {
+        "visitors": connected,
+        "established_connections_at_measurement": open_connections,
+        "server_rss_before_mb": round(before, 1),
+        "server_rss_after_mb": round(after, 1),
+        "mb_per_visitor": round(per, 3),
+        "goal_mb_per_visitor": GOAL_MB_PER_VISITOR,
+        "meets_goal": per <= GOAL_MB_PER_VISITOR,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--visitors", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    from tests.support.embed_world import seed, wait_ready
+
+    work = Path(tempfile.mkdtemp(prefix="bench-embed-"))
+    proc, base = start_server(work / "data", work / "server.log")
+    pgid = os.getpgid(proc.pid)
+    try:
+        log(f"server at {base}")
+        world = seed(work / "data", ["shop.example"])
+        wait_ready(world)
+        loader = loader_size(base)
+        log(f"loader: {loader['gzip_bytes_served']} B gzipped")
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--renderer-process-limit=8"],
+            )
+            page = page_figures(browser, base, world.widget_id, args.runs)
+            log(
+                f"page: {page['cold_cache']['transferred_kb']} KB cold, "
+                f"TTI {page['cold_cache']['tti_ms_median']} ms cold / "
+                f"{page['warm_cache']['tti_ms_median']} ms warm"
+            )
+            memory = memory_per_visitor(browser, base, world.widget_id, pgid, args.visitors)
+            log(f"memory: {memory['mb_per_visitor']} MB per visitor ({memory['visitors']})")
+            browser.close()
+        world.engine.dispose()
+    finally:
+        os.killpg(pgid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(pgid, signal.SIGKILL)
+        shutil.rmtree(work, ignore_errors=True)
+    path = write_json(
+        "embed.json",
+        {
+            "when": utc_now(),
+            "machine": machine_info(),
+            "loader": loader,
+            "chat_page": page,
+            "memory": memory,
+            "notes": (
+                "transferred_kb = encoded (gzipped) bytes incl. headers from DevTools "
+                "Network.loadingFinished; TTI = performance.now() when #cc-input is enabled. "
+                "Memory = server process-group RSS delta / visitors, each visitor a separate "
+                "browser context with its own websocket and Reflex state (memory state "
+                "manager, embedded shape)."
+            ),
+        },
+    )
+    log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

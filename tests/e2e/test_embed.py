@@ -1,0 +1,366 @@
+"""The embeddable chat as a website owner uses it: the real app (`app_server`), a host site
+on another 127.0.0.1 port that is in the widget's allowed domains, and one that is not.
+
+One seed for the module (workspace, widget, an uploaded guide the server ingests); the
+tests then run in order: chat -> feedback -> reload restores -> new conversation; phone
+width; the blocked origin; hostile host CSS; a disabled widget; a foreign websocket.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from app.db import session_scope
+from app.models import Conversation, Message
+from app.services import widgets
+from tests.e2e.conftest import shot
+from tests.e2e.loader_fixtures import Origin
+from tests.support.embed_world import seed, wait_ready
+
+pytestmark = pytest.mark.e2e
+expect = pytest.importorskip("playwright.sync_api").expect
+
+QUESTION = "What water temperature should I brew with?"
+
+# Aggressive global rules a real theme (or a careless one) might ship.
+HOSTILE_CSS = """
+* { all: unset !important; font-family: "Comic Sans MS" !important; }
+html, body { display: block !important; background: #fef08a !important; }
+div, button, iframe, span { display: none !important; width: 1px !important;
+  height: 1px !important; position: static !important; opacity: .1 !important;
+  transform: rotate(45deg) scale(.2) !important; border-radius: 0 !important; }
+chatconnect-widget { display: none !important; }
+:root { --cc-color: red !important; }
+"""
+
+
+def _host_route(hostile: bool):  # type: ignore[no-untyped-def]
+    def route(path: str) -> tuple[str, str] | None:
+        if path != "/":
+            return None
+        style = f"<style>{HOSTILE_CSS}</style>" if hostile else ""
+        body = (
+            "<!doctype html><html lang=en><head><meta charset=utf-8>"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Host</title>{style}</head><body><h1>Acme Coffee</h1>"
+            "<p>A website that embeds the ChatConnect snippet.</p>"
+            '<script src="{{APP}}/embed/widget.js" data-widget-id="{{WIDGET}}" async></script>'
+            "</body></html>"
+        )
+        return "text/html", body
+
+    return route
+
+
+@pytest.fixture(scope="module")
+def world(app_server: Any) -> Iterator[SimpleNamespace]:
+    origins: dict[str, str] = {"APP": app_server.base_url}
+    allowed = Origin(_host_route(False), origins)
+    hostile = Origin(_host_route(True), origins)
+    blocked = Origin(_host_route(False), origins)
+    port = allowed.url.rsplit(":", 1)[1]
+    hostile_port = hostile.url.rsplit(":", 1)[1]
+    seeded = seed(
+        app_server.data_dir,
+        [f"127.0.0.1:{port}", f"127.0.0.1:{hostile_port}"],
+        email="owner-e2e@acme-coffee.io",
+    )
+    origins["WIDGET"] = seeded.widget_id
+    with session_scope(seeded.engine) as s:
+        off = widgets.create_widget(s, seeded.tenant_id, "Switched off", enabled=False)
+        off_id = off.id
+    wait_ready(seeded)
+    yield SimpleNamespace(
+        app=app_server.base_url,
+        allowed=allowed.url,
+        hostile=hostile.url,
+        blocked=blocked.url,
+        seeded=seeded,
+        off_widget=off_id,
+    )
+    for origin in (allowed, hostile, blocked):
+        origin.close()
+    seeded.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def visitor(browser: Any) -> Iterator[Any]:
+    """One visitor (one browser context = one localStorage) across the ordered tests."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _frame(page: Any) -> Any:
+    return page.frame_locator("chatconnect-widget iframe")
+
+
+def _open_chat(page: Any, url: str) -> Any:
+    page.goto(url)
+    bubble = page.locator("chatconnect-widget").locator("button.bubble")
+    expect(bubble).to_be_visible()
+    if bubble.get_attribute("aria-expanded") != "true":
+        bubble.click()
+    frame = _frame(page)
+    expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    return frame
+
+
+def _conversation(world: SimpleNamespace) -> Conversation:
+    with session_scope(world.seeded.engine) as s:
+        rows = s.exec(
+            select(Conversation).where(Conversation.widget_id == world.seeded.widget_id)
+        ).all()
+        assert len(rows) == 1, rows
+        return rows[0]
+
+
+def test_chat_streams_an_answer_with_citations_and_stores_feedback(
+    world: SimpleNamespace, visitor: Any
+) -> None:
+    frame = _open_chat(visitor, world.allowed + "/")
+    expect(frame.locator("#cc-title")).to_have_text("Barista Bot")
+    expect(frame.locator("#cc-greeting")).to_contain_text("Ask me about brewing")
+    expect(frame.locator(".cc-starter")).to_have_text(["How do you ship?"])
+    shot(visitor, "embed-open")
+
+    # Record whether partial answer text was on screen before the final message.
+    inner = next(f for f in visitor.frames if "/embed/" in f.url)
+    inner.evaluate(
+        """() => { window.__partials = [];
+        new MutationObserver(() => { const s = document.getElementById('cc-streaming');
+          if (s && s.textContent.trim()) window.__partials.push(s.textContent.trim()); })
+        .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+    )
+    frame.locator("#cc-input").fill(QUESTION)
+    expect(frame.locator("#cc-counter")).to_have_text(f"{len(QUESTION)} / 2000")
+    frame.locator("#cc-input").press("Enter")
+    answer = frame.locator(".cc-answer").first
+    expect(answer).to_contain_text("92 and 96 degrees", timeout=60_000)
+    partials = inner.evaluate("window.__partials")
+    assert partials, "no streamed text was shown before the answer was complete"
+    chip = answer.locator(".cc-chip").first
+    expect(chip).to_contain_text("brewing-guide")
+    chip.click()
+    expect(frame.locator(".cc-passage")).to_contain_text("between 92 and 96 degrees")
+    shot(visitor, "embed-answer-citation")
+    visitor.keyboard.press("Escape")  # closes the popover (focus is in the frame)
+
+    up = answer.locator(".cc-thumb-up")
+    up.click()
+    expect(up).to_have_attribute("aria-pressed", "true")
+    message_id = answer.get_attribute("data-message-id")
+    with session_scope(world.seeded.engine) as s:
+        stored = s.get(Message, message_id)
+        assert stored is not None and stored.feedback == 1
+
+    conversation = _conversation(world)
+    assert conversation.channel == "web"
+    assert len(conversation.visitor_id) >= 20
+    assert conversation.host_url == world.allowed + "/"
+    assert "Chrome" in conversation.user_agent
+    assert conversation.message_count == 2
+
+
+def test_reload_restores_history_then_new_conversation(
+    world: SimpleNamespace, visitor: Any
+) -> None:
+    visitor.reload()
+    frame = _open_chat(visitor, world.allowed + "/")  # the loader remembers "open"
+    answer = frame.locator(".cc-answer").first
+    expect(frame.locator(".cc-q")).to_have_text([QUESTION])
+    expect(answer).to_contain_text("92 and 96 degrees")
+    expect(answer.locator(".cc-thumb-up")).to_have_attribute("aria-pressed", "true")
+    shot(visitor, "embed-restored")
+
+    frame.locator("#cc-new").click()
+    expect(frame.locator(".cc-answer")).to_have_count(0)
+    expect(frame.locator(".cc-starter")).to_have_count(1)
+    frame.locator(".cc-starter").click()
+    expect(frame.locator(".cc-answer").first).to_contain_text("Tuesday", timeout=60_000)
+    with session_scope(world.seeded.engine) as s:
+        rows = s.exec(
+            select(Conversation).where(Conversation.widget_id == world.seeded.widget_id)
+        ).all()
+    assert len(rows) == 2
+    assert len({r.visitor_id for r in rows}) == 1  # same visitor, fresh conversation
+
+    # Escape inside the frame asks the loader to close the panel.
+    frame.locator("#cc-input").focus()
+    visitor.keyboard.press("Escape")
+    expect(visitor.locator("chatconnect-widget").locator("button.bubble")).to_have_attribute(
+        "aria-expanded", "false"
+    )
+
+
+def test_full_screen_on_a_phone(world: SimpleNamespace, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    try:
+        frame = _open_chat(page, world.allowed + "/")
+        box = page.locator("chatconnect-widget iframe").bounding_box()
+        assert box is not None and box["width"] >= 370 and box["height"] >= 700
+        expect(frame.locator("#cc-close")).to_be_visible()
+        expect(frame.locator("#cc-send")).to_be_visible()
+        page.screenshot(path=str(_artifact("embed-phone")))
+    finally:
+        context.close()
+
+
+def test_an_origin_not_in_allowed_domains_gets_no_chat(
+    world: SimpleNamespace, browser: Any
+) -> None:
+    policy = httpx.get(f"{world.app}/embed/{world.seeded.widget_id}").headers[
+        "content-security-policy"
+    ]
+    port = world.allowed.rsplit(":", 1)[1]
+    assert policy.startswith(f"frame-ancestors 'self' {world.app} 127.0.0.1:{port}")
+    assert world.blocked.removeprefix("http://") not in policy
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(world.blocked + "/")
+        bubble = page.locator("chatconnect-widget").locator("button.bubble")
+        bubble.click()
+        page.wait_for_timeout(4000)
+        chat_frames = [
+            f for f in page.frames if f is not page.main_frame and f.query_selector("#cc-root")
+        ]
+        assert chat_frames == []
+        expect(_frame(page).locator("#cc-input")).to_have_count(0)
+        shot(page, "embed-blocked-origin")
+    finally:
+        context.close()
+
+
+def test_host_css_cannot_restyle_the_bubble(world: SimpleNamespace, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    try:
+        page.goto(world.hostile + "/")
+        bubble = page.locator("chatconnect-widget").locator("button.bubble")
+        expect(bubble).to_be_visible()
+        box = bubble.bounding_box()
+        assert box is not None
+        assert round(box["width"]) == 56 and round(box["height"]) == 56
+        assert 1280 - (box["x"] + box["width"]) == pytest.approx(20, abs=2)  # bottom-right
+        assert 800 - (box["y"] + box["height"]) == pytest.approx(20, abs=2)
+        style = bubble.evaluate(
+            "b => { const s = getComputedStyle(b); return [s.borderRadius, s.backgroundColor,"
+            " s.opacity, s.transform]; }"
+        )
+        assert style[0] == "50%"
+        assert style[1] == "rgb(37, 99, 235)"  # the loader's default until the chat is known
+        assert style[2] == "1" and style[3] in ("none", "matrix(1, 0, 0, 1, 0, 0)")
+        bubble.click()
+        frame = _frame(page)
+        expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        # The chat page's config message recolours it with the widget's #c2410c.
+        expect(bubble).to_have_css("background-color", "rgb(194, 65, 12)")
+        panel = page.locator("chatconnect-widget iframe").bounding_box()
+        assert panel is not None and panel["width"] >= 360 and panel["height"] >= 500
+        shot(page, "embed-hostile-css")
+    finally:
+        context.close()
+
+
+def test_disabled_widget_shows_unavailable_and_accepts_nothing(
+    world: SimpleNamespace, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 420, "height": 640})
+    page = context.new_page()
+    try:
+        page.goto(f"{world.app}/embed/{world.off_widget}?mode=inline")
+        expect(page.locator("#cc-unavailable")).to_have_text("This chat is unavailable")
+        expect(page.locator("#cc-input")).to_have_count(0)
+        shot(page, "embed-unavailable")
+    finally:
+        context.close()
+    with session_scope(world.seeded.engine) as s:
+        assert not s.exec(
+            select(Conversation).where(Conversation.widget_id == world.off_widget)
+        ).all()
+
+
+def test_websocket_refuses_a_foreign_origin(world: SimpleNamespace, browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(world.blocked + "/")
+        ws_url = re.sub(r"^http", "ws", world.app) + "/_event/?EIO=4&transport=websocket"
+        outcome = page.evaluate(
+            """url => new Promise(done => { const ws = new WebSocket(url);
+              ws.onopen = () => { ws.close(); done('open'); };
+              ws.onerror = () => done('refused'); setTimeout(() => done('timeout'), 8000); })""",
+            ws_url,
+        )
+        assert outcome == "refused"
+    finally:
+        context.close()
+
+
+def _artifact(name: str):  # type: ignore[no-untyped-def]
+    from tests.e2e.conftest import ARTIFACTS
+
+    return ARTIFACTS / f"{name}.png"
+
+
+def test_dashboard_preview_applies_posted_settings_for_the_owner_only(
+    world: SimpleNamespace, browser: Any
+) -> None:
+    from tests.e2e.helpers import sign_up
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        sign_up(page, world.app, "preview-owner@acme-coffee.io", "Preview Co")
+        from app.models import Membership, User
+
+        with session_scope(world.seeded.engine) as s:
+            user = s.exec(select(User).where(User.email == "preview-owner@acme-coffee.io")).one()
+            tenant_id = s.exec(select(Membership).where(Membership.user_id == user.id)).one()
+            own = widgets.create_widget(s, tenant_id.tenant_id, "Previewed")
+            own_id = own.id
+
+        def preview(widget_id: str) -> Any:
+            page.evaluate(
+                """src => { document.getElementById('pv')?.remove();
+                const f = document.createElement('iframe'); f.id = 'pv'; f.src = src;
+                f.style = 'position:fixed;right:0;top:0;width:380px;height:600px;z-index:9999';
+                document.body.appendChild(f); }""",
+                f"/embed/{widget_id}?mode=inline&preview=1",
+            )
+            frame = page.frame_locator("#pv")
+            expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+            page.wait_for_timeout(500)
+            page.evaluate(
+                """() => document.getElementById('pv').contentWindow.postMessage({
+                  type: 'chatconnect:preview', settings: {title: 'Live title',
+                  primary_color: '#16a34a', greeting: 'Edited greeting',
+                  starter_questions: ['Edited starter']}}, location.origin)"""
+            )
+            return frame
+
+        frame = preview(own_id)
+        expect(frame.locator("#cc-title")).to_have_text("Live title")
+        expect(frame.locator("#cc-greeting")).to_have_text("Edited greeting")
+        expect(frame.locator(".cc-starter")).to_have_text(["Edited starter"])
+        expect(frame.locator("#cc-send")).to_have_css("background-color", "rgb(22, 163, 74)")
+        shot(page, "embed-preview")
+        # Another workspace's widget: not a preview, the posted settings are ignored.
+        frame = preview(world.seeded.widget_id)
+        page.wait_for_timeout(1500)
+        expect(frame.locator("#cc-title")).to_have_text("Barista Bot")
+    finally:
+        context.close()

@@ -20,6 +20,7 @@ from app.settings import Settings, get_settings
 
 MAX_TITLE = 300
 MAX_PASTED_CHARS = 2_000_000
+MAX_FILES_PER_UPLOAD = 20  # one dashboard upload request (app/upload_limit.py caps its size)
 
 
 class DocumentError(ValueError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.rag.answer_types import Source
-from app.services.chat import ChatRequest, get_chat_service
+from app.services.chat import ChatRequest, ChatService, get_chat_service
 
 DASHBOARD_CHANNEL = "dashboard"
 MAX_PREVIEW_QUESTION = 1000
@@ -40,7 +40,12 @@ class RetrievalPreview:
 
 
 async def preview(
-    tenant_id: str, user_id: str, question: str, widget_id: str | None = None
+    tenant_id: str,
+    user_id: str,
+    question: str,
+    widget_id: str | None = None,
+    *,
+    service: ChatService | None = None,
 ) -> RetrievalPreview:
     """Run one dashboard turn. Raises PreviewError, WidgetUnavailableError, RateLimitedError,
     BudgetExceededError (the chat path's own refusals)."""
@@ -49,7 +54,7 @@ async def preview(
         raise PreviewError("Type a question to test.")
     if len(question) > MAX_PREVIEW_QUESTION:
         raise PreviewError(f"Keep test questions under {MAX_PREVIEW_QUESTION:,} characters.")
-    service = get_chat_service()
+    service = service or get_chat_service()
     saved = await service.ask(
         ChatRequest(
             tenant_id=tenant_id,

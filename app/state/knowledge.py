@@ -31,7 +31,7 @@ from app.state.auth import AuthState, _cookie_token
 log = logging.getLogger("chatconnect.knowledge")
 
 UPLOAD_ID = "knowledge-upload"
-MAX_FILES_PER_UPLOAD = 20
+MAX_FILES_PER_UPLOAD = documents.MAX_FILES_PER_UPLOAD
 PAGE_SIZE = 10
 POLL_INTERVAL_S = 1.0
 SNIPPET_CHARS = 400

@@ -55,7 +55,7 @@ def stage_badge(stage: Var) -> rx.Component:
 
 def upload_row(row: UploadRow) -> rx.Component:
     bad = (row.stage == "refused") | (row.stage == "failed")
-    return rx.box(
+    return rx.vstack(
         rx.flex(
             rx.cond(
                 bad,
@@ -66,23 +66,31 @@ def upload_row(row: UploadRow) -> rx.Component:
                     rx.icon("file", size=16, color=rx.color("gray", 10), flex_shrink="0"),
                 ),
             ),
-            rx.text(row.name, size="2", weight="medium", trim="both", **TRUNCATE),
+            rx.text(row.name, size="2", weight="medium", **TRUNCATE),
             rx.text(row.size_label, size="1", color_scheme="gray", white_space="nowrap"),
             rx.spacer(),
             stage_badge(row.stage),
             align="center",
             gap="2",
             min_width="0",
+            width="100%",
         ),
         rx.cond(
             bad,
             rx.text(row.message, size="1", color_scheme="red", class_name="upload-error"),
             rx.vstack(
-                rx.progress(value=row.progress, max=100, size="1", width="100%"),
+                rx.progress(
+                    value=row.progress,
+                    max=100,
+                    size="1",
+                    width="100%",
+                    color_scheme=rx.cond(row.stage == "ready", "green", "indigo"),
+                ),
                 rx.flex(
                     rx.text(
-                        rx.cond(row.stage == "uploading", "Uploading", "Ingesting"),
-                        " · ",
+                        rx.match(
+                            row.stage, ("uploading", "Uploading · "), ("ready", ""), "Ingesting · "
+                        ),
                         row.message,
                         size="1",
                         color_scheme="gray",
@@ -98,6 +106,7 @@ def upload_row(row: UploadRow) -> rx.Component:
         class_name="upload-row",
         data_stage=row.stage,
         data_name=row.name,
+        spacing="2",
         padding="10px 12px",
         border_radius="8px",
         border=f"1px solid {rx.color('gray', 4)}",
@@ -203,7 +212,7 @@ def upload_card() -> rx.Component:
                         rx.button(
                             "Clear finished",
                             size="1",
-                            variant="ghost",
+                            variant="soft",
                             color_scheme="gray",
                             on_click=KnowledgeState.clear_finished,
                         ),

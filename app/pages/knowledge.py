@@ -181,7 +181,11 @@ def documents_table() -> rx.Component:
                                     sort_header("Size", "size_bytes"),
                                     sort_header("Chunks", "chunk_count"),
                                     sort_header("Status", "status"),
-                                    rx.table.column_header_cell("Error"),
+                                    rx.table.column_header_cell(
+                                        rx.text(
+                                            "Error", size="1", weight="medium", color_scheme="gray"
+                                        )
+                                    ),
                                     sort_header("Updated", "updated_at"),
                                     rx.table.column_header_cell(""),
                                 )
@@ -226,7 +230,7 @@ def documents_table() -> rx.Component:
                 ),
                 justify="end",
                 align="center",
-                gap="3",
+                gap="4",
                 width="100%",
             ),
             spacing="4",

@@ -129,7 +129,7 @@ def _upload_stage(row: UploadRow, doc: DocRow) -> None:
     if doc.status == "failed":
         row.message = doc.error or "Ingestion failed."
     elif doc.status == "ready":
-        row.message = f"Ready · {doc.chunks} chunks"
+        row.message = f"Ready · {doc.chunks} chunk{'' if doc.chunks == 1 else 's'}"
     else:
         row.message = doc.step or doc.status.capitalize()
 

@@ -362,6 +362,7 @@ class KnowledgeState(AuthState):
     def upload_progress(self, progress: dict) -> None:
         """Reflex reports bytes sent for the whole request; files go in order, so each
         file's share follows from the sizes the browser told us."""
+        self._require()
         rows = [u for u in self._batch_rows() if u.stage == "uploading"]
         sizes = sum(u.size for u in self._batch_rows()) or 1
         total = float(progress.get("total") or 0) or 1.0
@@ -494,6 +495,7 @@ class KnowledgeState(AuthState):
 
     @rx.event
     def cancel_confirm(self) -> None:
+        self._require()
         self.confirm_open = False
 
     @rx.event
@@ -570,10 +572,12 @@ class KnowledgeState(AuthState):
 
     @rx.event
     def set_qa_open(self, value: bool) -> None:
+        self._require()
         self.qa_open = value
 
     @rx.event
     def set_qa_enabled(self, value: bool) -> None:
+        self._require()
         self.qa_enabled = value
 
     @rx.event
@@ -629,11 +633,8 @@ class KnowledgeState(AuthState):
 
     @rx.event
     def set_test_widget(self, value: str) -> None:
+        self._require()
         self.test_widget = value
-
-    @rx.event
-    def set_test_question(self, value: str) -> None:
-        self.test_question = value[:1000]
 
     @rx.event(background=True)
     async def run_test(self, form: dict):
@@ -669,7 +670,12 @@ class KnowledgeState(AuthState):
             cited = set(result.cited)
             self.chunks = [_chunk_row(c, cited) for c in result.chunks]
             self.answer, self.answered, self.test_done = result.answer, result.answered, True
-            meta = [f"{result.provider} · {result.model}", f"{result.latency_ms} ms"]
+            source = (
+                result.model
+                if result.model == result.provider
+                else (f"{result.provider} · {result.model}")
+            )
+            meta = [source, f"{result.latency_ms} ms"]
             if result.tokens:
                 meta.append(f"{result.tokens:,} tokens · ${result.cost_usd:.4f}")
             if result.cached:

@@ -4,6 +4,8 @@ confirmation, paste text, add a Q&A pair, test retrieval; light/dark, desktop/ph
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -140,7 +142,7 @@ def test_knowledge_main_flow(app_server: AppServer, browser) -> None:  # type: i
     mobile.fill("#email", "kb@acme.io")
     mobile.fill("#password", PASSWORD)
     mobile.click("#login-submit")
-    mobile.wait_for_url("**/overview", timeout=30_000)
+    expect(mobile).to_have_url(re.compile(r"/overview/?$"), timeout=30_000)
     mobile.goto(f"{base}/knowledge")
     expect(row(mobile, "guide")).to_be_visible(timeout=15_000)
     shot(mobile, "dash-knowledge-light-phone")

@@ -15,6 +15,7 @@ from app.services.ingestion import start_workers, stop_workers
 from app.services.vectors import close_store
 from app.settings import get_settings
 from app.startup import prepare
+from app.upload_limit import UploadLimitMiddleware
 
 configure_logging(get_settings().log_level)
 log = logging.getLogger("chatconnect")
@@ -27,7 +28,7 @@ app = rx.App(
         radius="large",
         scaling="100%",
     ),
-    api_transformer=[create_api(), SecurityHeadersMiddleware],
+    api_transformer=[create_api(), SecurityHeadersMiddleware, UploadLimitMiddleware],
     stylesheets=[],
 )
 

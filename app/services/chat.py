@@ -63,7 +63,7 @@ class WidgetUnavailableError(LookupError):
 @dataclass(slots=True)
 class ChatRequest:
     tenant_id: str
-    widget_id: str
+    widget_id: str | None  # None only for a dashboard test of the workspace defaults
     message: str
     conversation_id: str | None = None
     visitor_id: str = ""
@@ -109,7 +109,7 @@ def widget_config(widget: Widget) -> WidgetConfig:
     )
 
 
-def kb_version(session: Session, tenant_id: str, widget: Widget) -> str:
+def kb_version(session: Session, tenant_id: str, widget: Widget | None) -> str:
     """Changes whenever the tenant's documents, Q&A pairs or the widget change."""
     docs = session.exec(
         select(func.count(Document.id), func.max(Document.updated_at)).where(
@@ -121,7 +121,7 @@ def kb_version(session: Session, tenant_id: str, widget: Widget) -> str:
             QAPair.tenant_id == tenant_id
         )
     ).one()
-    return digest(str(docs), str(pairs), widget.updated_at.isoformat())
+    return digest(str(docs), str(pairs), widget.updated_at.isoformat() if widget else "")
 
 
 def load_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:
@@ -165,12 +165,14 @@ class ChatService:
 
     def _load(self, req: ChatRequest) -> _Loaded:
         with session_scope() as session:
-            widget = load_widget(session, req.tenant_id, req.widget_id)
+            if req.widget_id is None and req.channel != "dashboard":
+                raise WidgetUnavailableError("This chat is unavailable.")
+            widget = load_widget(session, req.tenant_id, req.widget_id) if req.widget_id else None
             tenant = session.get(Tenant, req.tenant_id)
             if tenant is None:
                 raise WidgetUnavailableError("This chat is unavailable.")
             return _Loaded(
-                widget_config(widget),
+                widget_config(widget) if widget else WidgetConfig(id=None),
                 tenant,
                 credentials_for(tenant),
                 kb_version(session, req.tenant_id, widget),
@@ -231,7 +233,7 @@ class ChatService:
         yield ConversationEvent(conversation_id, new)
         # Only standalone questions are cached: a follow-up's answer depends on history.
         standalone = condense_question(history, question) == question
-        cache_key = "ans:" + digest(req.widget_id, loaded.kb_version, _normalize(question))
+        cache_key = "ans:" + digest(req.widget_id or "", loaded.kb_version, _normalize(question))
         result: TurnResult | None = None
         cached = await asyncio.to_thread(get_cache().get, cache_key) if standalone else None
         if cached is not None:

@@ -20,6 +20,7 @@ from app.settings import Settings, get_settings
 
 MAX_TITLE = 300
 MAX_PASTED_CHARS = 2_000_000
+MAX_FILES_PER_UPLOAD = 20  # one dashboard upload request (app/upload_limit.py caps its size)
 
 
 class DocumentError(ValueError):
@@ -145,6 +146,18 @@ def get_document(session: Session, tenant_id: str, document_id: str) -> Document
     return TenantScope(session, tenant_id).get(Document, document_id)
 
 
+SORTABLE_FIELDS = frozenset(
+    {"title", "updated_at", "created_at", "size_bytes", "chunk_count", "status", "kind"}
+)
+IN_PROGRESS = (
+    DocumentStatus.queued,
+    DocumentStatus.parsing,
+    DocumentStatus.chunking,
+    DocumentStatus.embedding,
+    DocumentStatus.indexing,
+)
+
+
 def list_documents(
     session: Session,
     tenant_id: str,
@@ -158,21 +171,36 @@ def list_documents(
     scope = TenantScope(session, tenant_id)
     query = scope.select(Document)
     if search:
-        query = query.where(col(Document.title).ilike(f"%{search.strip()[:100]}%"))
+        needle = search.strip()[:100].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(col(Document.title).ilike(f"%{needle}%", escape="\\"))
     if status:
         query = query.where(Document.status == status)
     total = session.exec(query.with_only_columns(func.count()).order_by(None)).one()
     field = order.lstrip("-")
-    column = (
-        getattr(Document, field, None)
-        if field
-        in {"title", "updated_at", "created_at", "size_bytes", "chunk_count", "status", "kind"}
-        else None
-    )
-    column = column if column is not None else Document.updated_at
-    query = query.order_by(column.desc() if order.startswith("-") else column.asc())
+    column = getattr(Document, field) if field in SORTABLE_FIELDS else Document.updated_at
+    if field == "title":  # the same order on SQLite and PostgreSQL, whatever the case
+        column = func.lower(Document.title)
+    direction = column.desc() if order.startswith("-") else column.asc()
+    # The id breaks ties so paging never repeats or skips rows with equal sort values.
+    query = query.order_by(direction, col(Document.id).asc())
     items = list(session.exec(query.offset(max(0, offset)).limit(max(1, min(limit, 200)))))
     return DocumentPage(items=items, total=int(total))
+
+
+def count_in_progress(session: Session, tenant_id: str) -> int:
+    """Documents of this tenant still on their way to ready/failed (the page polls while > 0)."""
+    query = TenantScope(session, tenant_id).select(Document)
+    query = query.where(col(Document.status).in_(IN_PROGRESS))
+    return int(session.exec(query.with_only_columns(func.count()).order_by(None)).one())
+
+
+def documents_by_id(session: Session, tenant_id: str, ids: list[str]) -> list[Document]:
+    """This tenant's documents among `ids`; another tenant's ids are simply absent."""
+    wanted = [i for i in ids if i][:200]
+    if not wanted:
+        return []
+    scope = TenantScope(session, tenant_id)
+    return list(session.exec(scope.select(Document).where(col(Document.id).in_(wanted))))
 
 
 def requeue(session: Session, tenant_id: str, document_id: str) -> Document:
@@ -219,9 +247,11 @@ __all__ = [
     "NotFoundError",
     "UnsupportedFileError",
     "UploadTooLargeError",
+    "count_in_progress",
     "create_document",
     "create_text_document",
     "delete_document",
+    "documents_by_id",
     "get_document",
     "list_documents",
     "requeue",

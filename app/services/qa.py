@@ -34,12 +34,22 @@ def _validate(question: str, answer: str) -> tuple[str, str]:
 
 
 def create_pair(
-    session: Session, tenant_id: str, question: str, answer: str, widget_id: str | None = None
+    session: Session,
+    tenant_id: str,
+    question: str,
+    answer: str,
+    widget_id: str | None = None,
+    *,
+    enabled: bool = True,
 ) -> QAPair:
     question, answer = _validate(question, answer)
     return TenantScope(session, tenant_id).add(
-        QAPair(question=question, answer=answer, widget_id=widget_id)
+        QAPair(question=question, answer=answer, widget_id=widget_id, enabled=enabled)
     )
+
+
+def get_pair(session: Session, tenant_id: str, pair_id: str) -> QAPair:
+    return TenantScope(session, tenant_id).get(QAPair, pair_id)
 
 
 def update_pair(

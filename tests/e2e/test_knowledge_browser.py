@@ -1,0 +1,154 @@
+"""Knowledge page, as a new owner uses it: upload three files at once (one refused with a
+clear reason while the others ingest live), search, sort, re-index, delete with a
+confirmation, paste text, add a Q&A pair, test retrieval; light/dark, desktop/phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import AppServer, shot
+from tests.e2e.helpers import PASSWORD, sign_up
+
+pytestmark = pytest.mark.e2e
+
+GUIDE = b"""# Espresso guide
+
+Descale the Aurora 3000 machine every two months with citric acid tablets.
+
+## Milk
+
+Steam milk to 65 degrees Celsius for a silky microfoam.
+"""
+FAQ = b"question,answer\nDo you ship abroad?,Yes to thirty countries\nReturn window?,Thirty days\n"
+BINARY = bytes(range(256)) * 40  # not a document format: refused by content, not by name
+INGEST_TIMEOUT_MS = 180_000
+
+
+def row(page: Page, title: str):  # type: ignore[no-untyped-def]
+    return page.locator("tr.doc-row").filter(has=page.locator(".doc-title", has_text=title))
+
+
+def confirm(page: Page) -> None:
+    expect(page.get_by_role("alertdialog")).to_be_visible()
+    page.click("#confirm-yes")
+    expect(page.get_by_role("alertdialog")).to_have_count(0)
+
+
+def test_knowledge_main_flow(app_server: AppServer, browser) -> None:  # type: ignore[no-untyped-def]
+    base = app_server.base_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_up(page, base, "kb@acme.io", "Acme Knowledge")
+    page.goto(f"{base}/knowledge")
+    expect(page.get_by_role("heading", name="Knowledge", exact=True)).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("No documents yet")).to_be_visible(timeout=15_000)
+
+    # Three files in one go; the binary one is refused with its reason, the others ingest.
+    page.locator("input[type=file]").set_input_files(
+        [
+            {"name": "guide.md", "mimeType": "text/markdown", "buffer": GUIDE},
+            {"name": "faq.csv", "mimeType": "text/csv", "buffer": FAQ},
+            {"name": "photo.exe", "mimeType": "application/octet-stream", "buffer": BINARY},
+        ]
+    )
+    expect(page.locator("#upload-submit")).to_contain_text("Upload 3 files")
+    page.click("#upload-submit")
+    refused = page.locator('.upload-row[data-name="photo.exe"]')
+    expect(refused).to_have_attribute("data-stage", "refused", timeout=30_000)
+    expect(refused.locator(".upload-error")).to_contain_text("Unsupported")
+    shot(page, "dash-knowledge-progress-light-desktop")
+    # Live: both reach "ready" in the upload list and the table without a reload.
+    for name in ("guide.md", "faq.csv"):
+        expect(page.locator(f'.upload-row[data-name="{name}"]')).to_have_attribute(
+            "data-stage", "ready", timeout=INGEST_TIMEOUT_MS
+        )
+    expect(row(page, "guide")).to_have_attribute("data-status", "ready")
+    expect(row(page, "faq")).to_have_attribute("data-status", "ready")
+    expect(page.locator("#doc-count")).to_have_text("1-2 of 2")
+    shot(page, "dash-knowledge-light-desktop")
+
+    # Search by title, then sort by title both ways.
+    page.fill("#doc-search", "gui")
+    expect(page.locator("tr.doc-row")).to_have_count(1, timeout=10_000)
+    page.fill("#doc-search", "")
+    expect(page.locator("tr.doc-row")).to_have_count(2, timeout=10_000)
+    page.click("#sort-title")
+    expect(page.locator("tr.doc-row .doc-title").first).to_have_text("faq")
+    page.click("#sort-title")
+    expect(page.locator("tr.doc-row .doc-title").first).to_have_text("guide")
+
+    # Re-index asks first, then the document goes through ingestion again to ready.
+    page.get_by_role("button", name="Re-index guide").click()
+    confirm(page)
+    expect(page.get_by_text("Queued for re-indexing.")).to_be_visible()
+    expect(row(page, "guide")).to_have_attribute("data-status", "ready", timeout=INGEST_TIMEOUT_MS)
+
+    # Delete: cancel keeps it, confirm removes it.
+    page.get_by_role("button", name="Delete faq").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("Delete this document?")
+    page.get_by_role("button", name="Cancel").click()
+    expect(row(page, "faq")).to_have_count(1)
+    page.get_by_role("button", name="Delete faq").click()
+    confirm(page)
+    expect(row(page, "faq")).to_have_count(0, timeout=10_000)
+
+    # Pasted text: inline error when empty, then it becomes a document that ingests.
+    page.click("#tab-text")
+    page.click("#paste-submit")
+    expect(page.locator("#paste-error")).to_contain_text("Paste some text first")
+    page.fill("#paste-title", "Opening hours")
+    page.fill("#paste-text", "The Lisbon showroom opens at 9:30 on weekdays and closes at 18:00.")
+    page.click("#paste-submit")
+    expect(row(page, "Opening hours")).to_have_attribute(
+        "data-status", "ready", timeout=INGEST_TIMEOUT_MS
+    )
+
+    # A Q&A pair.
+    page.click("#tab-qa")
+    page.click("#qa-new")
+    page.fill("#qa-question", "Do you offer gift cards?")
+    page.fill("#qa-answer", "Yes, from 20 to 200 euros, in the online shop.")
+    page.click("#qa-save")
+    expect(page.locator(".qa-pair")).to_contain_text("Do you offer gift cards?")
+    expect(page.get_by_text("Q&A pair added.")).to_be_visible()
+
+    # Test retrieval: scored chunks and the answer the widget would give.
+    page.click("#tab-test")
+    page.fill("#test-question", "How often should I descale the machine?")
+    page.click("#test-submit")
+    chunks = page.locator("#test-chunks .chunk")
+    expect(chunks.first).to_be_visible(timeout=60_000)
+    expect(chunks.first).to_contain_text("guide")
+    expect(chunks.first.locator(".chunk-score")).to_contain_text("score 1.000")
+    expect(page.locator("#test-answer")).to_contain_text("every two months")
+    shot(page, "dash-knowledge-test-light-desktop")
+
+    # Dark mode, and the phone width, for every tab worth seeing.
+    page.click("#tab-documents")
+    page.emulate_media(color_scheme="dark")
+    page.reload()
+    expect(row(page, "guide")).to_be_visible(timeout=15_000)
+    shot(page, "dash-knowledge-dark-desktop")
+    page.click("#tab-test")
+    shot(page, "dash-knowledge-test-dark-desktop")
+    context.close()
+
+    phone = browser.new_context(viewport={"width": 375, "height": 800}, storage_state=None)
+    mobile = phone.new_page()
+    mobile.goto(f"{base}/login")
+    mobile.fill("#email", "kb@acme.io")
+    mobile.fill("#password", PASSWORD)
+    mobile.click("#login-submit")
+    expect(mobile).to_have_url(re.compile(r"/overview/?$"), timeout=30_000)
+    mobile.goto(f"{base}/knowledge")
+    expect(row(mobile, "guide")).to_be_visible(timeout=15_000)
+    shot(mobile, "dash-knowledge-light-phone")
+    assert mobile.evaluate("document.documentElement.scrollWidth") <= 375 + 1
+    mobile.emulate_media(color_scheme="dark")
+    mobile.reload()
+    expect(row(mobile, "guide")).to_be_visible(timeout=15_000)
+    shot(mobile, "dash-knowledge-dark-phone")
+    phone.close()

@@ -13,7 +13,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.api.v1 import chat, conversations, documents, openai_compat
+from app.api.v1.body_limit import DeclaredLengthGuard
 from app.api.v1.errors import install_problem_handlers, problem_response
+from app.middleware import ASGIApp
 from app.settings import get_settings
 
 PREFIX = "/api/v1"
@@ -30,8 +32,19 @@ COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_v1() -> FastAPI:
+def create_v1() -> ASGIApp:
+    """The v1 app behind a guard that refuses over-long declared bodies up front."""
     settings = get_settings()
+    json_limit = settings.api_max_json_kb * 1024
+    upload_limit = settings.max_upload_bytes + documents.MULTIPART_OVERHEAD
+
+    def limit_for(method: str, path: str) -> int:
+        return upload_limit if method == "POST" and path.endswith("/documents") else json_limit
+
+    return DeclaredLengthGuard(_create_app(json_limit, upload_limit), limit_for)
+
+
+def _create_app(json_limit: int, upload_limit: int) -> FastAPI:
     api = FastAPI(
         title="ChatConnect API",
         version="1.0.0",
@@ -44,15 +57,13 @@ def create_v1() -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,
         redoc_url=None,
-        max_body_size=settings.api_max_json_kb * 1024,
+        max_body_size=json_limit,
         responses=COMMON_ERRORS,
     )
     install_problem_handlers(api)
     api.include_router(chat.router)
     api.include_router(conversations.router)
-    api.include_router(
-        documents.router, max_body_size=settings.max_upload_bytes + documents.MULTIPART_OVERHEAD
-    )
+    api.include_router(documents.router, max_body_size=upload_limit)
     api.include_router(openai_compat.router)
     api.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 

@@ -207,8 +207,6 @@ async def test_chat_errors_are_problems_before_the_stream_starts(
         assert body["errors"][0]["loc"] == ["body", "widget_id"]
         spaces = {"message": "   ", "widget_id": world.widget}
         assert_problem(await http.post(f"{V1}{path}", json=spaces, headers=h), 422)
-        nul = {"message": "a\x00b", "widget_id": world.widget}
-        assert_problem(await http.post(f"{V1}{path}", json=nul, headers=h), 422)
         extra = {"message": "hi", "widget_id": world.widget, "admin": True}
         assert_problem(await http.post(f"{V1}{path}", json=extra, headers=h), 422)
         r = await http.post(
@@ -219,6 +217,22 @@ async def test_chat_errors_are_problems_before_the_stream_starts(
             f"{V1}{path}", content=b"{not json", headers={**h, "Content-Type": "application/json"}
         )
         assert_problem(r, 422)
+
+
+async def test_unstorable_characters_are_replaced_not_500(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    # Raw JSON escapes (httpx would refuse to encode a lone surrogate itself).
+    raw = '{"message": "descale a\\u0000b", "widget_id": "WIDGET"}'.replace("WIDGET", world.widget)
+    h = {**auth(world.chat_key), "Content-Type": "application/json"}
+    r = await http.post(f"{V1}/chat", content=raw.encode(), headers=h)
+    assert r.status_code == 200, r.text
+    cid = r.json()["conversation_id"]
+    detail = (await http.get(f"{V1}/conversations/{cid}", headers=auth(world.chat_key))).json()
+    assert detail["messages"][0]["text"] == "descale a\ufffdb"
+    lone = raw.replace("a\\u0000b", "\\ud800")
+    r = await http.post(f"{V1}/chat", content=lone.encode(), headers=h)
+    assert_problem(r, 422)  # refused by the JSON parser: a clear 422, never a 500
 
 
 async def test_rate_limit_is_429_with_retry_after(

@@ -23,6 +23,7 @@ PREFIX = "/api/v1"
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
 COMMON_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: problem_response("The body could not be parsed (e.g. not UTF-8)"),
     401: problem_response("Missing, malformed, unknown or revoked key"),
     403: problem_response("The key lacks the scope, or may not use that widget"),
     413: problem_response("The request body is too large"),
@@ -39,7 +40,11 @@ def create_v1() -> ASGIApp:
     upload_limit = settings.max_upload_bytes + documents.MULTIPART_OVERHEAD
 
     def limit_for(method: str, path: str) -> int:
-        return upload_limit if method == "POST" and path.endswith("/documents") else json_limit
+        if method == "POST" and path.endswith("/documents"):
+            return upload_limit
+        if path.endswith("/openai/chat/completions"):
+            return max(json_limit, openai_compat.OPENAI_BODY_LIMIT)
+        return json_limit
 
     return DeclaredLengthGuard(_create_app(json_limit, upload_limit), limit_for)
 
@@ -64,7 +69,9 @@ def _create_app(json_limit: int, upload_limit: int) -> FastAPI:
     api.include_router(chat.router)
     api.include_router(conversations.router)
     api.include_router(documents.router, max_body_size=upload_limit)
-    api.include_router(openai_compat.router)
+    api.include_router(
+        openai_compat.router, max_body_size=max(json_limit, openai_compat.OPENAI_BODY_LIMIT)
+    )
     api.mount("/docs/assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
 
     @api.get("/docs", include_in_schema=False)

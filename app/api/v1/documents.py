@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
@@ -33,8 +34,17 @@ def document_out(doc: Document) -> DocumentOut:
     return DocumentOut.model_validate(doc, from_attributes=True)
 
 
-def upload_limit() -> int:
-    return get_settings().max_upload_bytes + MULTIPART_OVERHEAD
+def upload_name(filename: str | None, data: bytes) -> str:
+    """The name to detect the type by: an extension-less upload of UTF-8 text is plain text
+    (curl -F file=@notes sends no extension); anything else keeps its name."""
+    name = PurePosixPath((filename or "document").replace("\\", "/")).name or "document"
+    if "." not in name:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return name
+        return f"{name}.txt"
+    return name
 
 
 def _create(tenant_id: str, filename: str, data: bytes, title: str | None) -> Document:
@@ -61,7 +71,10 @@ def _create(tenant_id: str, filename: str, data: bytes, title: str | None) -> Do
 async def upload_document(
     request: Request,
     key: DocumentsKey,
-    file: Annotated[UploadFile, File(description="The document.")],
+    file: Annotated[
+        UploadFile,
+        File(description="The document (not empty).", json_schema_extra={"minLength": 1}),
+    ],
     title: Annotated[str | None, Form(max_length=300)] = None,
 ) -> DocumentAccepted:
     settings = get_settings()
@@ -70,7 +83,9 @@ async def upload_document(
     data = await file.read(settings.max_upload_bytes + 1)
     if len(data) > settings.max_upload_bytes:
         raise ApiError(413, f"The file is larger than the {settings.max_upload_mb} MB limit.")
-    doc = await run_in_threadpool(_create, key.tenant_id, file.filename or "document", data, title)
+    doc = await run_in_threadpool(
+        _create, key.tenant_id, upload_name(file.filename, data), data, title
+    )
     wake_workers()
     return DocumentAccepted(
         id=doc.id,

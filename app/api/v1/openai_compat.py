@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app.api.v1.chat import (
     SSE_HEADERS,
@@ -30,8 +30,8 @@ from app.api.v1.chat import (
     usage_out,
 )
 from app.api.v1.deps import JSON_BODY, ChatKey
-from app.api.v1.errors import ApiError, problem_body, problem_response
-from app.api.v1.schemas import SourceOut, Text
+from app.api.v1.errors import problem_body, problem_response
+from app.api.v1.schemas import NOT_BLANK, SourceOut, Text, storable
 from app.db import session_scope
 from app.rag.answer_types import Turn
 from app.rag.chat import TokenEvent
@@ -43,20 +43,49 @@ log = logging.getLogger("chatconnect.api")
 
 router = APIRouter(prefix="/openai", tags=["openai-compatible"])
 
-MAX_MESSAGES = 100
-MAX_CONTENT_CHARS = 20_000
+# Bounded so that every schema-valid body fits the route's body limit (OPENAI_BODY_LIMIT),
+# even with every character JSON-escaped.
+MAX_MESSAGES = 32
+MAX_CONTENT_CHARS = 2000
+MAX_USER_PARTS = 4
+OPENAI_BODY_LIMIT = 1024 * 1024
+NonBlank = Annotated[str, Field(min_length=1, pattern=NOT_BLANK), AfterValidator(storable)]
 
 
-class ContentPart(BaseModel):
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Literal["text"]
+    text: Annotated[NonBlank, Field(max_length=MAX_CONTENT_CHARS // MAX_USER_PARTS)]
+
+
+class AnyPart(BaseModel):
     model_config = ConfigDict(extra="ignore")
     type: Annotated[str, Field(max_length=32)]
     text: Text | None = Field(default=None, max_length=MAX_CONTENT_CHARS)
 
 
-class InMessage(BaseModel):
+class UserMessage(BaseModel):
+    """The question: text, or text parts (other part types are not supported)."""
+
     model_config = ConfigDict(extra="ignore")
-    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: Text | list[ContentPart] | None = Field(default=None, max_length=MAX_CONTENT_CHARS)
+    role: Literal["user"]
+    content: (
+        Annotated[NonBlank, Field(max_length=MAX_CONTENT_CHARS)]
+        | Annotated[list[TextPart], Field(min_length=1, max_length=MAX_USER_PARTS)]
+    )
+
+    def text(self) -> str:
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content)
+
+
+class OtherMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: Literal["system", "developer", "assistant", "tool", "function"]
+    content: Text | Annotated[list[AnyPart], Field(max_length=16)] | None = Field(
+        default=None, max_length=MAX_CONTENT_CHARS
+    )
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -64,6 +93,17 @@ class InMessage(BaseModel):
         if isinstance(self.content, list):
             return "".join(p.text or "" for p in self.content if p.type == "text")
         return ""
+
+
+InMessage = Annotated[UserMessage | OtherMessage, Field(discriminator="role")]
+
+
+def _has_user_message(
+    messages: list[UserMessage | OtherMessage],
+) -> list[UserMessage | OtherMessage]:
+    if not any(m.role == "user" for m in messages):
+        raise ValueError("include at least one user message (the question)")
+    return messages
 
 
 class StreamOptions(BaseModel):
@@ -76,7 +116,21 @@ class CompletionIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     model: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$", description="A widget id.")]
-    messages: Annotated[list[InMessage], Field(min_length=1, max_length=MAX_MESSAGES)]
+    messages: Annotated[
+        list[InMessage],
+        Field(
+            min_length=1,
+            max_length=MAX_MESSAGES,
+            json_schema_extra={
+                "contains": {
+                    "type": "object",
+                    "properties": {"role": {"const": "user"}},
+                    "required": ["role"],
+                }
+            },
+        ),
+        AfterValidator(_has_user_message),
+    ]
     stream: bool = False
     stream_options: StreamOptions | None = None
 
@@ -150,15 +204,16 @@ async def list_models(key: ChatKey) -> ModelList:
     return await run_in_threadpool(_models, key)
 
 
-def _question_and_history(messages: list[InMessage]) -> tuple[str, list[Turn]]:
-    turns = [m for m in messages if m.role in ("user", "assistant")]
-    if not turns or turns[-1].role != "user":
-        raise ApiError(422, "The last user/assistant message must be from the user.")
-    question = turns[-1].text()
-    if not question.strip():
-        raise ApiError(422, "The last user message has no text.")
-    history = [Turn(role=m.role, text=m.text()[:4000]) for m in turns[:-1]]  # type: ignore[arg-type]
-    return question, history
+def _question_and_history(messages: list[UserMessage | OtherMessage]) -> tuple[str, list[Turn]]:
+    """The last user message is the question; earlier user/assistant turns are history.
+    (Anything after it, such as an assistant prefill, is ignored.)"""
+    last = max(i for i, m in enumerate(messages) if m.role == "user")
+    history = [
+        Turn(role=m.role, text=m.text()[:MAX_CONTENT_CHARS])  # type: ignore[arg-type]
+        for m in messages[:last]
+        if m.role in ("user", "assistant") and m.text().strip()
+    ]
+    return messages[last].text(), history
 
 
 def _usage(saved: TurnSaved) -> CompletionUsage:

@@ -12,19 +12,24 @@ from app.rag.chat import MAX_QUESTION_CHARS
 ID_PATTERN = r"^[0-9a-f]{32}$"
 
 
-def _storable(value: str) -> str:
-    # NUL and lone surrogates cannot be stored (PostgreSQL text, UTF-8): refuse them as input.
+def storable(value: str) -> str:
+    # NUL and lone surrogates cannot be stored (PostgreSQL text, UTF-8): they become U+FFFD,
+    # like any undecodable input, rather than failing the request.
     if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+        value = value.replace("\x00", "\ufffd")
     try:
         value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError("must be valid Unicode text") from exc
+    except UnicodeEncodeError:
+        value = "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in value)
     return value
 
 
+# At least one character that str.split() does not treat as whitespace (the chat service
+# collapses whitespace), spelled out so every regex dialect agrees with Python.
+NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["3f2a9c0e5b7d4e1f8a6b2c4d9e0f1a2b"])]
-Text = Annotated[str, AfterValidator(_storable)]
+Text = Annotated[str, AfterValidator(storable)]
 
 
 class Strict(BaseModel):
@@ -51,7 +56,7 @@ class ChatIn(Strict):
     message: Text = Field(
         min_length=1,
         max_length=MAX_QUESTION_CHARS,
-        pattern=r"\S",
+        pattern=NOT_BLANK,
         description="The visitor's question (at least one non-space character).",
         examples=["How do I descale the machine?"],
     )

@@ -22,7 +22,7 @@ from app.models import Tenant
 from app.services import accounts, credentials, widgets
 from app.services.api_keys import create_key
 from app.settings import reset_settings_cache
-from tests.e2e.conftest import ROOT, AppServer
+from tests.e2e.conftest import ROOT, AppServer, shot
 from tests.support.fake_llm import FakeLLM, Script
 
 README_VARS = ("CHATCONNECT_URL", "CHATCONNECT_KEY", "CHATCONNECT_WIDGET")
@@ -147,3 +147,23 @@ def test_sse_tokens_arrive_incrementally_over_real_http(
     # 0.4 s between generated chunks: had anything buffered, they would land together.
     gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert min(gaps) > 0.2, arrivals
+
+
+def test_docs_page_renders_offline(app_server: AppServer, browser) -> None:  # type: ignore[no-untyped-def]
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda req: (
+            external.append(req.url) if not req.url.startswith(app_server.base_url) else None
+        ),
+    )
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{app_server.base_url}/api/v1/docs")
+    page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+    assert "ChatConnect API" in page.inner_text(".swagger-ui .info .title")
+    page.get_by_text("/chat/stream", exact=True).first.wait_for(timeout=10_000)
+    shot(page, "api-docs")
+    assert external == [] and errors == [], (external, errors)
+    page.close()

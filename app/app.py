@@ -9,6 +9,7 @@ import reflex as rx
 
 from app import pages  # noqa: F401  (importing registers the pages)
 from app.api.main import create_api
+from app.api.request_context import RequestContextMiddleware
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
 from app.services.ingestion import start_workers, stop_workers
@@ -28,7 +29,13 @@ app = rx.App(
         radius="large",
         scaling="100%",
     ),
-    api_transformer=[create_api(), SecurityHeadersMiddleware, UploadLimitMiddleware],
+    # Later entries wrap earlier ones: request ids outermost, so every response carries one.
+    api_transformer=[
+        create_api(),
+        UploadLimitMiddleware,
+        SecurityHeadersMiddleware,
+        RequestContextMiddleware,
+    ],
     stylesheets=[],
 )
 

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     rate_visitor_per_minute: int = Field(default=20, ge=1)
     budget_free_tokens_month: int = Field(default=1_000_000, ge=0)
     budget_paid_tokens_month: int = Field(default=50_000_000, ge=0)
+    # REST API v1: JSON bodies are small; uploads use MAX_UPLOAD_MB.
+    api_max_json_kb: int = Field(default=64, ge=1, le=10_240)
+    # /metrics answers loopback clients, or anyone sending `Authorization: Bearer <token>`.
+    metrics_token: SecretStr | None = None
 
     @field_validator("public_url")
     @classmethod

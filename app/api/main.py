@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from http import HTTPStatus
 
-from app.api import auth, embed_assets, health
+from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.api import auth, embed_assets, health, metrics
+from app.api.v1 import PREFIX as V1_PREFIX
+from app.api.v1 import create_v1
+from app.api.v1.errors import problem
 
 
 def create_api() -> FastAPI:
@@ -13,4 +20,15 @@ def create_api() -> FastAPI:
     api.include_router(health.router)
     api.include_router(auth.router)
     api.include_router(embed_assets.router)
+    api.include_router(metrics.router)
+    api.mount(V1_PREFIX, create_v1())
+
+    # Paths the v1 mount cannot match (e.g. a newline in a path segment) still get problem
+    # details under /api/v1; everything else keeps FastAPI's default.
+    @api.exception_handler(StarletteHTTPException)
+    async def _outer_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith(V1_PREFIX):
+            return problem(exc.status_code, HTTPStatus(exc.status_code).phrase, headers=exc.headers)
+        return await http_exception_handler(request, exc)
+
     return api

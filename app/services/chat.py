@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -24,7 +24,7 @@ from app.rag.answer import (
     compose_responder,
     select_responder,
 )
-from app.rag.answer_types import Source, Usage
+from app.rag.answer_types import Source, Turn, Usage
 from app.rag.chat import (
     MAX_QUESTION_CHARS,
     ChatEngine,
@@ -38,11 +38,11 @@ from app.rag.chat import (
 from app.rag.embedding import get_embedder
 from app.rag.extractive import ExtractiveResponder
 from app.rag.retrieval import Retriever
-from app.services import conversations
+from app.services import conversations, metrics
 from app.services.cache import ANSWER_TTL_S, CachedQueryEmbedder, digest, get_cache
 from app.services.cache import normalize_question as _normalize
 from app.services.credentials import credentials_for, secrets_of
-from app.services.limits import get_rate_limiter
+from app.services.limits import RateLimitedError, get_rate_limiter
 from app.services.qa import QAMatcher
 from app.services.vectors import get_store
 from app.settings import get_settings
@@ -71,6 +71,9 @@ class ChatRequest:
     host_url: str = ""
     user_agent: str = ""
     enforce_limits: bool = True
+    # Earlier turns sent by a stateless client (the OpenAI-compatible API); used only
+    # when the turn starts a new conversation.
+    history: list[Turn] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -191,7 +194,10 @@ class ChatService:
                 host_url=req.host_url,
                 user_agent=req.user_agent,
             )
-            history = [] if new else conversations.history(session, req.tenant_id, conversation.id)
+            if new:
+                history = req.history[-conversations.HISTORY_TURNS * 2 :]
+            else:
+                history = conversations.history(session, req.tenant_id, conversation.id)
             return conversation.id, new, history, overage
 
     def _save(
@@ -225,11 +231,23 @@ class ChatService:
         if len(question) > MAX_QUESTION_CHARS:
             raise ChatInputError(f"Questions are limited to {MAX_QUESTION_CHARS} characters.")
         loaded = await asyncio.to_thread(self._load, req)
-        if req.enforce_limits:
-            await asyncio.to_thread(
-                get_rate_limiter().check, req.tenant_id, loaded.tenant.tier, req.visitor_id or None
+        try:
+            if req.enforce_limits:
+                await asyncio.to_thread(
+                    get_rate_limiter().check,
+                    req.tenant_id,
+                    loaded.tenant.tier,
+                    req.visitor_id or None,
+                )
+            conversation_id, new, history, overage = await asyncio.to_thread(
+                self._begin, req, loaded
             )
-        conversation_id, new, history, overage = await asyncio.to_thread(self._begin, req, loaded)
+        except RateLimitedError as exc:
+            metrics.record_rate_limited(exc.scope)
+            raise
+        except conversations.BudgetExceededError:
+            metrics.record_rate_limited("budget")
+            raise
         yield ConversationEvent(conversation_id, new)
         # Only standalone questions are cached: a follow-up's answer depends on history.
         standalone = condense_question(history, question) == question
@@ -259,6 +277,15 @@ class ChatService:
         )
         if standalone and not result.cached and result.answered and not result.notice:
             await asyncio.to_thread(get_cache().set, cache_key, _to_cache(result), ANSWER_TTL_S)
+        metrics.record_turn(
+            req.channel,
+            result.provider,
+            answered=result.answered,
+            cached=result.cached,
+            tokens_in=result.usage.tokens_in,
+            tokens_out=result.usage.tokens_out,
+            cost_usd=result.cost_usd,
+        )
         yield TurnSaved(result, conversation_id, message_id)
 
     async def ask(self, req: ChatRequest) -> TurnSaved:

@@ -94,6 +94,27 @@ def messages(session: Session, tenant_id: str, conversation_id: str) -> list[Mes
     )
 
 
+def list_conversations(
+    session: Session,
+    tenant_id: str,
+    *,
+    widget_id: str | None = None,
+    offset: int = 0,
+    limit: int = 25,
+) -> tuple[list[Conversation], int]:
+    """A page of the tenant's conversations, newest activity first, and the total."""
+    query = TenantScope(session, tenant_id).select(Conversation)
+    if widget_id:
+        query = query.where(Conversation.widget_id == widget_id)
+    total = session.exec(query.with_only_columns(sa_func.count()).order_by(None)).one()
+    rows = session.exec(
+        query.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id))
+        .offset(max(0, offset))
+        .limit(max(1, min(limit, 200)))
+    ).all()
+    return list(rows), int(total)
+
+
 def month_tokens(session: Session, tenant_id: str, now: datetime | None = None) -> int:
     now = now or utcnow()
     first = now.date().replace(day=1)

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine
 
 from app.api.main import create_api
+from app.api.request_context import RequestContextMiddleware
 from app.middleware import SecurityHeadersMiddleware
 
 BASE = "http://127.0.0.1:3000"  # the default PUBLIC_URL origin
@@ -15,6 +16,8 @@ BASE = "http://127.0.0.1:3000"  # the default PUBLIC_URL origin
 @pytest.fixture
 async def client(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     """The mounted API with the app's middleware, over HTTP semantics (ASGI transport)."""
-    transport = httpx.ASGITransport(app=SecurityHeadersMiddleware(create_api()))
+    transport = httpx.ASGITransport(
+        app=SecurityHeadersMiddleware(RequestContextMiddleware(create_api()))
+    )
     async with httpx.AsyncClient(transport=transport, base_url=BASE) as http:
         yield http

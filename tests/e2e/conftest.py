@@ -40,10 +40,11 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, base_url: str, data_dir: Path, log: Path) -> None:
+    def __init__(self, base_url: str, data_dir: Path, log: Path, secret_key: str = "") -> None:
         self.base_url = base_url
         self.data_dir = data_dir
         self.log = log
+        self.secret_key = secret_key  # lets tests write keys/credentials the server can read
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +56,13 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL")
     }
+    secret_key = secrets.token_urlsafe(48)
     env.update(
         PORT=str(port),
         PUBLIC_URL=base,
         DATA_DIR=str(data_dir),
         HF_HUB_OFFLINE="1",
-        SECRET_KEY=secrets.token_urlsafe(48),
+        SECRET_KEY=secret_key,
         REFLEX_USE_SYSTEM_BUN="1",
     )
     reflex = str(Path(sys.executable).with_name("reflex"))
@@ -90,7 +92,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
             if time.monotonic() > deadline:
                 pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
             time.sleep(1)
-        yield AppServer(base, data_dir, log)
+        yield AppServer(base, data_dir, log, secret_key)
     finally:
         with contextlib.suppress(ProcessLookupError):  # already exited (startup failure)
             os.killpg(proc.pid, signal.SIGTERM)

@@ -238,6 +238,7 @@ class ChatService:
                     req.tenant_id,
                     loaded.tenant.tier,
                     req.visitor_id or None,
+                    req.widget_id or None,
                 )
             conversation_id, new, history, overage = await asyncio.to_thread(
                 self._begin, req, loaded

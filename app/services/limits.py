@@ -39,6 +39,9 @@ class RateLimitedError(Exception):
 class LimitPolicy:
     tenant_per_hour: dict[str, int]
     visitor_per_minute: int
+    # Anonymous visitors can mint new visitor ids; this caps one widget's burst so a single
+    # abused site cannot drain the whole workspace's hourly allowance in a minute.
+    widget_per_minute: int = 120
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LimitPolicy:
@@ -48,6 +51,7 @@ class LimitPolicy:
                 Tier.paid: settings.rate_paid_per_hour,
             },
             visitor_per_minute=settings.rate_visitor_per_minute,
+            widget_per_minute=settings.rate_widget_per_minute,
         )
 
 
@@ -85,7 +89,9 @@ class ChatRateLimiter:
             return True, 0
         return False, max(1, math.ceil(stats.reset_time - time.time())) if stats else 60
 
-    def check(self, tenant_id: str, tier: str, visitor_id: str | None) -> None:
+    def check(
+        self, tenant_id: str, tier: str, visitor_id: str | None, widget_id: str | None = None
+    ) -> None:
         """Count one chat request; raise RateLimitedError when a limit is exceeded."""
         if visitor_id:
             ok, wait = self._hit(
@@ -96,6 +102,15 @@ class ChatRateLimiter:
             )
             if not ok:
                 raise RateLimitedError("visitor", wait)
+        if widget_id:
+            ok, wait = self._hit(
+                RateLimitItemPerMinute(self.policy.widget_per_minute),
+                "widget",
+                tenant_id,
+                widget_id,
+            )
+            if not ok:
+                raise RateLimitedError("widget", wait)
         per_hour = self.policy.tenant_per_hour.get(tier, self.policy.tenant_per_hour[Tier.free])
         ok, wait = self._hit(RateLimitItemPerHour(per_hour), "tenant", tenant_id)
         if not ok:

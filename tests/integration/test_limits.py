@@ -55,6 +55,18 @@ def test_tenant_hourly_limit_by_tier() -> None:
     limiter.check("t2", "paid", None)  # the paid tier's limit is 50
 
 
+def test_widget_limit_counts_every_visitor_of_one_widget() -> None:
+    limiter = ChatRateLimiter(
+        LimitPolicy(tenant_per_hour={"free": 1000}, visitor_per_minute=1000, widget_per_minute=3)
+    )
+    for visitor in ("v1", "v2", "v3"):  # fresh visitor ids do not reset the widget's window
+        limiter.check("t4", "free", visitor, "w1")
+    with pytest.raises(RateLimitedError) as info:
+        limiter.check("t4", "free", "v4", "w1")
+    assert info.value.scope == "widget" and 1 <= info.value.retry_after <= 60
+    limiter.check("t4", "free", "v4", "w2")  # another widget has its own window
+
+
 def test_redis_outage_falls_back_to_in_process_limits(caplog: pytest.LogCaptureFixture) -> None:
     limiter = ChatRateLimiter(_policy(), "redis://127.0.0.1:1/0")
     with caplog.at_level(logging.WARNING, logger="chatconnect.limits"):

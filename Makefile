@@ -48,12 +48,13 @@ bun:
 		$(TOOLS)/node_modules/.bin/bun --version; \
 	fi
 
-# Browser tests use Debian's chromium; installed once when missing.
+# Browser tests use Debian's chromium; the README's curl examples (run by a test) need curl
+# and jq. Installed once when missing.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing Debian's chromium for the browser tests"; \
+	@command -v chromium >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium, curl and jq for the browser and README tests"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium curl jq >/dev/null; }
 
 migrate: setup
 	$(PY) -m app.manage migrate

@@ -440,8 +440,13 @@ class EmbedState(rx.State):
 # own origin (the dashboard). Escape asks the loader to close the panel.
 BRIDGE_JS = r"""
 (() => {
-  if (window.ccEmbed) { window.ccEmbed.post({type: 'chatconnect:ready'}); return; }
   const q = new URLSearchParams(location.search);
+  // The dashboard's editor re-sends its unsaved settings when the preview (re)loads.
+  const previewReady = () => {
+    if (q.get('preview') === '1' && window.parent !== window)
+      window.parent.postMessage({type: 'chatconnect:preview-ready'}, location.origin);
+  };
+  if (window.ccEmbed) { window.ccEmbed.post({type: 'chatconnect:ready'}); previewReady(); return; }
   let hostOrigin = null;
   try {
     const u = new URL(q.get('host') || '');
@@ -455,7 +460,12 @@ BRIDGE_JS = r"""
     if (!d || typeof d.type !== 'string' || e.source !== window.parent) return;
     if (d.type === 'chatconnect:preview' && e.origin === location.origin) {
       window.__ccPreview = d.settings || {};
-      const b = document.getElementById('cc-preview-apply'); if (b) b.click();
+      // Applying is idempotent; the second pass covers a first one that lands while the
+      // page is still hydrating after a reload (its update is then lost).
+      const apply = () => {
+        const b = document.getElementById('cc-preview-apply'); if (b) b.click();
+      };
+      apply(); setTimeout(apply, 600);
       return;
     }
     if (e.origin !== hostOrigin) return;
@@ -470,5 +480,6 @@ BRIDGE_JS = r"""
     post({type: 'chatconnect:close'});
   });
   post({type: 'chatconnect:ready'});
+  previewReady();
 })();
 """

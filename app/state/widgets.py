@@ -33,15 +33,27 @@ def preview_src(widget_id: str) -> str:
     return f"/embed/{widget_id}?mode=inline&preview=1"
 
 
-def preview_script(settings: dict[str, Any]) -> str:
-    """Post unsaved look settings to the preview iframe, debounced, to our own origin only."""
+def preview_script(widget_id: str, settings: dict[str, Any]) -> str:
+    """Post unsaved look settings to the preview iframe, debounced, to our own origin only.
+
+    The last message is kept per widget and re-sent when the frame says it is ready, so edits
+    made while the preview (re)loads are not lost.
+    """
     message = json.dumps({"type": "chatconnect:preview", "settings": settings})
     return (
-        "(()=>{clearTimeout(window.__ccPreviewTimer);"
-        "window.__ccPreviewTimer=setTimeout(()=>{"
+        "(()=>{"
+        f"const send=(m)=>{{const f=document.getElementById('{PREVIEW_FRAME_ID}');"
+        "if(f&&f.contentWindow)f.contentWindow.postMessage(m,window.location.origin);};"
+        f"window.__ccPreviewLast={{id:{json.dumps(widget_id)},msg:{message}}};"
+        "if(!window.__ccPreviewListening){window.__ccPreviewListening=true;"
+        "window.addEventListener('message',(e)=>{const l=window.__ccPreviewLast;"
         f"const f=document.getElementById('{PREVIEW_FRAME_ID}');"
-        f"if(f&&f.contentWindow)f.contentWindow.postMessage({message},window.location.origin);"
-        "},250);})()"
+        "if(e.origin!==window.location.origin||!e.data||e.data.type!=='chatconnect:preview-ready'"
+        "||!l||!f||e.source!==f.contentWindow||!f.src.includes('/embed/'+l.id+'?'))return;"
+        "send(l.msg);});}"
+        "clearTimeout(window.__ccPreviewTimer);"
+        "window.__ccPreviewTimer=setTimeout(()=>send(window.__ccPreviewLast.msg),250);"
+        "})()"
     )
 
 
@@ -252,6 +264,7 @@ class WidgetEditorState(AuthState):
     def _preview(self):
         return rx.call_script(
             preview_script(
+                self.editing_id,
                 {
                     "title": self.title or "Assistant",
                     "avatar_url": self.avatar_url if self.avatar_url.startswith("https://") else "",
@@ -263,7 +276,7 @@ class WidgetEditorState(AuthState):
                     "greeting": self.greeting,
                     "starter_questions": svc.split_lines(self.starters, svc.MAX_STARTERS),
                     "placeholder": self.placeholder,
-                }
+                },
             )
         )
 

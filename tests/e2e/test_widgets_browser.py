@@ -26,26 +26,16 @@ LAST_PREVIEW = """() => (window.__ccGot || [])
   .filter((m) => m.data && m.data.type === 'chatconnect:preview').map((m) => m)"""
 
 
-def _preview_listener(page: Page, widget_id: str) -> bool:
-    """Listen for messages inside the preview frame; True if it shows the real embed page.
-
-    Until the embed page exists (it is built on another branch), /embed/<id> is a 404 that
-    the dashboard's frame-ancestors 'none' also blocks; the frame is then pointed at a
-    same-origin about:blank stub so the test still sees what the editor posts, and how.
-    """
-    real = page.request.get(f"{page.url.split('/widgets')[0]}/embed/{widget_id}").ok
-    if not real:
-        page.evaluate("() => { document.getElementById('widget-preview').src = 'about:blank'; }")
+def _preview_listener(page: Page, widget_id: str) -> None:
+    """Once the preview shows the real embed page, record what reaches it (and from where)."""
     page.wait_for_function(
-        """([id, real]) => { const f = document.getElementById('widget-preview');
-          try { const p = f.contentWindow.location;
-                return (real ? p.pathname === '/embed/' + id : p.href === 'about:blank')
+        """(id) => { const f = document.getElementById('widget-preview');
+          try { return f.contentWindow.location.pathname === '/embed/' + id
                 && f.contentDocument.readyState === 'complete'; } catch (e) { return false; } }""",
-        arg=[widget_id, real],
+        arg=widget_id,
         timeout=30_000,
     )
     page.evaluate(LISTEN_IN_PREVIEW)
-    return real
 
 
 def _preview_settings(page: Page) -> list[dict]:
@@ -86,7 +76,7 @@ def test_widget_lifecycle(app_server: AppServer, browser) -> None:  # type: igno
     # The preview is the real embed page, and edits are posted to it from our own origin.
     src = page.get_attribute("#widget-preview", "src")
     assert src == f"/embed/{widget_id}?mode=inline&preview=1"
-    real_preview = _preview_listener(page, widget_id)
+    _preview_listener(page, widget_id)
     page.fill("#widget-greeting", "Welcome to the help center!")
     page.fill("#widget-color", "#e5484d")
     page.fill("#widget-starters", "How do I pay?\nWhere is my order?")
@@ -111,14 +101,20 @@ def test_widget_lifecycle(app_server: AppServer, browser) -> None:  # type: igno
         "starter_questions",
         "placeholder",
     }
-    if real_preview:  # the embed page applies unsaved settings live
-        frame = page.frame_locator("#widget-preview")
-        expect(frame.get_by_text("Welcome to the help center!")).to_be_visible(timeout=10_000)
-        expect(frame.get_by_text("Where is my order?")).to_be_visible()
+    # The embed page applies unsaved settings live ...
+    frame = page.frame_locator("#widget-preview")
+    expect(frame.get_by_text("Welcome to the help center!")).to_be_visible(timeout=10_000)
+    expect(frame.get_by_text("Where is my order?")).to_be_visible()
+    # ... and gets them again when it reloads (it says it is ready; the editor re-sends).
+    page.evaluate("() => { const f = document.getElementById('widget-preview'); f.src = f.src; }")
+    _preview_listener(page, widget_id)
+    expect(frame.get_by_text("Welcome to the help center!")).to_be_visible(timeout=20_000)
+    expect(frame.get_by_text("Where is my order?")).to_be_visible()
 
     # Inline validation: a bad color and a bad domain are named before and after Save.
     page.fill("#widget-color", "red")
     expect(page.locator("#primary_color-error")).to_contain_text("hex color", timeout=10_000)
+    page.wait_for_function(f"() => ({LAST_PREVIEW})().length > 0", timeout=10_000)
     assert _preview_settings(page)[-1]["primary_color"] != "red"  # never previews bad input
     page.fill("#widget-color", "#e5484d")
     expect(page.locator("#primary_color-error")).to_have_count(0, timeout=10_000)

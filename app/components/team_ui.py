@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 
@@ -32,19 +34,32 @@ def secret_box(value: rx.Var, copy_id: str, value_id: str) -> rx.Component:
     )
 
 
-def field_error(message: rx.Var, error_id: str) -> rx.Component:
-    return rx.cond(
-        message != "", rx.text(message, color="red", size="1", id=error_id, role="alert")
-    )
-
-
-def labeled(label: str, html_for: str, *children: rx.Component) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, as_="label", html_for=html_for, size="2", weight="medium"),
-        *children,
-        spacing="1",
-        width="100%",
-        align="start",
+def one_time_secret_dialog(
+    title: str,
+    description: rx.Component | str,
+    *,
+    secret: rx.Var,
+    copy_id: str,
+    value_id: str,
+    done_label: str,
+    on_done: Any,
+    done_id: str,
+    max_width: str = "520px",
+) -> rx.Component:
+    """Shows a one-time secret (new API key, invite link) with a copy button until done.
+    Open exactly while the state holds the secret; the state clears it on done."""
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(title),
+            rx.alert_dialog.description(description, size="2"),
+            rx.box(secret_box(secret, copy_id, value_id), padding_y="16px"),
+            rx.flex(
+                rx.alert_dialog.action(rx.button(done_label, on_click=on_done, id=done_id)),
+                justify="end",
+            ),
+            max_width=max_width,
+        ),
+        open=secret != "",
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from app.components.forms import error_text
+
 
 def form_field(
     label: str,
@@ -19,7 +21,7 @@ def form_field(
         control,
         rx.cond(
             error != "",
-            rx.text(error, size="1", color_scheme="red", id=error_id, role="alert"),
+            error_text(error, error_id),
             rx.cond(hint != "", rx.text(hint, size="1", color_scheme="gray")),
         ),
         spacing="1",

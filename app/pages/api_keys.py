@@ -5,14 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.dialogs import confirm_dialog, form_dialog
+from app.components.forms import field_error, labeled
 from app.components.shell import dashboard_page, empty_state, page_header
-from app.components.team_ui import (
-    field_error,
-    labeled,
-    read_only_notice,
-    secret_box,
-    table_skeleton,
-)
+from app.components.team_ui import one_time_secret_dialog, read_only_notice, table_skeleton
 from app.state.api_keys import ALL_WIDGETS, ApiKeysState, KeyRow
 
 
@@ -33,164 +29,105 @@ def _scope_box(label: str, hint: str, checked, on_change, box_id: str) -> rx.Com
 
 
 def create_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Create an API key"),
-            rx.dialog.description(
-                "Use it from your backend as a Bearer token. Never put it in a web page.",
-                size="2",
-                color_scheme="gray",
+    return form_dialog(
+        "Create an API key",
+        "Use it from your backend as a Bearer token. Never put it in a web page.",
+        labeled(
+            "Name",
+            "key-name",
+            rx.input(
+                name="name",
+                id="key-name",
+                placeholder="e.g. Backend production",
+                max_length=120,
+                width="100%",
+                auto_focus=True,
             ),
-            rx.form(
-                rx.vstack(
-                    labeled(
-                        "Name",
-                        "key-name",
-                        rx.input(
-                            name="name",
-                            id="key-name",
-                            placeholder="e.g. Backend production",
-                            max_length=120,
-                            width="100%",
-                            auto_focus=True,
-                        ),
-                        field_error(ApiKeysState.name_error, "key-name-error"),
-                    ),
-                    rx.vstack(
-                        rx.text("Scopes", size="2", weight="medium"),
-                        _scope_box(
-                            "chat",
-                            "Ask questions through the chat API.",
-                            ApiKeysState.scope_chat,
-                            ApiKeysState.set_scope_chat,
-                            "scope-chat",
-                        ),
-                        _scope_box(
-                            "documents",
-                            "Upload, list and delete knowledge documents.",
-                            ApiKeysState.scope_documents,
-                            ApiKeysState.set_scope_documents,
-                            "scope-documents",
-                        ),
-                        _scope_box(
-                            "admin",
-                            "Everything above, and workspace administration.",
-                            ApiKeysState.scope_admin,
-                            ApiKeysState.set_scope_admin,
-                            "scope-admin",
-                        ),
-                        field_error(ApiKeysState.scopes_error, "key-scopes-error"),
-                        spacing="2",
-                        width="100%",
-                    ),
-                    labeled(
-                        "Widget (optional)",
-                        "key-widget",
-                        rx.select.root(
-                            rx.select.trigger(id="key-widget", width="100%"),
-                            rx.select.content(
-                                rx.select.item("Any widget", value=ALL_WIDGETS),
-                                rx.foreach(
-                                    ApiKeysState.widget_options,
-                                    lambda w: rx.select.item(w.name, value=w.id),
-                                ),
-                            ),
-                            value=ApiKeysState.widget_choice,
-                            on_change=ApiKeysState.set_widget_choice,
-                        ),
-                    ),
-                    rx.cond(
-                        ApiKeysState.form_error != "",
-                        rx.callout(
-                            ApiKeysState.form_error, icon="triangle-alert", color_scheme="red"
-                        ),
-                    ),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button("Create key", type="submit", id="key-create-submit"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="4",
-                    width="100%",
-                    padding_top="12px",
-                ),
-                on_submit=ApiKeysState.create,
-                reset_on_submit=False,
-            ),
-            max_width="480px",
+            field_error(ApiKeysState.name_error, "key-name-error"),
         ),
+        rx.vstack(
+            rx.text("Scopes", size="2", weight="medium"),
+            _scope_box(
+                "chat",
+                "Ask questions through the chat API.",
+                ApiKeysState.scope_chat,
+                ApiKeysState.set_scope_chat,
+                "scope-chat",
+            ),
+            _scope_box(
+                "documents",
+                "Upload, list and delete knowledge documents.",
+                ApiKeysState.scope_documents,
+                ApiKeysState.set_scope_documents,
+                "scope-documents",
+            ),
+            _scope_box(
+                "admin",
+                "Everything above, and workspace administration.",
+                ApiKeysState.scope_admin,
+                ApiKeysState.set_scope_admin,
+                "scope-admin",
+            ),
+            field_error(ApiKeysState.scopes_error, "key-scopes-error"),
+            spacing="2",
+            width="100%",
+        ),
+        labeled(
+            "Widget (optional)",
+            "key-widget",
+            rx.select.root(
+                rx.select.trigger(id="key-widget", width="100%"),
+                rx.select.content(
+                    rx.select.item("Any widget", value=ALL_WIDGETS),
+                    rx.foreach(
+                        ApiKeysState.widget_options,
+                        lambda w: rx.select.item(w.name, value=w.id),
+                    ),
+                ),
+                value=ApiKeysState.widget_choice,
+                on_change=ApiKeysState.set_widget_choice,
+            ),
+        ),
+        rx.cond(
+            ApiKeysState.form_error != "",
+            rx.callout(ApiKeysState.form_error, icon="triangle-alert", color_scheme="red"),
+        ),
+        submit_label="Create key",
+        submit_id="key-create-submit",
+        on_submit=ApiKeysState.create,
         open=ApiKeysState.create_open,
         on_open_change=ApiKeysState.set_create_open,
     )
 
 
 def secret_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Copy your new key"),
-            rx.alert_dialog.description(
-                rx.text(
-                    "This is the only time “",
-                    ApiKeysState.secret_name,
-                    "” is shown. Store it in your secret manager now; "
-                    "we keep only a hash and cannot show it again.",
-                    size="2",
-                ),
-            ),
-            rx.box(
-                secret_box(ApiKeysState.secret, "key-secret-copy", "key-secret"),
-                padding_y="16px",
-            ),
-            rx.flex(
-                rx.alert_dialog.action(
-                    rx.button(
-                        "I have copied it", on_click=ApiKeysState.close_secret, id="key-secret-done"
-                    ),
-                ),
-                justify="end",
-            ),
-            max_width="520px",
+    return one_time_secret_dialog(
+        "Copy your new key",
+        rx.text.span(
+            "This is the only time “",
+            ApiKeysState.secret_name,
+            "” is shown. Store it in your secret manager now; "
+            "we keep only a hash and cannot show it again.",
         ),
-        open=ApiKeysState.secret != "",
+        secret=ApiKeysState.secret,
+        copy_id="key-secret-copy",
+        value_id="key-secret",
+        done_label="I have copied it",
+        on_done=ApiKeysState.close_secret,
+        done_id="key-secret-done",
     )
 
 
 def revoke_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Revoke this key?"),
-            rx.alert_dialog.description(
-                rx.text(
-                    "Requests using “",
-                    ApiKeysState.revoke_name,
-                    "” will fail immediately. This cannot be undone.",
-                    size="2",
-                ),
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(
-                    rx.button(
-                        "Cancel",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=ApiKeysState.cancel_revoke,
-                    )
-                ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Revoke key",
-                        color_scheme="red",
-                        on_click=ApiKeysState.revoke,
-                        id="key-revoke-confirm",
-                    )
-                ),
-                spacing="3",
-                justify="end",
-                padding_top="16px",
-            ),
-            max_width="440px",
-        ),
+    return confirm_dialog(
+        "Revoke this key?",
+        "Requests using “",
+        ApiKeysState.revoke_name,
+        "” will fail immediately. This cannot be undone.",
+        confirm_label="Revoke key",
+        confirm_id="key-revoke-confirm",
+        on_confirm=ApiKeysState.revoke,
+        on_cancel=ApiKeysState.cancel_revoke,
         open=ApiKeysState.revoke_id != "",
     )
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.forms import field_error, labeled
 from app.components.shell import brand
 from app.state.account_forms import LoginState, SignupState
 from app.state.auth import AuthState
 
 
 def _field(label: str, name: str, kind: str, placeholder: str, error, autocomplete: str):
-    return rx.vstack(
-        rx.text(label, as_="label", html_for=name, size="2", weight="medium"),
+    return labeled(
+        label,
+        name,
         rx.input(
             name=name,
             id=name,
@@ -25,12 +27,7 @@ def _field(label: str, name: str, kind: str, placeholder: str, error, autocomple
             aria_invalid=rx.cond(error != "", "true", "false"),
             color_scheme=rx.cond(error != "", "red", "gray"),
         ),
-        rx.cond(
-            error != "", rx.text(error, color="red", size="1", id=f"{name}-error", role="alert")
-        ),
-        spacing="1",
-        width="100%",
-        align="start",
+        field_error(error, f"{name}-error"),
     )
 
 

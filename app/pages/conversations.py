@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.dialogs import form_dialog
+from app.components.forms import field_error, labeled
 from app.components.insights import channel_badge, skeleton_rows
 from app.components.shell import dashboard_page, empty_state, page_header
 from app.state.conversations import (
@@ -338,53 +340,41 @@ def _message(m: MessageView) -> rx.Component:
 
 def _improve_dialog() -> rx.Component:
     s = TranscriptState
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Improve this answer"),
-            rx.dialog.description(
-                "Saved as a Q&A pair: when a visitor asks this question (or a close "
-                "paraphrase), the widget answers with your text.",
-                size="2",
+    return form_dialog(
+        "Improve this answer",
+        "Saved as a Q&A pair: when a visitor asks this question (or a close "
+        "paraphrase), the widget answers with your text.",
+        labeled(
+            "Question",
+            "improve-question",
+            rx.input(
+                name="question",
+                default_value=s.improve_question,
+                max_length=1000,
+                id="improve-question",
+                width="100%",
             ),
-            rx.form(
-                rx.vstack(
-                    rx.text("Question", size="2", weight="medium"),
-                    rx.input(
-                        name="question",
-                        default_value=s.improve_question,
-                        max_length=1000,
-                        id="improve-question",
-                        width="100%",
-                    ),
-                    rx.text("Answer", size="2", weight="medium"),
-                    rx.text_area(
-                        name="answer",
-                        default_value=s.improve_answer,
-                        max_length=8000,
-                        rows="8",
-                        id="improve-answer",
-                        width="100%",
-                    ),
-                    rx.cond(
-                        s.improve_error != "",
-                        rx.text(s.improve_error, color_scheme="red", size="2", id="improve-error"),
-                    ),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button("Save Q&A pair", type="submit", id="improve-save"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="3",
-                    width="100%",
-                ),
-                on_submit=s.save_improved,
-                reset_on_submit=False,
-            ),
-            max_width="560px",
         ),
+        labeled(
+            "Answer",
+            "improve-answer",
+            rx.text_area(
+                name="answer",
+                default_value=s.improve_answer,
+                max_length=8000,
+                rows="8",
+                id="improve-answer",
+                width="100%",
+            ),
+        ),
+        field_error(s.improve_error, "improve-error", size="2"),
+        submit_label="Save Q&A pair",
+        submit_id="improve-save",
+        on_submit=s.save_improved,
         open=s.improve_open,
         on_open_change=s.toggle_improve,
+        spacing="3",
+        max_width="560px",
     )
 
 

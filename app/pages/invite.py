@@ -5,8 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.forms import field_error, labeled
 from app.components.shell import brand
-from app.components.team_ui import field_error, labeled
 from app.state.invite import InviteState
 
 

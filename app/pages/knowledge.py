@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.dialogs import confirm_dialog, form_dialog
+from app.components.forms import field_error, labeled
 from app.components.knowledge_upload import TRUNCATE, stage_badge, upload_card
 from app.components.shell import dashboard_page, empty_state, page_header
 from app.services.documents import MAX_TITLE
@@ -240,7 +242,9 @@ def documents_table() -> rx.Component:
     )
 
 
-def confirm_dialog() -> rx.Component:
+def action_confirm_dialog() -> rx.Component:
+    """One dialog for every confirmed action here; CONFIRM_TEXT holds (title, text, button)."""
+
     def text_for(index: int) -> rx.Var:
         return rx.match(
             KnowledgeState.confirm_kind,
@@ -251,37 +255,15 @@ def confirm_dialog() -> rx.Component:
     danger = (KnowledgeState.confirm_kind == "delete") | (
         KnowledgeState.confirm_kind == "delete_qa"
     )
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title(text_for(0)),
-            rx.alert_dialog.description(
-                rx.text(rx.text.strong(KnowledgeState.confirm_title)),
-                rx.text(text_for(1), margin_top="8px"),
-                size="2",
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(
-                    rx.button(
-                        "Cancel",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=KnowledgeState.cancel_confirm,
-                    )
-                ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        text_for(2),
-                        color_scheme=rx.cond(danger, "red", "indigo"),
-                        on_click=KnowledgeState.confirm_action,
-                        id="confirm-yes",
-                    )
-                ),
-                spacing="3",
-                justify="end",
-                margin_top="16px",
-            ),
-            max_width="440px",
-        ),
+    return confirm_dialog(
+        text_for(0),
+        rx.text(rx.text.strong(KnowledgeState.confirm_title)),
+        rx.text(text_for(1), margin_top="8px"),
+        confirm_label=text_for(2),
+        confirm_id="confirm-yes",
+        confirm_color=rx.cond(danger, "red", "indigo"),
+        on_confirm=KnowledgeState.confirm_action,
+        on_cancel=KnowledgeState.cancel_confirm,
         open=KnowledgeState.confirm_open,
         on_open_change=lambda _open: KnowledgeState.cancel_confirm(),
     )
@@ -402,71 +384,52 @@ def pair_card(pair: QARow) -> rx.Component:
 
 
 def pair_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(
-                rx.cond(KnowledgeState.qa_edit_id != "", "Edit Q&A pair", "New Q&A pair")
+    return form_dialog(
+        rx.cond(KnowledgeState.qa_edit_id != "", "Edit Q&A pair", "New Q&A pair"),
+        "When a visitor asks this question (or a close paraphrase), the widget "
+        "answers with your text, citing it, without calling a model.",
+        labeled(
+            "Question",
+            "qa-question",
+            rx.input(
+                name="question",
+                id="qa-question",
+                default_value=KnowledgeState.qa_question,
+                max_length=MAX_QUESTION,
+                width="100%",
             ),
-            rx.dialog.description(
-                "When a visitor asks this question (or a close paraphrase), the widget "
-                "answers with your text, citing it, without calling a model.",
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.form(
-                rx.vstack(
-                    rx.text("Question", size="2", weight="medium"),
-                    rx.input(
-                        name="question",
-                        id="qa-question",
-                        default_value=KnowledgeState.qa_question,
-                        max_length=MAX_QUESTION,
-                        width="100%",
-                    ),
-                    rx.text("Answer", size="2", weight="medium"),
-                    rx.text_area(
-                        name="answer",
-                        id="qa-answer",
-                        default_value=KnowledgeState.qa_answer,
-                        max_length=MAX_ANSWER,
-                        rows="6",
-                        width="100%",
-                    ),
-                    rx.text(
-                        rx.switch(
-                            checked=KnowledgeState.qa_enabled,
-                            on_change=KnowledgeState.set_qa_enabled,
-                            margin_right="8px",
-                        ),
-                        "Enabled",
-                        as_="label",
-                        size="2",
-                    ),
-                    rx.cond(
-                        KnowledgeState.qa_error != "",
-                        rx.text(
-                            KnowledgeState.qa_error, color_scheme="red", size="2", id="qa-error"
-                        ),
-                    ),
-                    rx.flex(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button("Save", type="submit", id="qa-save"),
-                        spacing="3",
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="3",
-                    width="100%",
-                    margin_top="12px",
-                ),
-                on_submit=KnowledgeState.save_pair,
-                reset_on_submit=False,
-            ),
-            max_width="520px",
-            key=KnowledgeState.qa_edit_id,
         ),
+        labeled(
+            "Answer",
+            "qa-answer",
+            rx.text_area(
+                name="answer",
+                id="qa-answer",
+                default_value=KnowledgeState.qa_answer,
+                max_length=MAX_ANSWER,
+                rows="6",
+                width="100%",
+            ),
+        ),
+        rx.text(
+            rx.switch(
+                checked=KnowledgeState.qa_enabled,
+                on_change=KnowledgeState.set_qa_enabled,
+                margin_right="8px",
+            ),
+            "Enabled",
+            as_="label",
+            size="2",
+        ),
+        field_error(KnowledgeState.qa_error, "qa-error", size="2"),
+        submit_label="Save",
+        submit_id="qa-save",
+        on_submit=KnowledgeState.save_pair,
         open=KnowledgeState.qa_open,
         on_open_change=KnowledgeState.set_qa_open,
+        content_key=KnowledgeState.qa_edit_id,
+        spacing="3",
+        max_width="520px",
     )
 
 
@@ -692,7 +655,7 @@ def knowledge() -> rx.Component:
             on_change=KnowledgeState.set_tab,
             width="100%",
         ),
-        confirm_dialog(),
+        action_confirm_dialog(),
         spacing="5",
         width="100%",
         on_mount=KnowledgeState.load,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.dialogs import confirm_dialog, form_dialog
+from app.components.forms import field_error, labeled
 from app.components.shell import dashboard_page, page_header
 from app.components.team_ui import (
-    field_error,
-    labeled,
+    one_time_secret_dialog,
     read_only_notice,
-    secret_box,
     section_card,
     table_skeleton,
 )
@@ -373,128 +373,73 @@ def invite_row(invite: InviteView) -> rx.Component:
 
 
 def invite_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Invite someone"),
-            rx.dialog.description(
-                "You get a link to send them. It works once and expires in 7 days.",
-                size="2",
+    return form_dialog(
+        "Invite someone",
+        "You get a link to send them. It works once and expires in 7 days.",
+        labeled(
+            "Email (optional: only this person can use the link)",
+            "invite-email",
+            rx.input(
+                name="email",
+                id="invite-email",
+                type="email",
+                placeholder="teammate@company.com",
+                width="100%",
+                max_length=254,
+            ),
+        ),
+        labeled(
+            "Role",
+            "invite-role",
+            rx.select.root(
+                rx.select.trigger(id="invite-role", width="100%"),
+                rx.select.content(
+                    rx.cond(MembersState.is_owner, rx.select.item("Owner", value="owner")),
+                    rx.select.item("Admin", value="admin"),
+                    rx.select.item("Member", value="member"),
+                ),
+                value=MembersState.invite_role,
+                on_change=MembersState.set_invite_role,
+            ),
+            rx.text(
+                "Members manage widgets, knowledge and conversations, but not keys, "
+                "credentials, members or billing.",
+                size="1",
                 color_scheme="gray",
             ),
-            rx.form(
-                rx.vstack(
-                    labeled(
-                        "Email (optional: only this person can use the link)",
-                        "invite-email",
-                        rx.input(
-                            name="email",
-                            id="invite-email",
-                            type="email",
-                            placeholder="teammate@company.com",
-                            width="100%",
-                            max_length=254,
-                        ),
-                    ),
-                    labeled(
-                        "Role",
-                        "invite-role",
-                        rx.select.root(
-                            rx.select.trigger(id="invite-role", width="100%"),
-                            rx.select.content(
-                                rx.cond(
-                                    MembersState.is_owner, rx.select.item("Owner", value="owner")
-                                ),
-                                rx.select.item("Admin", value="admin"),
-                                rx.select.item("Member", value="member"),
-                            ),
-                            value=MembersState.invite_role,
-                            on_change=MembersState.set_invite_role,
-                        ),
-                        rx.text(
-                            "Members manage widgets, knowledge and conversations, but not keys, "
-                            "credentials, members or billing.",
-                            size="1",
-                            color_scheme="gray",
-                        ),
-                    ),
-                    field_error(MembersState.invite_error, "invite-error"),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button("Create link", type="submit", id="invite-submit"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="4",
-                    width="100%",
-                    padding_top="12px",
-                ),
-                on_submit=MembersState.invite,
-                reset_on_submit=False,
-            ),
-            max_width="480px",
         ),
+        field_error(MembersState.invite_error, "invite-error"),
+        submit_label="Create link",
+        submit_id="invite-submit",
+        on_submit=MembersState.invite,
         open=MembersState.invite_open,
         on_open_change=MembersState.set_invite_open,
     )
 
 
 def link_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Send this link"),
-            rx.alert_dialog.description(
-                "It is shown only now. Anyone with it can join until it is used or expires.",
-                size="2",
-            ),
-            rx.box(
-                secret_box(MembersState.link, "invite-link-copy", "invite-link"), padding_y="16px"
-            ),
-            rx.flex(
-                rx.alert_dialog.action(
-                    rx.button("Done", on_click=MembersState.close_link, id="invite-link-done")
-                ),
-                justify="end",
-            ),
-            max_width="560px",
-        ),
-        open=MembersState.link != "",
+    return one_time_secret_dialog(
+        "Send this link",
+        "It is shown only now. Anyone with it can join until it is used or expires.",
+        secret=MembersState.link,
+        copy_id="invite-link-copy",
+        value_id="invite-link",
+        done_label="Done",
+        on_done=MembersState.close_link,
+        done_id="invite-link-done",
+        max_width="560px",
     )
 
 
 def remove_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Remove this member?"),
-            rx.alert_dialog.description(
-                rx.text(
-                    MembersState.remove_email,
-                    " loses access to this workspace and is signed out of it.",
-                    size="2",
-                )
-            ),
-            rx.flex(
-                rx.alert_dialog.cancel(
-                    rx.button(
-                        "Cancel",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=MembersState.cancel_remove,
-                    )
-                ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Remove",
-                        color_scheme="red",
-                        on_click=MembersState.remove,
-                        id="member-remove-confirm",
-                    )
-                ),
-                spacing="3",
-                justify="end",
-                padding_top="16px",
-            ),
-            max_width="440px",
-        ),
+    return confirm_dialog(
+        "Remove this member?",
+        MembersState.remove_email,
+        " loses access to this workspace and is signed out of it.",
+        confirm_label="Remove",
+        confirm_id="member-remove-confirm",
+        on_confirm=MembersState.remove,
+        on_cancel=MembersState.cancel_remove,
         open=MembersState.remove_id != "",
     )
 
@@ -581,62 +526,39 @@ def _password_field(label: str, name: str, autocomplete: str, error: rx.Var) -> 
 
 
 def delete_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.trigger(
-            rx.button(
-                rx.icon("trash-2", size=16),
-                "Delete workspace",
-                color_scheme="red",
-                variant="soft",
-                id="workspace-delete-open",
-                width="fit-content",
-            )
+    return form_dialog(
+        "Delete this workspace?",
+        rx.text.span(
+            "This deletes every widget, document, conversation, key and member of “",
+            SettingsState.workspace_name,
+            "”, its search index and uploaded files. It cannot be undone.",
         ),
-        rx.dialog.content(
-            rx.dialog.title("Delete this workspace?"),
-            rx.dialog.description(
-                rx.text(
-                    "This deletes every widget, document, conversation, key and member of “",
-                    SettingsState.workspace_name,
-                    "”, its search index and uploaded files. It cannot be undone.",
-                    size="2",
-                )
+        labeled(
+            "Type the workspace name to confirm",
+            "workspace-delete-confirm",
+            rx.input(
+                name="confirm",
+                id="workspace-delete-confirm",
+                placeholder=SettingsState.workspace_name,
+                auto_complete="off",
+                width="100%",
             ),
-            rx.form(
-                rx.vstack(
-                    labeled(
-                        "Type the workspace name to confirm",
-                        "workspace-delete-confirm",
-                        rx.input(
-                            name="confirm",
-                            id="workspace-delete-confirm",
-                            placeholder=SettingsState.workspace_name,
-                            auto_complete="off",
-                            width="100%",
-                        ),
-                        field_error(SettingsState.delete_error, "workspace-delete-error"),
-                    ),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button(
-                            "Delete forever",
-                            type="submit",
-                            color_scheme="red",
-                            id="workspace-delete-submit",
-                        ),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="4",
-                    padding_top="12px",
-                ),
-                on_submit=SettingsState.delete_workspace,
-                reset_on_submit=False,
-            ),
-            max_width="480px",
+            field_error(SettingsState.delete_error, "workspace-delete-error"),
         ),
+        submit_label="Delete forever",
+        submit_id="workspace-delete-submit",
+        submit_color="red",
+        on_submit=SettingsState.delete_workspace,
         open=SettingsState.delete_open,
         on_open_change=SettingsState.set_delete_open,
+        trigger=rx.button(
+            rx.icon("trash-2", size=16),
+            "Delete workspace",
+            color_scheme="red",
+            variant="soft",
+            id="workspace-delete-open",
+            width="fit-content",
+        ),
     )
 
 

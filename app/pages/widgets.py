@@ -5,97 +5,48 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.dialogs import confirm_dialog, form_dialog
+from app.components.forms import field_error
 from app.components.shell import dashboard_page, empty_state, page_header
 from app.pages import widget_editor  # noqa: F401  (registers /widgets/[wid])
 from app.state.widgets import WidgetListState, WidgetRow
 
 
 def create_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("New widget"),
-            rx.dialog.description(
-                "Name it after the site or team it serves; you can change everything later.",
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.form(
-                rx.vstack(
-                    rx.input(
-                        name="name",
-                        placeholder="e.g. Help center",
-                        max_length=120,
-                        required=True,
-                        auto_focus=True,
-                        id="new-widget-name",
-                        width="100%",
-                    ),
-                    rx.cond(
-                        WidgetListState.create_error != "",
-                        rx.text(
-                            WidgetListState.create_error,
-                            size="1",
-                            color_scheme="red",
-                            id="new-widget-error",
-                        ),
-                    ),
-                    rx.hstack(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
-                        ),
-                        rx.button("Create widget", type="submit", id="create-widget-submit"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="3",
-                    margin_top="12px",
-                ),
-                on_submit=WidgetListState.create,
-                reset_on_submit=False,
-            ),
-            max_width="440px",
+    return form_dialog(
+        "New widget",
+        "Name it after the site or team it serves; you can change everything later.",
+        rx.input(
+            name="name",
+            placeholder="e.g. Help center",
+            max_length=120,
+            required=True,
+            auto_focus=True,
+            id="new-widget-name",
+            width="100%",
         ),
+        field_error(WidgetListState.create_error, "new-widget-error"),
+        submit_label="Create widget",
+        submit_id="create-widget-submit",
+        on_submit=WidgetListState.create,
         open=WidgetListState.create_open,
         on_open_change=WidgetListState.set_create_open,
+        spacing="3",
+        max_width="440px",
     )
 
 
 def delete_dialog() -> rx.Component:
-    return rx.alert_dialog.root(
-        rx.alert_dialog.content(
-            rx.alert_dialog.title("Delete this widget?"),
-            rx.alert_dialog.description(
-                rx.text(
-                    "“",
-                    WidgetListState.delete_name,
-                    "” stops answering on every site that embeds it. Its conversations "
-                    "stay in Conversations. This cannot be undone.",
-                ),
-                size="2",
-            ),
-            rx.hstack(
-                rx.alert_dialog.cancel(
-                    rx.button(
-                        "Cancel",
-                        variant="soft",
-                        color_scheme="gray",
-                        on_click=WidgetListState.cancel_delete,
-                    )
-                ),
-                rx.alert_dialog.action(
-                    rx.button(
-                        "Delete widget",
-                        color_scheme="red",
-                        on_click=WidgetListState.confirm_delete,
-                        id="confirm-delete-widget",
-                    )
-                ),
-                justify="end",
-                spacing="3",
-                margin_top="16px",
-            ),
-            max_width="440px",
-        ),
+    return confirm_dialog(
+        "Delete this widget?",
+        "“",
+        WidgetListState.delete_name,
+        "” stops answering on every site that embeds it. Its conversations "
+        "stay in Conversations. This cannot be undone.",
+        confirm_label="Delete widget",
+        confirm_id="confirm-delete-widget",
+        on_confirm=WidgetListState.confirm_delete,
+        on_cancel=WidgetListState.cancel_delete,
         open=WidgetListState.delete_id != "",
     )
 

@@ -227,6 +227,7 @@ def test_overview_conversations_and_analytics(app_server: AppServer, browser) ->
     page.fill("#improve-answer", "")
     page.click("#improve-save")
     expect(page.locator("#improve-error")).to_contain_text("Both a question and an answer")
+    shot(page, "conversations-improve-dialog")
     page.fill("#improve-answer", "On mobile, open the app menu and tap Reset password.")
     page.click("#improve-save")
     expect(page.get_by_text("Q&A pair saved")).to_be_visible(timeout=15_000)

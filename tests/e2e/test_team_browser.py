@@ -42,6 +42,7 @@ def test_api_keys_and_settings_flow(app_server: AppServer, browser) -> None:  # 
     page.click("#key-create")
     page.click("#key-create-submit")  # no name: inline error
     expect(page.locator("#key-name-error")).to_contain_text("name", timeout=10_000)
+    shot(page, "dash-api-keys-create-dialog")  # the shared form dialog, with an inline error
     page.fill("#key-name", "Backend")
     page.click("#scope-documents")
     page.click("#key-create-submit")

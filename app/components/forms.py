@@ -1,0 +1,26 @@
+"""Form pieces shared by every page: a labelled field group and the red inline error."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def error_text(message: rx.Var | str, error_id: str, size: str = "1") -> rx.Component:
+    """The red error line itself; `role=alert` makes screen readers announce it."""
+    return rx.text(message, color_scheme="red", size=size, id=error_id, role="alert")
+
+
+def field_error(message: rx.Var, error_id: str, size: str = "1") -> rx.Component:
+    """A red inline error with a stable id, rendered only while the message is set."""
+    return rx.cond(message != "", error_text(message, error_id, size))
+
+
+def labeled(label: str, html_for: str, *children: rx.Component) -> rx.Component:
+    """A label tied to the control `html_for`, then the control, hints and errors below it."""
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=html_for, size="2", weight="medium"),
+        *children,
+        spacing="1",
+        width="100%",
+        align="start",
+    )

@@ -44,7 +44,7 @@ def assert_problem(response: httpx.Response, status: int) -> dict:
     assert response.headers["x-request-id"]
     body = response.json()
     assert body["status"] == status
-    assert body["title"] and body["detail"] and body["type"].startswith("https://")
+    assert body["title"] and body["detail"] and body["type"].startswith("urn:chatconnect:problem:")
     assert body["request_id"] == response.headers["x-request-id"]
     return body
 

@@ -23,7 +23,8 @@ from app.services.limits import RateLimitedError
 log = logging.getLogger("chatconnect.api")
 
 PROBLEM_JSON = "application/problem+json"
-PROBLEM_BASE = "https://chatconnect.dev/problems/"
+# A URN rather than a URL on a domain we do not control: stable, and never dereferenced.
+PROBLEM_BASE = "urn:chatconnect:problem:"
 
 
 class ApiError(Exception):

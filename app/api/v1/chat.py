@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -19,8 +18,9 @@ from app.db import session_scope
 from app.rag.answer_types import Source
 from app.rag.chat import SourcesEvent, TokenEvent, TurnResult
 from app.services.api_keys import KeyIdentity
-from app.services.chat import ChatRequest, ChatService, ServiceEvent, TurnSaved, get_chat_service
+from app.services.chat import ChatRequest, ChatService, TurnSaved, get_chat_service
 from app.services.limits import RateLimitedError
+from app.services.turn_runner import DetachedTurn, ask_detached
 
 log = logging.getLogger("chatconnect.api")
 
@@ -101,14 +101,15 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def chat(body: ChatIn, key: ChatKey, request: Request, service: Chat) -> ChatOut:
     await run_in_threadpool(check_widget, key, body.widget_id)
-    saved = await service.ask(
+    saved = await ask_detached(
+        service,
         chat_request(
             key,
             request,
             widget_id=body.widget_id,
             message=body.message,
             conversation_id=body.conversation_id,
-        )
+        ),
     )
     return chat_out(saved)
 
@@ -117,28 +118,9 @@ def sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-@dataclass(slots=True)
-class _Primed:
-    """A service stream whose first event is already out, so set-up errors (unknown widget,
-    rate limit, budget) become ordinary HTTP errors before any byte of the stream is sent."""
-
-    first: ServiceEvent
-    rest: AsyncIterator[ServiceEvent]
-
-    async def events(self) -> AsyncIterator[ServiceEvent]:
-        yield self.first
-        async for event in self.rest:
-            yield event
-
-
-async def prime(stream: AsyncIterator[ServiceEvent]) -> _Primed:
-    first = await anext(stream)
-    return _Primed(first, stream)
-
-
-async def _sse_events(primed: _Primed) -> AsyncIterator[bytes]:
+async def _sse_events(turn: DetachedTurn) -> AsyncIterator[bytes]:
     try:
-        async for event in primed.events():
+        async for event in turn.events():
             if isinstance(event, TokenEvent):
                 yield sse("token", {"text": event.delta})
             elif isinstance(event, SourcesEvent):
@@ -186,16 +168,17 @@ async def chat_stream(
     body: ChatIn, key: ChatKey, request: Request, service: Chat
 ) -> StreamingResponse:
     await run_in_threadpool(check_widget, key, body.widget_id)
-    stream = service.stream(
-        chat_request(
-            key,
-            request,
-            widget_id=body.widget_id,
-            message=body.message,
-            conversation_id=body.conversation_id,
+    # The turn runs in its own task: a client that disconnects mid-answer stops reading,
+    # not the turn, which is still saved and metered.
+    turn = await DetachedTurn.start(
+        service.stream(
+            chat_request(
+                key,
+                request,
+                widget_id=body.widget_id,
+                message=body.message,
+                conversation_id=body.conversation_id,
+            )
         )
     )
-    primed = await prime(stream)
-    return StreamingResponse(
-        _sse_events(primed), media_type="text/event-stream", headers=SSE_HEADERS
-    )
+    return StreamingResponse(_sse_events(turn), media_type="text/event-stream", headers=SSE_HEADERS)

@@ -25,7 +25,6 @@ from app.api.v1.chat import (
     Chat,
     chat_request,
     check_widget,
-    prime,
     source_out,
     usage_out,
 )
@@ -38,6 +37,7 @@ from app.rag.chat import TokenEvent
 from app.services import widgets
 from app.services.api_keys import KeyIdentity
 from app.services.chat import TurnSaved
+from app.services.turn_runner import DetachedTurn, ask_detached
 
 log = logging.getLogger("chatconnect.api")
 
@@ -288,14 +288,14 @@ async def chat_completions(
     cid = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if body.stream:
-        primed = await prime(service.stream(req))
+        turn = await DetachedTurn.start(service.stream(req))  # survives a disconnect
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(
-            _stream(primed.events(), cid, created, body.model, include_usage),
+            _stream(turn.events(), cid, created, body.model, include_usage),
             media_type="text/event-stream",
             headers=SSE_HEADERS,
         )
-    saved = await service.ask(req)
+    saved = await ask_detached(service, req)
     result = saved.result
     return Completion(
         id=cid,

@@ -13,6 +13,7 @@ from app.api.request_context import RequestContextMiddleware
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
 from app.services.ingestion import start_workers, stop_workers
+from app.services.turn_runner import finish_running_turns
 from app.services.vectors import close_store
 from app.settings import get_settings
 from app.startup import prepare
@@ -20,6 +21,8 @@ from app.upload_limit import UploadLimitMiddleware
 
 configure_logging(get_settings().log_level)
 log = logging.getLogger("chatconnect")
+# Below the usual 30 s a process manager waits between SIGTERM and SIGKILL.
+SHUTDOWN_GRACE_S = 20.0
 
 app = rx.App(
     theme=rx.theme(
@@ -50,5 +53,7 @@ async def _lifespan():
     try:
         yield
     finally:
+        # API turns whose clients hung up still run; let them save their answer and usage.
+        await finish_running_turns(SHUTDOWN_GRACE_S)
         stop_workers()
         close_store()

@@ -150,3 +150,17 @@ def _log_orphan_failure(task: asyncio.Task[TurnSaved]) -> None:
     # Retrieving the exception also keeps asyncio from warning that nobody did.
     if not task.cancelled() and (exc := task.exception()) is not None:
         log.debug("chat turn ended with %r", exc)
+
+
+async def finish_running_turns(timeout_s: float) -> int:
+    """At shutdown, give turns whose readers already left time to finish and be recorded.
+
+    Returns how many were still running at the deadline (they are cancelled with the loop).
+    """
+    tasks = [task for task in _running if not task.done()]
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    if pending:
+        log.warning("shutdown: %d chat turn(s) still running were not recorded", len(pending))
+    return len(pending)

@@ -88,15 +88,19 @@ def upload_row(row: UploadRow) -> rx.Component:
                 ),
                 rx.flex(
                     rx.text(
-                        rx.match(
-                            row.stage, ("uploading", "Uploading · "), ("ready", ""), "Ingesting · "
-                        ),
+                        rx.match(row.stage, ("uploading", ""), ("ready", ""), "Ingesting · "),
                         row.message,
                         size="1",
                         color_scheme="gray",
                     ),
                     rx.spacer(),
-                    rx.text(row.progress, "%", size="1", color_scheme="gray"),
+                    rx.text(
+                        row.progress,
+                        "%",
+                        size="1",
+                        color_scheme="gray",
+                        class_name="upload-percent",
+                    ),
                     width="100%",
                 ),
                 spacing="1",

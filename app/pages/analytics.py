@@ -18,6 +18,8 @@ from app.components.shell import dashboard_page, page_header
 from app.state.analytics import AnalyticsState, QuestionView
 
 CHART_HEIGHT = 220
+# Every series draws without Recharts' animation: it adds nothing to figures that load
+# once, and a screenshot (or a test) would otherwise catch a half-drawn chart.
 
 
 def _controls() -> rx.Component:
@@ -100,6 +102,7 @@ def _conversations_chart() -> rx.Component:
                 stroke=rx.color("accent", 9),
                 fill=rx.color("accent", 5),
                 type_="monotone",
+                is_animation_active=False,
             ),
             x_axis(),
             y_axis(),
@@ -118,7 +121,11 @@ def _messages_chart() -> rx.Component:
         rx.recharts.bar_chart(
             grid_lines(),
             rx.recharts.bar(
-                data_key="messages", name="Messages", fill=rx.color("accent", 9), radius=4
+                data_key="messages",
+                name="Messages",
+                fill=rx.color("accent", 9),
+                radius=4,
+                is_animation_active=False,
             ),
             x_axis(),
             y_axis(),
@@ -137,10 +144,18 @@ def _tokens_chart() -> rx.Component:
         rx.recharts.bar_chart(
             grid_lines(),
             rx.recharts.bar(
-                data_key="tokens_in", name="Input", stack_id="t", fill=rx.color("blue", 8)
+                data_key="tokens_in",
+                name="Input",
+                stack_id="t",
+                fill=rx.color("blue", 8),
+                is_animation_active=False,
             ),
             rx.recharts.bar(
-                data_key="tokens_out", name="Output", stack_id="t", fill=rx.color("violet", 9)
+                data_key="tokens_out",
+                name="Output",
+                stack_id="t",
+                fill=rx.color("violet", 9),
+                is_animation_active=False,
             ),
             x_axis(),
             y_axis(),
@@ -166,6 +181,7 @@ def _cost_chart() -> rx.Component:
                 stroke_width=2,
                 dot=False,
                 type_="monotone",
+                is_animation_active=False,
             ),
             x_axis(),
             rx.recharts.y_axis(
@@ -198,6 +214,7 @@ def _feedback_chart() -> rx.Component:
                     outer_radius="80%",
                     padding_angle=2,
                     stroke="none",
+                    is_animation_active=False,
                 ),
                 chart_tooltip(),
                 rx.recharts.legend(icon_size=10, wrapper_style={"fontSize": "12px"}),

@@ -370,7 +370,9 @@ class KnowledgeState(AuthState):
         start = 0
         for row in self._batch_rows():
             if row in rows and row.size:
-                row.progress = int(max(0.0, min(1.0, (sent - start) / row.size)) * 100)
+                done = max(0.0, min(float(row.size), sent - start))
+                row.progress = int(done * 100 / row.size)
+                row.message = f"{human_size(int(done))} of {row.size_label} sent"
             start += row.size
         self.uploads = list(self.uploads)
 

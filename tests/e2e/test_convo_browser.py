@@ -125,13 +125,30 @@ def _qa_pairs(app_server: AppServer, tenant_id: str) -> list[QAPair]:
         engine.dispose()
 
 
+def _donut_paths(page: Page) -> list[str]:
+    return page.locator("#chart-feedback .recharts-pie-sector path").evaluate_all(
+        "els => els.map(e => e.getAttribute('d'))"
+    )
+
+
+def _assert_donut_complete(page: Page) -> None:
+    """Charts draw without animation: the donut's three sectors are final as soon as they
+    appear (an animated pie grows for ~2 s, so its paths would still change here)."""
+    sectors = page.locator("#chart-feedback .recharts-pie-sector path")
+    expect(sectors).to_have_count(3, timeout=15_000)
+    first = _donut_paths(page)
+    page.wait_for_timeout(400)
+    assert _donut_paths(page) == first, "the feedback donut was still being drawn"
+
+
 def _screens(page: Page, base: str, path: str, name: str, ready: str) -> None:
     """Light and dark screenshots at the current viewport."""
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.goto(f"{base}{path}")
         expect(page.locator(ready).first).to_be_visible(timeout=30_000)
-        page.wait_for_timeout(900)  # chart animations settle
+        if name == "analytics":
+            _assert_donut_complete(page)
         width = page.viewport_size["width"] if page.viewport_size else 1280
         shot(page, f"dash-{name}-{scheme}-{'phone' if width < 500 else 'desktop'}")
         # Every control stays inside the screen (cards clip, so scrollWidth alone can't tell).

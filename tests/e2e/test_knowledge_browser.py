@@ -152,3 +152,131 @@ def test_knowledge_main_flow(app_server: AppServer, browser) -> None:  # type: i
     expect(row(mobile, "guide")).to_be_visible(timeout=15_000)
     shot(mobile, "dash-knowledge-dark-phone")
     phone.close()
+
+
+BIG_NAME, SMALL_NAME = "catalogue.md", "appendix.txt"
+BIG_BYTES = 3 * 1024 * 1024  # well below MAX_UPLOAD_MB (25), seconds to send when throttled
+SMALL_BYTES = 1024 * 1024
+UPLOAD_BYTES_PER_S = 512 * 1024
+INGESTING = {"queued", "parsing", "chunking", "embedding", "indexing"}
+PARTIAL = re.compile(r"^([1-9]|[1-9]\d)%$")
+# Records every state of the upload rows as {name: [stage, percent]}, so the order of what
+# the page showed can be asserted afterwards without racing it.
+RECORD_ROWS = """() => {
+  window.__rows = [];
+  let last = "";
+  const note = () => {
+    const snap = {};
+    for (const row of document.querySelectorAll(".upload-row")) {
+      const pct = row.querySelector(".upload-percent");
+      snap[row.getAttribute("data-name")] = [
+        row.getAttribute("data-stage"), pct ? parseInt(pct.textContent, 10) : null,
+      ];
+    }
+    const text = JSON.stringify(snap);
+    if (text !== last && Object.keys(snap).length) window.__rows.push(snap);
+    last = text;
+  };
+  new MutationObserver(note).observe(document.body, {
+    subtree: true, childList: true, attributes: true, characterData: true,
+  });
+}"""
+
+
+def filler_text(title: str, size: int) -> bytes:
+    """A few MB of Markdown: 40 distinct sections repeated. Repeated chunks embed once (the
+    embedding cache), so ingestion stays quick on a busy machine; the upload is what is big."""
+    block = "".join(
+        f"## {title} part {i}\n\nThe service manual for part {i} lists "
+        + " ".join(f"item{i}-{j}" for j in range(80))
+        + ".\n\n"
+        for i in range(40)
+    ).encode()
+    return (f"# {title}\n\n".encode() + block * (size // len(block) + 1))[:size]
+
+
+def _throttle(cdp, upload_bytes_per_s: int) -> None:  # type: ignore[no-untyped-def]
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 0,
+            "downloadThroughput": -1,
+            "uploadThroughput": upload_bytes_per_s,
+        },
+    )
+
+
+def test_knowledge_upload_progress_throttled(app_server: AppServer, browser) -> None:  # type: ignore[no-untyped-def]
+    """Two files (3 MB, then 1 MB) over a slow uplink: each row shows the upload stage with
+    its own share of the request's progress (the first fills before the second starts),
+    then the ingestion stages, then Ready."""
+    base = app_server.base_url
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_up(page, base, "big@acme.io", "Acme Catalogue")
+    page.goto(f"{base}/knowledge")
+    expect(page.get_by_text("No documents yet")).to_be_visible(timeout=15_000)
+
+    page.locator("input[type=file]").set_input_files(
+        [
+            {
+                "name": BIG_NAME,
+                "mimeType": "text/markdown",
+                "buffer": filler_text("Parts catalogue", BIG_BYTES),
+            },
+            {
+                "name": SMALL_NAME,
+                "mimeType": "text/plain",
+                "buffer": filler_text("Appendix", SMALL_BYTES),
+            },
+        ]
+    )
+    expect(page.locator("#upload-submit")).to_contain_text("Upload 2 files")
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    _throttle(cdp, UPLOAD_BYTES_PER_S)  # Chromium throttles the upload body (XHR progress)
+    page.evaluate(RECORD_ROWS)
+    page.click("#upload-submit")
+
+    # Mid-upload: the first file's row is uploading with a percentage strictly between 0
+    # and 100, and shows how much of it was sent.
+    big = page.locator(f'.upload-row[data-name="{BIG_NAME}"]')
+    small = page.locator(f'.upload-row[data-name="{SMALL_NAME}"]')
+    expect(big.locator(".upload-percent")).to_have_text(PARTIAL, timeout=30_000)
+    expect(big).to_have_attribute("data-stage", "uploading")
+    expect(big).to_contain_text("of 3.0 MB sent")
+    shot(page, "dash-knowledge-uploading-light-desktop")
+    expect(small.locator(".upload-percent")).to_have_text(PARTIAL, timeout=60_000)
+    expect(small).to_have_attribute("data-stage", "uploading")
+    expect(big).to_have_attribute("data-stage", "uploading")
+    shot(page, "dash-knowledge-uploading-second-light-desktop")
+    expect(small).not_to_have_attribute("data-stage", "uploading", timeout=60_000)
+    _throttle(cdp, -1)
+    for locator in (big, small):
+        expect(locator).to_have_attribute("data-stage", "ready", timeout=INGEST_TIMEOUT_MS)
+    expect(row(page, "catalogue")).to_have_attribute("data-status", "ready")
+    expect(row(page, "appendix")).to_have_attribute("data-status", "ready")
+
+    snaps: list[dict[str, list]] = page.evaluate("window.__rows")
+    for name in (BIG_NAME, SMALL_NAME):
+        seen: list[list] = []
+        for snap in snaps:  # what this row showed, each change once
+            if name in snap and (not seen or seen[-1] != snap[name]):
+                seen.append(snap[name])
+        stages = [stage for stage, _ in seen]
+        percents = [p for stage, p in seen if stage == "uploading" and p is not None]
+        assert stages[0] == "uploading", seen
+        assert any(0 < p < 100 for p in percents), seen
+        assert percents == sorted(percents), f"{name}: upload progress went backwards: {seen}"
+        first_ingesting = next(i for i, stage in enumerate(stages) if stage in INGESTING)
+        assert set(stages[:first_ingesting]) == {"uploading"}, seen
+        assert set(stages[first_ingesting:-1]) <= INGESTING and stages[-1] == "ready", seen
+    # Files go in order within the request: the second starts once the first is all sent.
+    both = [
+        s for s in snaps if s.get(BIG_NAME, [""])[0] == s.get(SMALL_NAME, [""])[0] == "uploading"
+    ]
+    assert any(0 < s[BIG_NAME][1] < 100 and s[SMALL_NAME][1] == 0 for s in both), snaps
+    assert any(s[BIG_NAME][1] == 100 and 0 < s[SMALL_NAME][1] < 100 for s in both), snaps
+    assert all(s[SMALL_NAME][1] == 0 for s in both if s[BIG_NAME][1] < 100), snaps
+    context.close()

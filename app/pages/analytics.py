@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import reflex as rx
 
 from app import routes
@@ -91,111 +93,110 @@ def _controls() -> rx.Component:
     )
 
 
-def _conversations_chart() -> rx.Component:
+def _daily_chart(
+    title: str,
+    chart: Callable[..., rx.Component],
+    *series: rx.Component,
+    chart_id: str,
+    y: rx.Component | None = None,
+    legend: bool = False,
+) -> rx.Component:
+    """One card with a per-day chart over AnalyticsState.days (same axes, grid, tooltip)."""
+    extras = (
+        [rx.recharts.legend(icon_size=10, wrapper_style={"fontSize": "12px"})] if legend else []
+    )
     return section_card(
-        "Conversations per day",
-        rx.recharts.area_chart(
+        title,
+        chart(
             grid_lines(),
-            rx.recharts.area(
-                data_key="conversations",
-                name="Conversations",
-                stroke=rx.color("accent", 9),
-                fill=rx.color("accent", 5),
-                type_="linear",
-                is_animation_active=False,
-            ),
+            *series,
             x_axis(),
-            y_axis(),
+            y if y is not None else y_axis(),
             chart_tooltip(),
+            *extras,
             data=AnalyticsState.days,
             width="100%",
             height=CHART_HEIGHT,
         ),
-        id="chart-conversations",
+        id=chart_id,
+    )
+
+
+def _conversations_chart() -> rx.Component:
+    return _daily_chart(
+        "Conversations per day",
+        rx.recharts.area_chart,
+        rx.recharts.area(
+            data_key="conversations",
+            name="Conversations",
+            stroke=rx.color("accent", 9),
+            fill=rx.color("accent", 5),
+            type_="linear",
+            is_animation_active=False,
+        ),
+        chart_id="chart-conversations",
     )
 
 
 def _messages_chart() -> rx.Component:
-    return section_card(
+    return _daily_chart(
         "Messages per day",
-        rx.recharts.bar_chart(
-            grid_lines(),
-            rx.recharts.bar(
-                data_key="messages",
-                name="Messages",
-                fill=rx.color("accent", 9),
-                radius=4,
-                is_animation_active=False,
-            ),
-            x_axis(),
-            y_axis(),
-            chart_tooltip(),
-            data=AnalyticsState.days,
-            width="100%",
-            height=CHART_HEIGHT,
+        rx.recharts.bar_chart,
+        rx.recharts.bar(
+            data_key="messages",
+            name="Messages",
+            fill=rx.color("accent", 9),
+            radius=4,
+            is_animation_active=False,
         ),
-        id="chart-messages",
+        chart_id="chart-messages",
     )
 
 
 def _tokens_chart() -> rx.Component:
-    return section_card(
+    return _daily_chart(
         "Tokens per day",
-        rx.recharts.bar_chart(
-            grid_lines(),
-            rx.recharts.bar(
-                data_key="tokens_in",
-                name="Input",
-                stack_id="t",
-                fill=rx.color("blue", 8),
-                is_animation_active=False,
-            ),
-            rx.recharts.bar(
-                data_key="tokens_out",
-                name="Output",
-                stack_id="t",
-                fill=rx.color("violet", 9),
-                is_animation_active=False,
-            ),
-            x_axis(),
-            y_axis(),
-            chart_tooltip(),
-            rx.recharts.legend(icon_size=10, wrapper_style={"fontSize": "12px"}),
-            data=AnalyticsState.days,
-            width="100%",
-            height=CHART_HEIGHT,
+        rx.recharts.bar_chart,
+        rx.recharts.bar(
+            data_key="tokens_in",
+            name="Input",
+            stack_id="t",
+            fill=rx.color("blue", 8),
+            is_animation_active=False,
         ),
-        id="chart-tokens",
+        rx.recharts.bar(
+            data_key="tokens_out",
+            name="Output",
+            stack_id="t",
+            fill=rx.color("violet", 9),
+            is_animation_active=False,
+        ),
+        chart_id="chart-tokens",
+        legend=True,
     )
 
 
 def _cost_chart() -> rx.Component:
-    return section_card(
+    return _daily_chart(
         "Cost per day (USD)",
-        rx.recharts.line_chart(
-            grid_lines(),
-            rx.recharts.line(
-                data_key="cost",
-                name="Cost (USD)",
-                stroke=rx.color("green", 9),
-                stroke_width=2,
-                dot=False,
-                type_="linear",
-                is_animation_active=False,
-            ),
-            x_axis(),
-            rx.recharts.y_axis(
-                tick_line=False,
-                axis_line=False,
-                width=56,
-                tick={"fontSize": 11, "fill": rx.color("gray", 10)},
-            ),
-            chart_tooltip(),
-            data=AnalyticsState.days,
-            width="100%",
-            height=CHART_HEIGHT,
+        rx.recharts.line_chart,
+        rx.recharts.line(
+            data_key="cost",
+            name="Cost (USD)",
+            stroke=rx.color("green", 9),
+            stroke_width=2,
+            dot=False,
+            type_="linear",
+            is_animation_active=False,
         ),
-        id="chart-cost",
+        chart_id="chart-cost",
+        # Wider ticks: costs are small decimals.
+        y=rx.recharts.y_axis(
+            tick_line=False,
+            axis_line=False,
+            width=56,
+            tick={"fontSize": 11, "fill": rx.color("gray", 10)},
+        ),
     )
 
 

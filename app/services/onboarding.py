@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
 from app.db import TenantScope
 from app.models import Conversation, Document, DocumentStatus, QAPair, Widget
+from app.services.framing import origin_of
 from app.settings import get_settings
 
 
@@ -28,11 +28,6 @@ class Checklist:
         return self.done == 4
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url or "")
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.netloc else ""
-
-
 def checklist(session: Session, tenant_id: str, public_url: str | None = None) -> Checklist:
     """Widget created; a document ready (or a Q&A pair); any conversation; a real embed.
 
@@ -44,7 +39,7 @@ def checklist(session: Session, tenant_id: str, public_url: str | None = None) -
     def any_row(query) -> bool:  # type: ignore[no-untyped-def]
         return session.exec(query.limit(1)).first() is not None
 
-    own = _origin(public_url or get_settings().public_url)
+    own = origin_of(public_url or get_settings().public_url)
     hosts = session.exec(
         select(Conversation.host_url)
         .where(
@@ -60,5 +55,5 @@ def checklist(session: Session, tenant_id: str, public_url: str | None = None) -
         knowledge_added=any_row(ts.select(Document).where(Document.status == DocumentStatus.ready))
         or any_row(ts.select(QAPair).where(col(QAPair.enabled).is_(True))),
         tested=any_row(ts.select(Conversation)),
-        embedded=any(_origin(h) not in ("", own) for h in hosts),
+        embedded=any(origin_of(h) not in ("", own) for h in hosts),
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 
 import reflex as rx
 
@@ -27,6 +26,7 @@ from app.services.retrieval_preview import PreviewError, preview
 from app.services.vectors import get_store
 from app.settings import get_settings
 from app.state.auth import AuthState, _cookie_token
+from app.state.insights_views import when
 
 log = logging.getLogger("chatconnect.knowledge")
 
@@ -45,10 +45,6 @@ def human_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
-
-
-def _when(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M")
 
 
 @dataclass
@@ -118,7 +114,7 @@ def _doc_row(doc: Document) -> DocRow:
         progress=doc.progress,
         step=doc.step or "",
         error=doc.error or "",
-        updated=_when(doc.updated_at),
+        updated=when(doc.updated_at),
         can_retry=status == "failed",
         active=status not in FINISHED,
     )

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import anthropic
+import httpx
 import httpx2
 import openai
 
@@ -129,9 +130,10 @@ def _translate(exc: BaseException, provider: str) -> ProviderError:
         if status >= 500 or status in (408, 409) or status < 400:
             return ProviderError("server", provider=provider, status=status)
         return ProviderError("rejected", provider=provider, status=status)
-    if isinstance(exc, httpx2.TimeoutException):  # raw from the body read, mid-stream
+    # Raw from the body read, mid-stream; openai rides httpx, anthropic httpx2.
+    if isinstance(exc, httpx.TimeoutException | httpx2.TimeoutException):
         return ProviderError("timeout", provider=provider)
-    if isinstance(exc, httpx2.TransportError | OSError):  # e.g. a stream cut mid-way
+    if isinstance(exc, httpx.TransportError | httpx2.TransportError | OSError):  # a cut stream
         return ProviderError("connection", provider=provider)
     return ProviderError("unexpected", provider=provider)
 
@@ -147,6 +149,10 @@ class Timeouts:
 
     def sdk(self) -> openai.Timeout:
         return openai.Timeout(self.first_token, connect=self.connect)
+
+    def anthropic_sdk(self) -> anthropic.Timeout:
+        # The two SDKs ride different httpx generations: each needs its own Timeout type.
+        return anthropic.Timeout(self.first_token, connect=self.connect)
 
 
 @dataclass(slots=True)
@@ -335,7 +341,7 @@ class AnthropicResponder(_SDKResponder):
             lambda: anthropic.AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=self.base_url,
-                timeout=self.timeouts.sdk(),
+                timeout=self.timeouts.anthropic_sdk(),
                 max_retries=0,
             ),
         )

@@ -86,6 +86,8 @@ class User(Timestamped, table=True):
     password_hash: str = Field(max_length=255)
     name: str = Field(default="", max_length=120)
     last_login_at: datetime | None = None
+    # Set when the person followed a verification link sent to `email`.
+    email_verified_at: datetime | None = None
 
 
 class Membership(TenantOwned, table=True):
@@ -125,6 +127,69 @@ class Invitation(TenantOwned, table=True):
     accepted_at: datetime | None = None
     accepted_by: str | None = Field(default=None, max_length=32)
     created_by: str | None = Field(default=None, max_length=32)
+
+
+class TokenPurpose(StrEnum):
+    password_reset = "password_reset"  # noqa: S105 (a purpose name)
+    verify_email = "verify_email"
+
+
+class AccountToken(Timestamped, table=True):
+    """A single-use link token mailed to a person (password reset, email verification).
+
+    Only a keyed hash is stored. `email` is the address it was sent to: a verification
+    token no longer verifies anything once the account's address has changed.
+    """
+
+    __tablename__ = "account_token"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
+    purpose: TokenPurpose = Field(sa_type=String(16))
+    token_hash: str = Field(unique=True, max_length=64)
+    email: str = Field(max_length=254)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class MailStatus(StrEnum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+
+
+class EmailOutbox(Timestamped, table=True):
+    """One email to deliver: a durable job claimed by the mail workers.
+
+    The body carries a link with a token, so it is stored encrypted (see
+    app.security.encrypt_secret) and wiped once the message is sent or given up on.
+    """
+
+    __tablename__ = "email_outbox"
+    __table_args__ = (Index("ix_email_outbox_status_next", "status", "next_attempt_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    kind: str = Field(max_length=32)  # password_reset | verify_email | invitation
+    to_address: str = Field(max_length=254)
+    subject: str = Field(max_length=300)
+    body_encrypted: str | None = None
+    status: MailStatus = Field(default=MailStatus.queued, sa_type=String(16))
+    attempts: int = 0
+    max_attempts: int = 8
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = None
+    # A message whose link has expired is not worth delivering late.
+    discard_after: datetime | None = None
+    user_id: str | None = Field(
+        default=None, foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE"
+    )
+    invitation_id: str | None = Field(
+        default=None, foreign_key="invitation.id", index=True, max_length=32, ondelete="CASCADE"
+    )
 
 
 # ---- widgets and keys -----------------------------------------------------------------

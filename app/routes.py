@@ -11,6 +11,9 @@ ANALYTICS = "/analytics"
 API_KEYS = "/api-keys"
 SETTINGS = "/settings"
 INVITE = "/invite"  # /invite/<token>
+FORGOT_PASSWORD = "/forgot-password"  # noqa: S105 (a URL)
+RESET_PASSWORD = "/reset-password"  # noqa: S105 (a URL: /reset-password/<token>)
+VERIFY_EMAIL = "/verify-email"  # /verify-email/<token>
 EMBED = "/embed/[widget_id]"  # the chat page inside websites' iframes
 
 AUTH_COMPLETE = "/api/auth/complete"

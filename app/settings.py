@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass, field
+from email.utils import parseaddr
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,7 +32,12 @@ class SettingsError(RuntimeError):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        # Errors must not echo values: SMTP_URL and keys carry passwords.
+        hide_input_in_errors=True,
     )
 
     data_dir: Path = Field(default=Path("data"), description="Where embedded data lives.")
@@ -71,6 +78,12 @@ class Settings(BaseSettings):
     api_max_json_kb: int = Field(default=64, ge=1, le=10_240)
     # /metrics answers loopback clients, or anyone sending `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = None
+    # Transactional email (password reset, verification, invitations). Unset: no email is
+    # sent and invitation links are shown on screen. smtp:// (add ?starttls=true to
+    # upgrade), smtps:// for implicit TLS; user and password in the URL, percent-encoded.
+    smtp_url: SecretStr | None = None
+    email_from: str | None = None
+    smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("public_url")
     @classmethod
@@ -81,6 +94,25 @@ class Settings(BaseSettings):
                 "PUBLIC_URL must be an absolute http(s) URL, e.g. https://chat.example.com"
             )
         return value.rstrip("/")
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        parse_smtp_url(value.get_secret_value())  # raises ValueError with a clear message
+        return value
+
+    @field_validator("email_from")
+    @classmethod
+    def _check_email_from(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        _name, address = parseaddr(value)
+        if "@" not in address or any(c in value for c in "\r\n"):
+            raise ValueError('EMAIL_FROM must be an address, e.g. "ChatConnect <no-reply@x.com>"')
+        return value
 
     # ---- derived values -------------------------------------------------------------
 
@@ -124,9 +156,78 @@ class Settings(BaseSettings):
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
 
+    @property
+    def email_enabled(self) -> bool:
+        """True when SMTP_URL is set: mail is sent; otherwise links are shown on screen."""
+        return self.smtp_url is not None
+
+    @property
+    def smtp(self) -> SmtpConfig | None:
+        return parse_smtp_url(self.smtp_url.get_secret_value()) if self.smtp_url else None
+
+    @property
+    def resolved_email_from(self) -> str:
+        """EMAIL_FROM, else no-reply@ the PUBLIC_URL host (what most relays accept)."""
+        if self.email_from:
+            return self.email_from
+        host = urlsplit(self.public_url).hostname or "localhost"
+        if "." not in host or host.replace(".", "").isdigit():
+            host = "localhost.localdomain"
+        return f"ChatConnect <no-reply@{host}>"
+
     def secret(self) -> bytes:
         """The application secret, validated (see `resolve_secret_key`)."""
         return resolve_secret_key(self).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str
+    port: int
+    implicit_tls: bool  # smtps://
+    starttls: bool
+    username: str | None
+    password: str | None = field(repr=False, default=None)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+_TRUE = {"1", "true", "yes", "on", "required"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def parse_smtp_url(url: str) -> SmtpConfig:
+    """smtp://user:pass@host:587?starttls=true or smtps://user:pass@host:465."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("smtp", "smtps"):
+        raise ValueError("SMTP_URL must start with smtp:// or smtps://, e.g. smtp://mail:587")
+    if not parts.hostname:
+        raise ValueError("SMTP_URL has no host, e.g. smtp://user:pass@mail.example.com:587")
+    try:
+        port = parts.port or (465 if scheme == "smtps" else 25)
+    except ValueError as exc:
+        raise ValueError("SMTP_URL has an invalid port") from exc
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = set(query) - {"starttls"}
+    if unknown:
+        raise ValueError(f"SMTP_URL: unknown option(s) {', '.join(sorted(unknown))}")
+    flag = (query.get("starttls") or [""])[-1].strip().lower()
+    if flag not in _TRUE | _FALSE:
+        raise ValueError("SMTP_URL: starttls must be true or false")
+    starttls = flag in _TRUE
+    if starttls and scheme == "smtps":
+        raise ValueError("SMTP_URL: smtps:// is already TLS; drop ?starttls")
+    return SmtpConfig(
+        host=parts.hostname,
+        port=port,
+        implicit_tls=scheme == "smtps",
+        starttls=starttls,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+    )
 
 
 def _is_weak(value: str) -> bool:

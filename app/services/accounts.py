@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from app import security
 from app.models import AuthSession, Membership, Role, Tenant, User, utcnow
+from app.services import verification
 from app.services.throttle import get_login_throttle
 from app.settings import get_settings
 
@@ -105,6 +106,7 @@ def sign_up(session: Session, email: str, password: str, workspace: str) -> tupl
         raise AccountError(
             "An account with this email already exists. Log in instead.", "email"
         ) from exc
+    verification.send_verification(session, user)  # queued; no-op when email is off
     return user, tenant
 
 

@@ -1,9 +1,13 @@
 """Workspace members and invitation links.
 
 An invitation is a link `/invite/<token>`; only a keyed hash of the token is stored, it
-expires after 7 days and works once. Role rules: owners and admins manage members, only an
-owner grants, changes or removes an owner, and the last owner can be neither demoted nor
-removed (a workspace always has someone who can delete it or pay for it).
+expires after 7 days and works once. With email on (SMTP_URL) an invitation bound to an
+address is also mailed there (through the outbox), and only inviters whose own address
+is verified may invite (see app.services.verification).
+
+Role rules: owners and admins manage members, only an owner grants, changes or removes
+an owner, and the last owner can be neither demoted nor removed (a workspace always has
+someone who can delete it or pay for it).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from app import security
+from app import routes, security
 from app.db import NotFoundError, TenantScope
 from app.models import AuthSession, Invitation, Membership, Role, Tenant, User, utcnow
-from app.services import accounts
+from app.services import accounts, verification
+from app.services.mail import messages, outbox
 from app.services.permissions import Action, require
+from app.settings import get_settings
 
 INVITE_TTL = timedelta(days=7)
 MAX_PENDING_INVITES = 50
@@ -39,6 +45,7 @@ class TeamError(ValueError):
 class CreatedInvitation:
     invitation: Invitation
     token: str  # shown once, as part of the link
+    emailed: bool = False  # an email with the link is queued for the invitation's address
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +95,12 @@ def create_invitation(
     if new_role == Role.owner and Role(actor_role) != Role.owner:
         raise TeamError("Only an owner can invite another owner.", "role")
     clean_email = accounts.normalize_email(email) if (email or "").strip() else None
+    inviter = session.get(User, created_by) if created_by else None
+    if not verification.may_invite(inviter):
+        raise TeamError(
+            "Confirm your email address before inviting people: use the link we sent you "
+            "(Settings → Account can send a new one)."
+        )
     now = now or utcnow()
     scope = TenantScope(session, tenant_id)
     pending = scope.all(
@@ -112,7 +125,39 @@ def create_invitation(
         )
     )
     session.flush()
-    return CreatedInvitation(invitation=invitation, token=token)
+    emailed = False
+    if clean_email and get_settings().email_enabled:
+        tenant = session.get(Tenant, tenant_id)
+        outbox.enqueue(
+            session,
+            messages.invitation(
+                clean_email,
+                invite_link(token),
+                tenant.name if tenant else "a workspace",
+                inviter.email if inviter else "",
+                str(new_role),
+                INVITE_TTL.days,
+            ),
+            kind="invitation",
+            invitation_id=invitation.id,
+            discard_after=invitation.expires_at,
+        )
+        emailed = True
+    return CreatedInvitation(invitation=invitation, token=token, emailed=emailed)
+
+
+def invite_link(token: str) -> str:
+    return f"{get_settings().public_url}{routes.INVITE}/{token}"
+
+
+def invitation_deliveries(
+    session: Session, tenant_id: str, invitation_ids: list[str]
+) -> dict[str, outbox.DeliveryStatus]:
+    """How each invitation's email is doing (only this workspace's invitations)."""
+    scope = TenantScope(session, tenant_id)
+    own = scope.all(Invitation, col(Invitation.id).in_(invitation_ids), limit=1000)
+    rows = outbox.latest_for_invitations(session, [i.id for i in own])
+    return {inv_id: outbox.describe(row) for inv_id, row in rows.items()}
 
 
 def list_pending_invitations(session: Session, tenant_id: str) -> list[Invitation]:
@@ -208,7 +253,9 @@ def sign_up_invited(
         raise TeamError(
             "An account with this email already exists. Log in instead.", "email"
         ) from exc
-    return user, accept_invitation(session, token, user)
+    invitation = accept_invitation(session, token, user)
+    verification.send_verification(session, user)
+    return user, invitation
 
 
 # ---- members --------------------------------------------------------------------------
@@ -292,6 +339,8 @@ __all__ = [
     "accept_invitation",
     "change_role",
     "create_invitation",
+    "invitation_deliveries",
+    "invite_link",
     "list_members",
     "list_pending_invitations",
     "member_tenants",

@@ -100,6 +100,7 @@ class RedisFailureStore:
 class LoginThrottle:
     ACCOUNT = BackoffPolicy(free_failures=5)
     IP = BackoffPolicy(free_failures=20)
+    PREFIX = ""
 
     def __init__(self, store: FailureStore) -> None:
         self.store = store
@@ -108,17 +109,33 @@ class LoginThrottle:
         """Seconds the caller must still wait before another attempt (0 = go ahead)."""
         now = time.time()
         wait = 0.0
-        for key, policy in ((f"acct:{email}", self.ACCOUNT), (f"ip:{ip}", self.IP)):
+        keys = ((f"{self.PREFIX}acct:{email}", self.ACCOUNT), (f"{self.PREFIX}ip:{ip}", self.IP))
+        for key, policy in keys:
             count, last = self.store.get(key)
             wait = max(wait, last + policy.delay(count) - now)
         return max(0, int(wait + 0.999))
 
     def failed(self, email: str, ip: str) -> None:
-        self.store.record(f"acct:{email}", self.ACCOUNT.window_s)
-        self.store.record(f"ip:{ip}", self.IP.window_s)
+        self.store.record(f"{self.PREFIX}acct:{email}", self.ACCOUNT.window_s)
+        self.store.record(f"{self.PREFIX}ip:{ip}", self.IP.window_s)
 
     def succeeded(self, email: str) -> None:
-        self.store.clear(f"acct:{email}")
+        self.store.clear(f"{self.PREFIX}acct:{email}")
+
+
+class MailThrottle(LoginThrottle):
+    """Requests that send mail (password reset, verification resend): every one counts.
+
+    Same backoff as login, tighter: 3 free per address and 10 per IP in an hour, so the
+    form cannot be used to flood someone's inbox or our mail server.
+    """
+
+    ACCOUNT = BackoffPolicy(free_failures=3, window_s=3600)
+    IP = BackoffPolicy(free_failures=10, window_s=3600)
+    PREFIX = "mail:"
+
+    def record(self, email: str, ip: str) -> None:
+        self.failed(email, ip)
 
 
 _throttle: LoginThrottle | None = None
@@ -134,6 +151,11 @@ def get_login_throttle() -> LoginThrottle:
                 store: FailureStore = RedisFailureStore(url) if url else MemoryFailureStore()
                 _throttle = LoginThrottle(store)
     return _throttle
+
+
+def get_mail_throttle() -> MailThrottle:
+    """Shares the login throttle's counter store (in process or Redis)."""
+    return MailThrottle(get_login_throttle().store)
 
 
 def reset_login_throttle() -> None:

@@ -1,0 +1,104 @@
+"""Forgot password: a single-use, 30-minute link by email; every session ends on reset.
+
+`request_reset` answers the same way whether or not an account has the address (it
+returns nothing and raises only for malformed input or throttling, which do not depend
+on the account); the email itself is sent by the outbox worker, so the request takes the
+same time either way. Without SMTP_URL the page says mail is off, and an operator can
+print a link with `python -m app.manage reset-link EMAIL`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from app import routes, security
+from app.models import AuthSession, TokenPurpose, User, utcnow
+from app.services import account_tokens, accounts
+from app.services.mail import messages, outbox
+from app.services.throttle import get_login_throttle, get_mail_throttle
+from app.settings import get_settings
+
+PURPOSE = TokenPurpose.password_reset
+RESET_MINUTES = int(account_tokens.TTL[PURPOSE].total_seconds() // 60)
+
+
+class ResetThrottledError(accounts.AccountError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many requests. Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+def reset_link(token: str) -> str:
+    return f"{get_settings().public_url}{routes.RESET_PASSWORD}/{token}"
+
+
+def _find_user(session: Session, email: str) -> User | None:
+    return session.exec(select(User).where(User.email == email)).first()
+
+
+def request_reset(session: Session, email: str, ip: str = "", now: datetime | None = None) -> None:
+    """Queue a reset email when an account has this address; the same outcome otherwise."""
+    clean = accounts.normalize_email(email)  # a malformed address says so (not an oracle)
+    throttle = get_mail_throttle()
+    wait = throttle.retry_after(clean, ip)  # raises when Redis is configured but down
+    if wait > 0:
+        raise ResetThrottledError(wait)
+    throttle.record(clean, ip)
+    user = _find_user(session, clean)
+    if user is None or not get_settings().email_enabled:
+        return
+    token, row = account_tokens.issue(session, user, PURPOSE, now)
+    outbox.enqueue(
+        session,
+        messages.password_reset(user.email, reset_link(token), RESET_MINUTES),
+        kind=PURPOSE.value,
+        user_id=user.id,
+        discard_after=row.expires_at,
+    )
+
+
+def operator_reset_link(session: Session, email: str) -> str:
+    """For `python -m app.manage reset-link`: the operator hands the link over themselves."""
+    user = _find_user(session, accounts.normalize_email(email))
+    if user is None:
+        raise accounts.AccountError("No account has this email address.", "email")
+    token, _row = account_tokens.issue(session, user, PURPOSE)
+    return reset_link(token)
+
+
+def token_status(session: Session, token: str) -> str:
+    return account_tokens.status(session, token, PURPOSE)
+
+
+def reset_password(
+    session: Session, token: str, new_password: str, now: datetime | None = None
+) -> User:
+    """Set the new password, use the link up, and sign the account out everywhere."""
+    now = now or utcnow()
+    accounts.validate_password(new_password)  # before using the link up: a typo keeps it
+    _row, user = account_tokens.consume(session, token, PURPOSE, now)
+    user.password_hash = security.hash_password(new_password)
+    session.add(user)
+    account_tokens.use_up_all(session, user.id, PURPOSE, now)  # older links stop working
+    revoke_all_sessions(session, user.id, now)
+    # The login backoff was for whoever guessed; the owner has just proved the address.
+    get_login_throttle().succeeded(user.email)
+    session.flush()
+    return user
+
+
+def revoke_all_sessions(session: Session, user_id: str, now: datetime | None = None) -> int:
+    now = now or utcnow()
+    rows = session.exec(
+        select(AuthSession).where(
+            AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None)
+        )
+    ).all()
+    for row in rows:
+        row.revoked_at = now
+        row.token_hash = None
+        row.code_hash = None
+        session.add(row)
+    return len(rows)

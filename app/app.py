@@ -13,6 +13,7 @@ from app.api.request_context import RequestContextMiddleware
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
 from app.services.ingestion import start_workers, stop_workers
+from app.services.mail.worker import start_mail_worker, stop_mail_worker
 from app.services.turn_runner import finish_running_turns
 from app.services.vectors import close_store
 from app.settings import get_settings
@@ -49,6 +50,7 @@ async def _lifespan():
     # A mounted FastAPI's own lifespan never runs, so startup work is registered here.
     prepare()
     start_workers()
+    start_mail_worker()
     log.info("ChatConnect ready at %s", get_settings().public_url)
     try:
         yield
@@ -56,4 +58,5 @@ async def _lifespan():
         # API turns whose clients hung up still run; let them save their answer and usage.
         await finish_running_turns(SHUTDOWN_GRACE_S)
         stop_workers()
+        stop_mail_worker()
         close_store()

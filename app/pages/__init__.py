@@ -9,6 +9,7 @@ from app.pages import (  # noqa: F401
     invite,
     knowledge,
     overview,
+    password,
     settings,
     widgets,
 )

@@ -123,6 +123,14 @@ def login() -> rx.Component:
                 LoginState.password_error,
                 "current-password",
             ),
+            rx.link(
+                "Forgot password?",
+                href=routes.FORGOT_PASSWORD,
+                size="2",
+                align="right",
+                width="100%",
+                id="forgot-password-link",
+            ),
             rx.cond(
                 LoginState.form_error != "",
                 rx.callout(

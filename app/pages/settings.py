@@ -6,6 +6,7 @@ import reflex as rx
 
 from app import routes
 from app.components.dialogs import confirm_dialog, form_dialog
+from app.components.email_status import email_address_card, invitation_delivery
 from app.components.forms import field_error, labeled
 from app.components.shell import dashboard_page, page_header
 from app.components.team_ui import (
@@ -353,7 +354,13 @@ def member_row(member: MemberView) -> rx.Component:
 
 def invite_row(invite: InviteView) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(rx.text(invite.email, size="2")),
+        rx.table.row_header_cell(
+            rx.vstack(
+                rx.text(invite.email, size="2"),
+                invitation_delivery(invite.delivery, invite.delivery_failed),
+                spacing="1",
+            )
+        ),
         rx.table.cell(rx.badge(invite.role, variant="outline")),
         rx.table.cell(rx.text("Expires ", invite.expires, size="2", white_space="nowrap")),
         rx.table.cell(
@@ -375,7 +382,12 @@ def invite_row(invite: InviteView) -> rx.Component:
 def invite_dialog() -> rx.Component:
     return form_dialog(
         "Invite someone",
-        "You get a link to send them. It works once and expires in 7 days.",
+        rx.cond(
+            MembersState.mail_enabled,
+            "We email the link to the address you enter and show it to you once. "
+            "It works once and expires in 7 days.",
+            "You get a link to send them. It works once and expires in 7 days.",
+        ),
         labeled(
             "Email (optional: only this person can use the link)",
             "invite-email",
@@ -450,12 +462,20 @@ def members_section() -> rx.Component:
         "Owners and admins manage keys, credentials, members and billing; members run content.",
         rx.cond(
             MembersState.can_manage,
-            rx.button(
-                rx.icon("user-plus", size=16),
-                "Invite by link",
-                on_click=MembersState.open_invite,
-                id="invite-open",
-                width="fit-content",
+            rx.cond(
+                MembersState.may_invite,
+                rx.button(
+                    rx.icon("user-plus", size=16),
+                    rx.cond(MembersState.mail_enabled, "Invite", "Invite by link"),
+                    on_click=MembersState.open_invite,
+                    id="invite-open",
+                    width="fit-content",
+                ),
+                read_only_notice(
+                    "Confirm your email address to invite people: use the link we sent you "
+                    "(Account tab can send a new one).",
+                    "invite-needs-verified",
+                ),
             ),
             read_only_notice(
                 "Only owners and admins can invite or remove people.", "members-read-only"
@@ -564,6 +584,7 @@ def delete_dialog() -> rx.Component:
 
 def account_section() -> rx.Component:
     return rx.vstack(
+        email_address_card(),
         section_card(
             "Change password",
             "You stay signed in here; every other session is signed out.",

@@ -10,8 +10,8 @@ import dataclasses
 import reflex as rx
 
 from app.db import NotFoundError, session_scope
-from app.models import Role
-from app.services import team
+from app.models import Role, User
+from app.services import team, verification
 from app.services.accounts import AccountError, Identity
 from app.services.permissions import Action, PermissionDeniedError, can
 from app.settings import get_settings
@@ -35,10 +35,12 @@ class InviteView:
     email: str = ""
     role: str = ""
     expires: str = ""
+    delivery: str = ""  # how its email is doing ("" when none was sent)
+    delivery_failed: bool = False
 
 
 def invite_link(token: str) -> str:
-    return f"{get_settings().public_url}/invite/{token}"
+    return team.invite_link(token)
 
 
 def change_role_as(ident: Identity, membership_id: str, role: str) -> None:
@@ -48,11 +50,16 @@ def change_role_as(ident: Identity, membership_id: str, role: str) -> None:
 
 
 def invite_as(ident: Identity, role: str, email: str) -> str:
+    return invite_and_mail_as(ident, role, email)[0]
+
+
+def invite_and_mail_as(ident: Identity, role: str, email: str) -> tuple[str, bool]:
+    """The invitation link, and whether an email with it was queued."""
     with session_scope() as session:
         created = team.create_invitation(
             session, ident.tenant_id, ident.role, role, email or None, created_by=ident.user_id
         )
-        return invite_link(created.token)
+        return invite_link(created.token), created.emailed
 
 
 class MembersState(AuthState):
@@ -61,6 +68,8 @@ class MembersState(AuthState):
     can_manage: bool = False
     is_owner: bool = False
     loaded: bool = False
+    mail_enabled: bool = False
+    may_invite: bool = True  # False while email is on and your own address is unverified
 
     invite_open: bool = False
     invite_role: str = "member"
@@ -74,6 +83,11 @@ class MembersState(AuthState):
         with session_scope() as session:
             rows = team.list_members(session, ident.tenant_id)
             pending = team.list_pending_invitations(session, ident.tenant_id)
+            deliveries = team.invitation_deliveries(
+                session, ident.tenant_id, [i.id for i in pending]
+            )
+            self.may_invite = verification.may_invite(session.get(User, ident.user_id))
+        self.mail_enabled = get_settings().email_enabled
         self.members = [
             MemberView(
                 id=m.membership_id,
@@ -90,6 +104,9 @@ class MembersState(AuthState):
                 email=i.email or "Anyone with the link",
                 role=str(i.role),
                 expires=i.expires_at.strftime("%b %d, %Y"),
+                delivery=deliveries[i.id].message if i.id in deliveries else "",
+                delivery_failed=i.id in deliveries
+                and deliveries[i.id].state in ("retrying", "failed"),
             )
             for i in pending
         ]
@@ -124,7 +141,9 @@ class MembersState(AuthState):
         ident = self._require()
         self.invite_error = ""
         try:
-            self.link = invite_as(ident, self.invite_role, str(form.get("email", ""))[:300])
+            self.link, emailed = invite_and_mail_as(
+                ident, self.invite_role, str(form.get("email", ""))[:300]
+            )
         except PermissionDeniedError as exc:
             self.invite_open = False
             return rx.toast.error(str(exc))
@@ -133,6 +152,8 @@ class MembersState(AuthState):
             return None
         self.invite_open = False
         self._reload(ident)
+        if emailed:
+            return rx.toast.success("Invitation created; we are emailing them the link.")
         return rx.toast.success("Invitation created. Copy the link now.")
 
     @rx.event

@@ -22,6 +22,8 @@ for _name in (
     "OPENAI_API_KEY",
     "ANTHROPIC_API_KEY",
     "PUBLIC_URL",
+    "SMTP_URL",
+    "EMAIL_FROM",
 ):
     os.environ.pop(_name, None)
 os.environ["DATA_DIR"] = str(_TMP / "data")

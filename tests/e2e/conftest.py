@@ -54,7 +54,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     log = tmp_path_factory.mktemp("e2e-log") / "server.log"
     base = f"http://127.0.0.1:{port}"
     env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL")
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "SMTP_URL", "EMAIL_FROM")
     }
     secret_key = secrets.token_urlsafe(48)
     env.update(

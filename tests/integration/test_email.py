@@ -15,8 +15,16 @@ from sqlmodel import select
 
 from app import security
 from app.db import session_scope
-from app.models import AccountToken, AuthSession, EmailOutbox, Invitation, MailStatus, Role, User
-from app.models import utcnow
+from app.models import (
+    AccountToken,
+    AuthSession,
+    EmailOutbox,
+    Invitation,
+    MailStatus,
+    Role,
+    User,
+    utcnow,
+)
 from app.services import account_tokens, accounts, password_reset, team, verification, workspace
 from app.services.mail import outbox
 from app.services.mail.transport import DeliveryError

@@ -47,15 +47,17 @@ class AppServer:
         self.secret_key = secret_key  # lets tests write keys/credentials the server can read
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+@contextlib.contextmanager
+def run_app_server(
+    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+) -> Iterator[AppServer]:
+    """`reflex run --env prod` on a free port with a throwaway DATA_DIR, until the block ends."""
     port = free_port()
     data_dir = tmp_path_factory.mktemp("e2e-data")
     log = tmp_path_factory.mktemp("e2e-log") / "server.log"
     base = f"http://127.0.0.1:{port}"
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "SMTP_URL", "EMAIL_FROM")
-    }
+    dropped = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "SMTP_URL", "EMAIL_FROM")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     secret_key = secrets.token_urlsafe(48)
     env.update(
         PORT=str(port),
@@ -65,6 +67,7 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
         SECRET_KEY=secret_key,
         REFLEX_USE_SYSTEM_BUN="1",
     )
+    env.update(extra_env or {})
     reflex = str(Path(sys.executable).with_name("reflex"))
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -100,6 +103,12 @@ def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+    with run_app_server(tmp_path_factory) as server:
+        yield server
 
 
 # Module scope: the sync Playwright API runs an event loop in this thread while it lives,

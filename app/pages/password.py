@@ -232,7 +232,7 @@ def reset_page() -> rx.Component:
         "Choose a new password",
         "Setting it signs your account out everywhere.",
         reset_body(),
-        _back_to_login(),
+        rx.cond(ResetPasswordState.status == "done", rx.fragment(), _back_to_login()),
     )
 
 

@@ -62,4 +62,19 @@ def check_health() -> tuple[bool, dict[str, Any]]:
     if get_settings().redis_url:
         components["redis"] = _timed(_redis)
     ok = all(c["status"] == "up" for c in components.values())
-    return ok, {"status": "ok" if ok else "degraded", "components": components}
+    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "components": components}
+    if get_settings().email_enabled and components["database"]["status"] == "up":
+        # Informational: a mail server outage delays email but does not make the app unready.
+        body["email"] = _email_backlog()
+    return ok, body
+
+
+def _email_backlog() -> dict[str, Any]:
+    from app.db import session_scope
+    from app.services.mail.outbox import backlog
+
+    try:
+        with session_scope() as session:
+            return backlog(session)
+    except Exception as exc:  # health reports, never raises
+        return {"error": type(exc).__name__}

@@ -97,3 +97,19 @@ async def test_logout_revokes_and_clears(client: httpx.AsyncClient, engine: Engi
     )
     with session_scope(engine) as s:
         assert accounts.identity_for_token(s, token) is None
+
+
+async def test_health_reports_the_email_backlog_but_stays_up_when_smtp_is_down(
+    client: httpx.AsyncClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.settings import reset_settings_cache
+
+    assert "email" not in (await client.get("/api/health")).json()  # email off by default
+    monkeypatch.setenv("SMTP_URL", "smtp://127.0.0.1:1")  # nothing listens there
+    reset_settings_cache()
+    with session_scope(engine) as s:
+        accounts.sign_up(s, "ann@acme.io", "a-long-password", "Acme")  # queues a verify email
+    response = await client.get("/api/health")
+    assert response.status_code == 200
+    email = response.json()["email"]
+    assert email["waiting"] == 1 and email["retrying"] == 0 and email["oldest_waiting_s"] >= 0

@@ -106,7 +106,9 @@ def test_forgot_and_reset_password(mail_app: AppServer, browser, mail) -> None: 
     context = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.goto(f"{base}/login")
-    page.click("#forgot-password-link", timeout=30_000)
+    expect(page.locator("#forgot-password-link")).to_be_visible(timeout=30_000)
+    shot(page, "email-login-forgot-link-phone")
+    page.click("#forgot-password-link")
     expect(page).to_have_url(re.compile(r"/forgot-password/?$"), timeout=30_000)
     shot(page, "email-forgot-form-phone")
 

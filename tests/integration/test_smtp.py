@@ -90,6 +90,9 @@ def test_smtp_down_keeps_the_email_and_delivers_when_it_is_back(
     )
     assert row.next_attempt_at > utcnow() and row.body_encrypted
     assert "Retrying in" in outbox.describe(row).message
+    with session_scope() as s:
+        waiting = outbox.backlog(s)
+    assert (waiting["waiting"], waiting["retrying"]) == (2, 2)  # what /api/health reports
     # The server comes back; the retry, once due, delivers the same (still valid) link.
     controller, sink = start_smtp(smtp_port)
     try:
@@ -104,6 +107,8 @@ def test_smtp_down_keeps_the_email_and_delivers_when_it_is_back(
         password_reset.reset_password(s, token, "another-long-password")
     row = _only_row("password_reset")
     assert row.status == MailStatus.sent and row.attempts == 2 and row.last_error is None
+    with session_scope() as s:
+        assert outbox.backlog(s)["waiting"] == 0
 
 
 def test_the_app_worker_thread_delivers_as_soon_as_the_transaction_commits(

@@ -127,6 +127,22 @@ def latest_for_user(session: Session, user_id: str, kind: str) -> EmailOutbox | 
     ).first()
 
 
+def backlog(session: Session, now: datetime | None = None) -> dict[str, int]:
+    """For /api/health: emails waiting, how many of them after a failed attempt, oldest age."""
+    now = now or utcnow()
+    waiting = session.exec(
+        select(EmailOutbox.attempts, EmailOutbox.created_at).where(
+            col(EmailOutbox.status).in_([MailStatus.queued, MailStatus.sending])
+        )
+    ).all()
+    oldest = min((created for _attempts, created in waiting), default=now)
+    return {
+        "waiting": len(waiting),
+        "retrying": sum(1 for attempts, _created in waiting if attempts > 0),
+        "oldest_waiting_s": int((now - oldest).total_seconds()),
+    }
+
+
 # ---- delivery -------------------------------------------------------------------------
 
 

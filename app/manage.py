@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import sys
 
+from pydantic import ValidationError
+
 from app.db import run_migrations
 from app.settings import SettingsError, get_settings, resolve_secret_key
 
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> int:
             resolve_secret_key(get_settings())
             print("configuration ok")
             return 0
-    except SettingsError as exc:
+    except (SettingsError, ValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("usage: python -m app.manage migrate | check | reset-link EMAIL", file=sys.stderr)

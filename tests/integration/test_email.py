@@ -416,3 +416,16 @@ def test_orphaned_sends_are_requeued_at_startup(engine, mail_on) -> None:
     assert outbox.requeue_orphans(engine) == 1
     transport = MemoryTransport()
     assert _deliverer(engine, transport, "w2").drain() == 1 and len(transport.sent) == 1
+
+
+def test_manage_reset_link_prints_a_working_link(engine: Engine, capsys) -> None:  # type: ignore[no-untyped-def]
+    from app.manage import main
+
+    _sign_up(engine)
+    assert main(["reset-link", "ann@acme.io"]) == 0
+    link = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"http://127\.0\.0\.1:3000/reset-password/[A-Za-z0-9_-]{43}", link)
+    with session_scope(engine) as s:
+        assert password_reset.token_status(s, link.rsplit("/", 1)[1]) == "valid"
+    assert main(["reset-link", "ghost@acme.io"]) == 1
+    assert "No account" in capsys.readouterr().err

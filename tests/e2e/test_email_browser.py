@@ -200,3 +200,19 @@ def test_invitation_email_survives_a_mail_server_outage(mail_app: AppServer, bro
     guest = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     guest.goto(link_in(invite, "/invite"))
     expect(guest.locator("#invite-workspace")).to_have_text("Invite Co", timeout=30_000)
+
+
+def test_server_log_never_holds_a_token_or_link(mail_app: AppServer, mail) -> None:  # type: ignore[no-untyped-def]
+    """Runs after the flows above: every token that was mailed is absent from the log."""
+    log = mail_app.log.read_text(errors="replace")
+    assert "email" in log  # the mail worker did log (row ids and kinds)
+    tokens = [
+        re.search(r"/(?:reset-password|verify-email|invite)/([A-Za-z0-9_-]{20,})", m.get_content())
+        for message in mail.sink.messages
+        for m in [message.get_body(preferencelist=("plain",))]
+        if m is not None
+    ]
+    found = [t.group(1) for t in tokens if t]
+    assert found, "expected links in the mail that was received"
+    for token in found:
+        assert token not in log

@@ -429,3 +429,29 @@ def test_manage_reset_link_prints_a_working_link(engine: Engine, capsys) -> None
         assert password_reset.token_status(s, link.rsplit("/", 1)[1]) == "valid"
     assert main(["reset-link", "ghost@acme.io"]) == 1
     assert "No account" in capsys.readouterr().err
+
+
+def test_reset_throttle_is_shared_through_redis(  # type: ignore[no-untyped-def]
+    engine: Engine, mail_on, redis_url: str, monkeypatch
+) -> None:
+    import redis
+
+    from app.services.throttle import reset_login_throttle
+
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    reset_settings_cache()
+    reset_login_throttle()
+    address = f"shared-{utcnow().timestamp()}@acme.io"
+    client = redis.Redis.from_url(redis_url)
+    try:
+        with session_scope(engine) as s:
+            for _ in range(3):
+                password_reset.request_reset(s, address, "10.7.7.7")
+        assert client.exists(f"cc:fail:mail:acct:{address}")
+        reset_login_throttle()  # another process: a fresh throttle, the same counters
+        with session_scope(engine) as s, pytest.raises(password_reset.ResetThrottledError):
+            password_reset.request_reset(s, address, "10.8.8.8")
+    finally:
+        client.delete(f"cc:fail:mail:acct:{address}", "cc:fail:mail:ip:10.7.7.7")
+        client.delete("cc:fail:mail:ip:10.8.8.8")
+        client.close()

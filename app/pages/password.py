@@ -91,7 +91,15 @@ def forgot_form() -> rx.Component:
                     id="forgot-form-error",
                 ),
             ),
-            rx.button("Send reset link", type="submit", size="3", width="100%", id="forgot-submit"),
+            rx.button(
+                "Send reset link",
+                type="submit",
+                size="3",
+                width="100%",
+                id="forgot-submit",
+                # Until the page's on_load has run, a submit could be wiped by it.
+                disabled=~rx.State.is_hydrated,
+            ),
             spacing="4",
             width="100%",
         ),
@@ -160,7 +168,14 @@ def reset_form() -> rx.Component:
             _password_input(
                 "confirm", "The same again", ResetPasswordState.confirm_error, "Repeat it"
             ),
-            rx.button("Set new password", type="submit", size="3", width="100%", id="reset-submit"),
+            rx.button(
+                "Set new password",
+                type="submit",
+                size="3",
+                width="100%",
+                id="reset-submit",
+                disabled=~rx.State.is_hydrated,
+            ),
             spacing="4",
             width="100%",
         ),

@@ -127,8 +127,6 @@ def login() -> rx.Component:
                 "Forgot password?",
                 href=routes.FORGOT_PASSWORD,
                 size="2",
-                align="right",
-                width="100%",
                 id="forgot-password-link",
             ),
             rx.cond(

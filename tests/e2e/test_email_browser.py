@@ -113,11 +113,14 @@ def test_forgot_and_reset_password(mail_app: AppServer, browser, mail) -> None: 
     shot(page, "email-forgot-form-phone")
 
     # An unknown address gets exactly the same answer.
+    expect(page.locator("#forgot-submit")).to_be_enabled(timeout=30_000)
     page.fill("#email", "nobody@acme.io")
     page.click("#forgot-submit")
     expect(page.locator("#forgot-sent")).to_be_visible(timeout=15_000)
     unknown_answer = page.locator("#forgot-sent").inner_text()
     page.goto(f"{base}/forgot-password")
+    # The form re-renders once the page has loaded its state; type after that.
+    expect(page.locator("#forgot-submit")).to_be_enabled(timeout=30_000)
     page.fill("#email", "rosa@acme.io")
     page.click("#forgot-submit")
     expect(page.locator("#forgot-sent")).to_be_visible(timeout=15_000)
@@ -129,7 +132,8 @@ def test_forgot_and_reset_password(mail_app: AppServer, browser, mail) -> None: 
     )
     assert not any(m["To"] == "nobody@acme.io" for m in mail.sink.messages)
     page.goto(link)
-    page.fill("#password", NEW_PASSWORD, timeout=30_000)
+    expect(page.locator("#reset-submit")).to_be_enabled(timeout=30_000)
+    page.fill("#password", NEW_PASSWORD)
     page.fill("#confirm", "not-the-same-password")
     page.click("#reset-submit")
     expect(page.locator("#confirm-error")).to_contain_text("not the same", timeout=15_000)

@@ -147,7 +147,7 @@ def forgot_body() -> rx.Component:
 def forgot_password() -> rx.Component:
     return _card(
         "Forgot your password?",
-        "We will email you a link to choose a new one.",
+        "A single-use link lets you choose a new one.",
         forgot_body(),
         _back_to_login(),
     )

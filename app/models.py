@@ -157,13 +157,17 @@ class MailStatus(StrEnum):
     sending = "sending"
     sent = "sent"
     failed = "failed"
+    dropped = "dropped"  # nothing to send after all (a reset request for no account)
 
 
 class EmailOutbox(Timestamped, table=True):
     """One email to deliver: a durable job claimed by the mail workers.
 
     The body carries a link with a token, so it is stored encrypted (see
-    app.security.encrypt_secret) and wiped once the message is sent or given up on.
+    app.security.encrypt_secret) and wiped once the message is sent or given up on. A row
+    without a body is a request the worker composes itself (see `Composer` in
+    app.services.mail.outbox): a password reset, whose request must cost the same whether
+    or not an account has the address.
     """
 
     __tablename__ = "email_outbox"

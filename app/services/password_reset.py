@@ -1,10 +1,12 @@
 """Forgot password: a single-use, 30-minute link by email; every session ends on reset.
 
-`request_reset` answers the same way whether or not an account has the address (it
-returns nothing and raises only for malformed input or throttling, which do not depend
-on the account); the email itself is sent by the outbox worker, so the request takes the
-same time either way. Without SMTP_URL the page says mail is off, and an operator can
-print a link with `python -m app.manage reset-link EMAIL`.
+`request_reset` answers the same way whether or not an account has the address: it
+returns nothing, raises only for malformed input or throttling (which do not depend on
+the account), and does the same work either way, queuing a body-less outbox row. The
+mail worker looks the address up, issues the token and composes the email (`compose`),
+or drops the row when no account has the address, away from the request's timing.
+Without SMTP_URL the page says mail is off, and an operator can print a link with
+`python -m app.manage reset-link EMAIL`.
 """
 
 from __future__ import annotations
@@ -14,14 +16,15 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from app import routes, security
-from app.models import AuthSession, TokenPurpose, User, utcnow
+from app.models import AuthSession, EmailOutbox, TokenPurpose, User, utcnow
 from app.services import account_tokens, accounts
 from app.services.mail import messages, outbox
 from app.services.throttle import get_login_throttle, get_mail_throttle
 from app.settings import get_settings
 
 PURPOSE = TokenPurpose.password_reset
-RESET_MINUTES = int(account_tokens.TTL[PURPOSE].total_seconds() // 60)
+TTL = account_tokens.TTL[PURPOSE]
+RESET_MINUTES = int(TTL.total_seconds() // 60)
 
 
 class ResetThrottledError(accounts.AccountError):
@@ -46,16 +49,22 @@ def request_reset(session: Session, email: str, ip: str = "", now: datetime | No
     if wait > 0:
         raise ResetThrottledError(wait)
     throttle.record(clean, ip)
-    user = _find_user(session, clean)
-    if user is None or not get_settings().email_enabled:
-        return
-    token, row = account_tokens.issue(session, user, PURPOSE, now)
-    outbox.enqueue(
-        session,
-        messages.password_reset(user.email, reset_link(token), RESET_MINUTES),
-        kind=PURPOSE.value,
+    if get_settings().email_enabled:
+        outbox.enqueue_request(
+            session, kind=PURPOSE.value, to=clean, discard_after=(now or utcnow()) + TTL
+        )
+
+
+def compose(session: Session, row: EmailOutbox) -> outbox.Composed | None:
+    """In the mail worker: the reset email for the row's address, or None (no account)."""
+    user = _find_user(session, row.to_address)
+    if user is None:
+        return None
+    token, token_row = account_tokens.issue(session, user, PURPOSE)
+    return outbox.Composed(
+        mail=messages.password_reset(user.email, reset_link(token), RESET_MINUTES),
         user_id=user.id,
-        discard_after=row.expires_at,
+        discard_after=token_row.expires_at,
     )
 
 

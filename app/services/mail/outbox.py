@@ -48,6 +48,20 @@ def _wake_after_commit(session: Session) -> None:
     event.listen(session, "after_commit", wake, once=True)
 
 
+def enqueue_request(
+    session: Session, *, kind: str, to: str, discard_after: datetime | None = None
+) -> EmailOutbox:
+    """A row without a body: the worker's composer for `kind` decides what (if anything)
+    to send. The caller's transaction does the same work whatever the address is."""
+    row = EmailOutbox(
+        kind=kind, to_address=to, subject="", body_encrypted=None, discard_after=discard_after
+    )
+    session.add(row)
+    session.flush()
+    _wake_after_commit(session)
+    return row
+
+
 def enqueue(
     session: Session,
     mail: Mail,
@@ -160,6 +174,23 @@ class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Composed:
+    mail: Mail
+    user_id: str | None = None
+    discard_after: datetime | None = None
+
+
+# Builds the message of a body-less row inside the worker's transaction; None: drop it.
+Composer = Callable[[Session, EmailOutbox], Composed | None]
+
+
+def default_composers() -> dict[str, Composer]:
+    from app.services import password_reset  # services import the outbox, not the reverse
+
+    return {password_reset.PURPOSE.value: password_reset.compose}
+
+
 class Deliverer:
     """Claims and delivers outbox rows; one per worker thread."""
 
@@ -170,12 +201,14 @@ class Deliverer:
         sender: str,
         worker_id: str,
         config: OutboxConfig | None = None,
+        composers: dict[str, Composer] | None = None,
     ) -> None:
         self.engine = engine
         self.transport = transport
         self.sender = sender
         self.worker_id = worker_id[:64]
         self.config = config or OutboxConfig()
+        self.composers = default_composers() if composers is None else composers
 
     def _claimable(self, now: datetime):  # type: ignore[no-untyped-def]
         stale = now - timedelta(seconds=self.config.stale_after_s)
@@ -232,6 +265,8 @@ class Deliverer:
                 self._finish(s, row, MailStatus.failed, "its link expired before it could be sent")
                 log.warning("email %s (%s) dropped: link expired before delivery", row_id, kind)
                 return
+            if row.body_encrypted is None and not self._compose(s, row):
+                return
             try:
                 body = json.loads(security.decrypt_secret(row.body_encrypted or ""))
                 message = to_email_message(
@@ -279,6 +314,23 @@ class Deliverer:
             reason,
             delay,
         )
+
+    def _compose(self, s: Session, row: EmailOutbox) -> bool:
+        """Fill in a body-less row (once: retries reuse the body); False when dropped."""
+        composer = self.composers.get(row.kind)
+        composed = composer(s, row) if composer is not None else None
+        if composed is None:
+            row.to_address = ""  # keep no address that no account has
+            self._finish(s, row, MailStatus.dropped, None)
+            log.info("email %s (%s): nothing to send", row.id, row.kind)
+            return False
+        row.to_address, row.subject = composed.mail.to, composed.mail.subject
+        body = json.dumps({"text": composed.mail.text, "html": composed.mail.html})
+        row.body_encrypted = security.encrypt_secret(body)
+        row.user_id = composed.user_id
+        row.discard_after = composed.discard_after
+        s.add(row)
+        return True
 
     @staticmethod
     def _finish(s: Session, row: EmailOutbox, status: MailStatus, error: str | None) -> None:

@@ -7,10 +7,12 @@ have come due. Several processes may run one each: rows are claimed with compare
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 
 from app.db import get_engine
-from app.rag.ingest import worker_identity
 from app.services.mail import outbox
 from app.services.mail.transport import SmtpTransport
 from app.settings import Settings, get_settings
@@ -51,6 +53,10 @@ class MailWorker:
             if not worked:
                 self._wake.wait(self.poll_s)
                 self._wake.clear()
+
+
+def worker_identity() -> str:
+    return f"mail:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 _worker: MailWorker | None = None

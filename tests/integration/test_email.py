@@ -469,3 +469,15 @@ def test_reset_throttle_is_shared_through_redis(  # type: ignore[no-untyped-def]
         client.delete(f"cc:fail:mail:acct:{address}", "cc:fail:mail:ip:10.7.7.7")
         client.delete("cc:fail:mail:ip:10.8.8.8")
         client.close()
+
+
+def test_finished_rows_are_pruned_after_30_days(engine, mail_on) -> None:  # type: ignore[no-untyped-def]
+    _sign_up(engine)
+    with session_scope(engine) as s:
+        password_reset.request_reset(s, "ann@acme.io", "10.0.0.9")
+    _deliverer(engine, MemoryTransport()).run_once()  # one sent, one still queued
+    assert outbox.prune(engine) == 0
+    assert outbox.prune(engine, now=utcnow() + timedelta(days=31)) == 1
+    with session_scope(engine) as s:
+        (left,) = s.exec(select(EmailOutbox)).all()
+        assert left.status == MailStatus.queued  # waiting mail is never pruned

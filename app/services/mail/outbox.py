@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
-from sqlalchemy import Engine, event, or_, update
+from sqlalchemy import Engine, delete, event, or_, update
 from sqlmodel import Session, col, select
 
 from app import security
@@ -340,6 +340,24 @@ class Deliverer:
         if status == MailStatus.sent:
             row.sent_at = utcnow()
         s.add(row)
+
+
+KEEP_FINISHED = timedelta(days=30)
+
+
+def prune(engine: Engine, now: datetime | None = None) -> int:
+    """Forget finished rows (sent, failed, dropped) after KEEP_FINISHED; they hold no body."""
+    cutoff = (now or utcnow()) - KEEP_FINISHED
+    with session_scope(engine) as s:
+        result = s.exec(  # type: ignore[call-overload]
+            delete(EmailOutbox).where(
+                col(EmailOutbox.status).in_(
+                    [MailStatus.sent, MailStatus.failed, MailStatus.dropped]
+                ),
+                col(EmailOutbox.updated_at) < cutoff,
+            )
+        )
+        return int(result.rowcount or 0)
 
 
 def requeue_orphans(engine: Engine) -> int:

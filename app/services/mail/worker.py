@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 
 from app.db import get_engine
@@ -20,6 +21,7 @@ from app.settings import Settings, get_settings
 log = logging.getLogger("chatconnect.mail")
 
 POLL_S = 5.0
+PRUNE_EVERY_S = 3600.0
 
 
 class MailWorker:
@@ -44,9 +46,13 @@ class MailWorker:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
+        last_prune = 0.0
         while not self._stop.is_set():
             try:
                 worked = self.deliverer.run_once()
+                if not worked and time.monotonic() - last_prune > PRUNE_EVERY_S:
+                    last_prune = time.monotonic()
+                    outbox.prune(self.deliverer.engine)
             except Exception:  # a broken claim (database down) must not kill the thread
                 log.exception("mail worker loop error")
                 worked = False

@@ -160,6 +160,13 @@ def test_forgot_and_reset_password(mail_app: AppServer, browser, mail) -> None: 
     expect(page.locator("#reset-problem")).to_contain_text("already used", timeout=30_000)
     shot(page, "email-reset-used-phone")
 
+    # The ?token= form of the link is the same page; a made-up token is refused plainly.
+    dark = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="dark")
+    other = dark.new_page()
+    other.goto(f"{base}/reset-password?token=not-a-real-token")
+    expect(other.locator("#reset-problem")).to_contain_text("not valid", timeout=30_000)
+    shot(other, "email-reset-invalid-dark")
+
 
 def test_invitation_email_survives_a_mail_server_outage(mail_app: AppServer, browser, mail) -> None:  # type: ignore[no-untyped-def]
     base = mail_app.base_url

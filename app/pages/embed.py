@@ -10,6 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.chat_markdown import chat_markdown
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import ChatItem, Chip, EmbedState
 
@@ -44,18 +45,17 @@ def _header() -> rx.Component:
             min_width="0",
         ),
         rx.spacer(),
-        rx.tooltip(
-            rx.icon_button(
-                rx.icon("rotate_ccw", size=18),
-                variant="ghost",
-                color_scheme="gray",
-                size="2",
-                on_click=EmbedState.new_conversation,
-                disabled=EmbedState.streaming,
-                id="cc-new",
-                aria_label="Start a new conversation",
-            ),
-            content="New conversation",
+        # A native tooltip: Radix's Tooltip would add a positioning library to the download.
+        rx.icon_button(
+            rx.icon("rotate_ccw", size=18),
+            variant="ghost",
+            color_scheme="gray",
+            size="2",
+            on_click=EmbedState.new_conversation,
+            disabled=EmbedState.streaming,
+            id="cc-new",
+            aria_label="Start a new conversation",
+            title="New conversation",
         ),
         rx.cond(
             EmbedState.mode == "bubble",
@@ -96,14 +96,7 @@ def _bubble(content: rx.Component, mine: bool | rx.Var, **props) -> rx.Component
 
 
 def _markdown(text: rx.Var) -> rx.Component:
-    return rx.markdown(
-        text,
-        component_map={
-            "a": lambda text, **props: rx.link(text, **props, is_external=True),
-            "p": lambda text: rx.text(text, as_="p", size="2", margin_y="0.35em"),
-        },
-        class_name="cc-md",
-    )
+    return chat_markdown(text, font_size="var(--font-size-2)")
 
 
 def _chip(chip: Chip) -> rx.Component:
@@ -135,12 +128,15 @@ def _chip(chip: Chip) -> rx.Component:
 
 
 def _thumb(item: ChatItem, value: int, icon: str, label: str) -> rx.Component:
+    # 32 px targets (size 2); "soft" gray when not chosen keeps a visible tinted background
+    # and a gray-11 icon in light and dark, solid green/red once chosen.
     active = item.feedback == value
     return rx.icon_button(
-        rx.icon(icon, size=14),
-        size="1",
-        variant=rx.cond(active, "solid", "ghost"),
+        rx.icon(icon, size=16),
+        size="2",
+        variant=rx.cond(active, "solid", "soft"),
         color_scheme=rx.cond(active, "green" if value == 1 else "red", "gray"),
+        title=label,
         on_click=EmbedState.rate(item.id, value),
         aria_label=label,
         aria_pressed=rx.cond(active, "true", "false"),
@@ -168,7 +164,7 @@ def _message(item: ChatItem) -> rx.Component:
             rx.hstack(
                 _thumb(item, 1, "thumbs_up", "Helpful"),
                 _thumb(item, -1, "thumbs_down", "Not helpful"),
-                spacing="1",
+                spacing="2",
             ),
             spacing="2",
             align="start",
@@ -359,10 +355,6 @@ def _unavailable() -> rx.Component:
 
 
 _CSS = {
-    ".cc-md p:first-child": {"margin_top": "0"},
-    ".cc-md p:last-child": {"margin_bottom": "0"},
-    ".cc-md ul, .cc-md ol": {"padding_left": "1.2em", "margin": "0.3em 0"},
-    ".cc-md pre": {"white_space": "pre-wrap", "font_size": "12px"},
     ".cc-chip-label": {
         "max_width": "220px",
         "overflow": "hidden",

@@ -23,7 +23,7 @@ _CSS: dict[str, Any] = {
     "overflow_wrap": "anywhere",
     "& > :first-child": {"margin_top": "0"},
     "& > :last-child": {"margin_bottom": "0"},
-    "p": {"margin": "0.35em 0"},
+    "p": {"margin": "0.5em 0"},
     "h1, h2, h3, h4, h5, h6": {"font_size": "1em", "font_weight": "700", "margin": "0.6em 0 0.3em"},
     "ul, ol": {"padding_left": "1.3em", "margin": "0.3em 0"},
     "ul": {"list_style": "disc"},

@@ -35,7 +35,10 @@ def _header() -> rx.Component:
     return rx.hstack(
         _avatar(),
         rx.vstack(
-            rx.text(EmbedState.title, weight="bold", size="3", id="cc-title", trim="both"),
+            # The page's one h1 (the chat's name), drawn like the rest of the header.
+            rx.heading(
+                EmbedState.title, as_="h1", weight="bold", size="3", id="cc-title", trim="both"
+            ),
             rx.text(
                 rx.cond(EmbedState.preview, "Preview · not saved", "Typically answers instantly"),
                 size="1",
@@ -123,6 +126,7 @@ def _chip(chip: Chip) -> rx.Component:
             max_height="50vh",
             overflow_y="auto",
             side="top",
+            aria_label="Source " + chip.n.to_string() + ": " + chip.label,
         ),
     )
 
@@ -238,7 +242,12 @@ def _log() -> rx.Component:
                             on_click=EmbedState.ask(q),
                             class_name="cc-starter",
                             # Radix draws the outline as an inset shadow in the accent color.
-                            style={"color": PRIMARY, "box_shadow": f"inset 0 0 0 1px {PRIMARY}"},
+                            # The brand colour outlines; the text stays readable on light
+                            # and dark backgrounds whatever that colour is.
+                            style={
+                                "color": "var(--gray-12)",
+                                "box_shadow": f"inset 0 0 0 1px {PRIMARY}",
+                            },
                         ),
                     ),
                     gap="8px",
@@ -385,7 +394,15 @@ def embed_page() -> rx.Component:
     return rx.box(
         rx.theme(
             rx.flex(
-                body,
+                # One main landmark holding everything the visitor reads and uses.
+                rx.el.main(
+                    body,
+                    display="flex",
+                    flex_direction="column",
+                    flex="1",
+                    min_height="0",
+                    width="100%",
+                ),
                 # Clicked by the bridge script when the dashboard posts preview settings.
                 rx.el.button(
                     id="cc-preview-apply",

@@ -166,7 +166,7 @@ def _page_load(context: Any, url: str) -> dict[str, float]:
         # Where the bytes go: the ten largest responses (file name, KB on the wire).
         "largest": [
             [urls.get(rid, rid), round(size / 1024, 1)]
-            for rid, size in sorted(encoded.items(), key=lambda kv: -kv[1])[:10]
+            for rid, size in sorted(encoded.items(), key=lambda kv: -kv[1])[:40]
         ],
     }
     page.close()

@@ -102,31 +102,32 @@ def _markdown(text: rx.Var) -> rx.Component:
     return chat_markdown(text, font_size="var(--font-size-2)")
 
 
-def _chip(chip: Chip) -> rx.Component:
-    return rx.popover.root(
-        rx.popover.trigger(
-            rx.button(
-                rx.text(f"[{chip.n}]", weight="bold"),
-                rx.text(chip.label, trim="both", class_name="cc-chip-label"),
-                size="1",
-                variant="soft",
-                color_scheme="gray",
-                radius="full",
-                class_name="cc-chip",
-                aria_label="Source " + chip.n.to_string() + ": " + chip.label,
-            )
+def _chip(item: ChatItem, chip: Chip) -> rx.Component:
+    """A citation chip opening its quoted passage in a native popover (HTML `popover`):
+    top layer, Escape and outside clicks close it, no positioning library downloaded.
+    Browsers without `popover` show the passage under the chips instead."""
+    source_id = "cc-src-" + item.id + "-" + chip.n.to_string()
+    label = "Source " + chip.n.to_string() + ": " + chip.label
+    return rx.fragment(
+        rx.button(
+            rx.text(f"[{chip.n}]", weight="bold", as_="span"),
+            rx.text(chip.label, trim="both", class_name="cc-chip-label", as_="span"),
+            size="1",
+            variant="soft",
+            color_scheme="gray",
+            radius="full",
+            class_name="cc-chip",
+            aria_label=label,
+            custom_attrs={"popoverTarget": source_id},
         ),
-        rx.popover.content(
-            rx.vstack(
-                rx.text(chip.label, weight="bold", size="2"),
-                rx.blockquote(chip.passage, size="2", class_name="cc-passage"),
-                spacing="2",
-            ),
-            max_width="min(92vw, 420px)",
-            max_height="50vh",
-            overflow_y="auto",
-            side="top",
-            aria_label="Source " + chip.n.to_string() + ": " + chip.label,
+        rx.el.div(
+            rx.text(chip.label, weight="bold", size="2", as_="p"),
+            rx.blockquote(chip.passage, size="2", class_name="cc-passage"),
+            id=source_id,
+            class_name="cc-source",
+            role="dialog",
+            aria_label=label,
+            custom_attrs={"popover": "auto"},
         ),
     )
 
@@ -161,7 +162,10 @@ def _message(item: ChatItem) -> rx.Component:
             rx.cond(
                 item.chips.length() > 0,
                 rx.flex(
-                    rx.foreach(item.chips, _chip), gap="6px", wrap="wrap", class_name="cc-chips"
+                    rx.foreach(item.chips, lambda chip: _chip(item, chip)),
+                    gap="6px",
+                    wrap="wrap",
+                    class_name="cc-chips",
                 ),
             ),
             rx.cond(item.notice != "", rx.text(item.notice, size="1", color_scheme="amber")),
@@ -370,7 +374,22 @@ _CSS = {
         "text_overflow": "ellipsis",
         "white_space": "nowrap",
     },
-    ".cc-passage": {"white_space": "pre-wrap"},
+    ".cc-passage": {"white_space": "pre-wrap", "margin_top": "8px"},
+    # The open source card sits above the composer, across the chat's width.
+    ".cc-source:popover-open": {
+        "position": "fixed",
+        "inset": "auto 12px 84px 12px",
+        "margin": "0",
+        "max_width": "420px",
+        "max_height": "50vh",
+        "overflow_y": "auto",
+        "padding": "14px 16px",
+        "border": "1px solid var(--gray-a6)",
+        "border_radius": "12px",
+        "background": "var(--color-panel-solid)",
+        "color": "var(--gray-12)",
+        "box_shadow": "0 12px 32px rgba(0, 0, 0, 0.25)",
+    },
     ".cc-dot": {
         "width": "7px",
         "height": "7px",

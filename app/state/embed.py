@@ -480,7 +480,7 @@ BRIDGE_JS = r"""
   document.addEventListener('keydown', (e) => {
     // An open popover (a citation) takes the first Escape for itself.
     if (e.key !== 'Escape' || e.defaultPrevented || q.get('mode') === 'inline') return;
-    if (document.querySelector('[data-radix-popper-content-wrapper]')) return;
+    try { if (document.querySelector(':popover-open')) return; } catch (err) { /* no popover */ }
     post({type: 'chatconnect:close'});
   });
   post({type: 'chatconnect:ready'});

@@ -65,4 +65,4 @@ _CSS: dict[str, Any] = {
 def chat_markdown(html: rx.Var | str, **props: Any) -> rx.Component:
     """Draw server-rendered answer HTML; `props` go to the wrapping div (class `cc-md`)."""
     class_name = props.pop("class_name", "")
-    return rx.html(html, class_name=f"cc-md {class_name}".strip(), css=_CSS, **props)
+    return rx.html(html, class_name=f"cc-md {class_name}".strip(), style=_CSS, **props)

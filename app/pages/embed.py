@@ -433,8 +433,13 @@ def embed_page() -> rx.Component:
                 direction="column",
                 height="100dvh",
                 width="100%",
-                style={"--cc-primary": EmbedState.primary_color, "--cc-ink": EmbedState.ink_color},
-                css=_CSS,
+                # `style` (not `css=`, which Reflex nests as an unknown "css" property and
+                # emotion ignores) carries the page's nested rules.
+                style={
+                    "--cc-primary": EmbedState.primary_color,
+                    "--cc-ink": EmbedState.ink_color,
+                    **_CSS,
+                },
                 id="cc-root",
                 data_status=EmbedState.status,
             ),

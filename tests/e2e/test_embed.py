@@ -171,9 +171,14 @@ def test_chat_streams_an_answer_with_citations_and_stores_feedback(
     chip = answer.locator(".cc-chip").first
     expect(chip).to_contain_text("brewing-guide")
     chip.click()
-    expect(frame.locator(".cc-passage")).to_contain_text("between 92 and 96 degrees")
+    expect(frame.locator(".cc-source:popover-open .cc-passage")).to_contain_text(
+        "between 92 and 96 degrees"
+    )
     shot(visitor, "embed-answer-citation")
-    visitor.keyboard.press("Escape")  # closes the popover (focus is in the frame)
+    visitor.keyboard.press("Escape")  # closes the popover (focus is in the frame)...
+    expect(frame.locator(".cc-source:popover-open")).to_have_count(0)
+    bubble = visitor.locator("chatconnect-widget").locator("button.bubble")
+    expect(bubble).to_have_attribute("aria-expanded", "true")  # ...and not the chat
 
     up = answer.locator(".cc-thumb-up")
     up.click()
@@ -494,11 +499,13 @@ def test_feedback_buttons_and_accessibility(
         answer.locator(".cc-thumb-down").click()
         expect(answer.locator(".cc-thumb-down")).to_have_attribute("aria-pressed", "true")
         answer.locator(".cc-chip").first.click()
-        expect(page.locator(".cc-passage")).to_be_visible()
+        expect(page.locator(".cc-source:popover-open .cc-passage")).to_be_visible()
         shot(page, f"embed-a11y-{scheme}")
         assert_no_serious_axe_violations(page, f"embed-answer-popover-{scheme}")
         page.keyboard.press("Escape")
-        expect(page.locator(".cc-passage")).to_have_count(0)  # closing animation done
+        expect(page.locator(".cc-source:popover-open .cc-passage")).to_have_count(
+            0
+        )  # closing animation done
         assert_no_serious_axe_violations(page, f"embed-answer-{scheme}")
     finally:
         context.close()

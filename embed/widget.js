@@ -48,7 +48,8 @@
  *     {type:"chatconnect:closed"}                    panel hidden (or the answer to ready if closed)
  *
  * Host page API: window.ChatConnect.open(id?), .close(id?), .toggle(id?) act on the bubble
- * widget `id` (default: the first one); .scan() picks up snippet tags added later.
+ * widget `id` (default: the first one); .scan() picks up snippet tags added later. An open()
+ * made while the widget's config is still loading takes effect when the bubble appears.
  *
  * Isolation: all DOM lives in an *open* shadow root on one <chatconnect-widget> element.
  * Open, not closed: closed mode is no security boundary (the host page runs in the same
@@ -477,7 +478,11 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
     // Nothing is drawn until the config is known: the first paint has the widget's own
     // colour, position and avatar, and a refused origin never sees a bubble at all.
     fetchConfig(cfg).then(safe((conf) => {
-      if (!refused(cfg, conf || {})) widgets.set(id, createBubble(cfg, conf || {}));
+      if (refused(cfg, conf || {})) return;
+      const w = createBubble(cfg, conf || {});
+      widgets.set(id, w);
+      if (opening.delete(id)) w.open(); // ChatConnect.open() called while the config loaded
+
     }));
   }
 
@@ -493,11 +498,22 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
 
   // The first bubble widget, or the one with this id.
   const pick = (id) => (id == null ? widgets.values().next().value : widgets.get(id));
+  // open() before the widget's config arrived: remembered, done when the bubble appears.
+  const opening = new Set();
+  const openLater = (id) => {
+    const first = claimed.values().next().value;
+    const target = id == null ? first : id;
+    if (target != null && claimed.has(target) && !widgets.has(target)) opening.add(target);
+  };
 
   const api = {
     __chatconnect: true,
-    open: safe((id) => { const w = pick(id); if (w) w.open(); }),
-    close: safe((id) => { const w = pick(id); if (w) w.close(); }),
+    open: safe((id) => { const w = pick(id); if (w) w.open(); else openLater(id); }),
+    close: safe((id) => {
+      const w = pick(id);
+      if (w) w.close();
+      else opening.delete(id == null ? claimed.values().next().value : id);
+    }),
     toggle: safe((id) => { const w = pick(id); if (w) w.toggle(); }),
     scan: safe(scan),
   };

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -170,14 +171,19 @@ CONFIGS: dict[str, tuple[int, dict[str, object]]] = {
     "elsewhere": (200, {"allowed": False}),
     "gone": (404, {"error": "not_found"}),
     "broken": (500, {"error": "boom"}),
+    "slow_9": (200, {"allowed": True, "title": "Slow", "color": CONFIG_CYAN}),
 }
+SLOW_CONFIG_S = 1.5  # how long slow_9's config takes
 
 
 def app_route(path: str) -> tuple[str, str] | tuple[str, str, int] | None:
     if path == "/embed/widget.js":
         return "text/javascript", WIDGET_JS.read_text()
     if path.startswith("/embed/") and path.endswith("/config.json"):
-        status, config = CONFIGS.get(path.split("/")[2], (404, {"error": "not_found"}))
+        widget_id = path.split("/")[2]
+        if widget_id == "slow_9":
+            time.sleep(SLOW_CONFIG_S)
+        status, config = CONFIGS.get(widget_id, (404, {"error": "not_found"}))
         return "application/json", json.dumps(config), status
     if path == "/rogue.html":
         return "text/html", SPOOF
@@ -219,6 +225,7 @@ def host_route(widget_id: str) -> Route:
             "<h1>Acme Coffee</h1>" + snippet("broken", color="#7c3aed", position="left")
         ),
         "/avatar.html": host_page("<h1>Acme Coffee</h1>" + snippet("avatar_7")),
+        "/slow.html": host_page("<h1>Acme Coffee</h1>" + snippet("slow_9")),
         # The snippet sits in <head>, before its target exists (the async-loader race).
         "/inline.html": host_page(
             "<h1>Help center</h1>"

@@ -519,3 +519,17 @@ def test_phone_never_reopens_full_screen_by_itself(
     expect(w.panel).to_be_hidden()
     expect(w.iframe).to_have_count(0)
     snap(page, "phone-after-reload")
+
+
+def test_open_called_while_the_config_loads_opens_the_bubble_when_it_appears(
+    open_page: Callable[..., Any], sites: SimpleNamespace
+) -> None:
+    page = open_page()
+    page.goto(f"{sites.host}/slow.html", wait_until="commit")
+    page.wait_for_function("typeof window.ChatConnect === 'object'")
+    expect(page.locator("chatconnect-widget")).to_have_count(0)  # config still on its way
+    page.evaluate("ChatConnect.open()")  # e.g. the site's own "Chat with us" button
+    w = parts(page)
+    expect(w.panel).to_be_visible()
+    expect(w.bubble).to_have_attribute("aria-expanded", "true")
+    expect(w.iframe).to_have_count(1)

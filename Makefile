@@ -8,6 +8,8 @@ PY := $(VENV)/bin/python
 BUN_VERSION := 1.4.5
 BUN_MIN := 1.4.4
 TOOLS := $(CURDIR)/.tools
+AXE_VERSION := 4.14.1
+AXE_JS := $(TOOLS)/node_modules/axe-core/axe.min.js
 
 # Reflex must use our bun (its own download cannot work offline); models load offline.
 export PATH := $(TOOLS)/node_modules/.bin:$(CURDIR)/$(VENV)/bin:$(PATH)
@@ -17,7 +19,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup setup-dev bun chromium migrate lint format bench bench-ingest bench-chat bench-embed reset clean help
+.PHONY: run test setup setup-dev bun chromium axe migrate lint format bench bench-ingest bench-chat bench-embed reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
@@ -56,6 +58,13 @@ chromium:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium curl jq >/dev/null; }
 
+# axe-core (accessibility checks run inside the browser tests, tests/e2e/helpers.py): one
+# file from the npm registry into .tools/, installed once.
+axe: $(AXE_JS)
+$(AXE_JS):
+	@echo "installing axe-core $(AXE_VERSION) from the npm registry into .tools/"
+	@mkdir -p $(TOOLS) && npm install --silent --no-audit --no-fund --save-exact --prefix $(TOOLS) axe-core@$(AXE_VERSION)
+
 migrate: setup
 	$(PY) -m app.manage migrate
 
@@ -64,7 +73,7 @@ run: setup migrate
 	@echo "Embed demo:  $${PUBLIC_URL:-http://127.0.0.1:$${PORT:-3000}}/embed/demo.html?widget=<your widget id>"
 	$(VENV)/bin/reflex run --env prod --loglevel warning
 
-test: setup-dev chromium
+test: setup-dev chromium axe
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
 lint: setup-dev

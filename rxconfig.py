@@ -3,6 +3,7 @@
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
+from app.frontend_build import LeanBundlePlugin
 from app.settings import get_settings
 
 _settings = get_settings()
@@ -21,4 +22,6 @@ config = rx.Config(
     redis_url=_settings.redis_url,
     state_manager_mode="redis" if _settings.redis_url else "memory",
     disable_plugins=[SitemapPlugin],
+    # Pages import only the Radix components they use (see app/frontend_build.py).
+    plugins=[LeanBundlePlugin()],
 )

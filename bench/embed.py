@@ -11,6 +11,10 @@
 
 The server is a real `reflex run --env prod` on a free port with a throwaway DATA_DIR,
 seeded with one workspace, widget and document (tests/support/embed_world.py).
+
+`--quick` (CI smoke run, well under a minute once the frontend is built): one cold and one
+warm load and 5 visitors; writes bench/results/embed_quick.json, leaving embed.json alone.
+The headline figures are repeated at the top level: `cold_transfer_kb`, `tti_cold_ms`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from bench.common import ROOT, log, machine_info, utc_now, write_json
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 GOAL_MB_PER_VISITOR = 1.0
+GOAL_COLD_KB = 300
+GOAL_TTI_COLD_MS = 800
 
 
 def _free_port() -> int:
@@ -132,8 +138,13 @@ def _page_load(context: Any, url: str) -> dict[str, float]:
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
+    cdp.send("Performance.enable")
     encoded: dict[str, float] = {}
     decoded: dict[str, int] = {}
+    urls: dict[str, str] = {}
+
+    def sent(event: dict) -> None:
+        urls[event["requestId"]] = event["request"]["url"].split("?")[0].rsplit("/", 1)[-1]
 
     def finished(event: dict) -> None:
         encoded[event["requestId"]] = event["encodedDataLength"]
@@ -141,17 +152,28 @@ def _page_load(context: Any, url: str) -> dict[str, float]:
     def received(event: dict) -> None:
         decoded[event["requestId"]] = decoded.get(event["requestId"], 0) + event["dataLength"]
 
+    cdp.on("Network.requestWillBeSent", sent)
     cdp.on("Network.loadingFinished", finished)
     cdp.on("Network.dataReceived", received)
     page.goto(url, wait_until="commit")
     page.wait_for_selector("#cc-input:not([disabled])", timeout=120_000)
     tti_ms = page.evaluate("performance.now()")
+    # CPU time the page's main thread spent until then: less sensitive than wall time to a
+    # busy shared machine (the wall-clock TTI there is mostly waiting for a core).
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     page.wait_for_load_state("networkidle")
     result = {
         "tti_ms": round(tti_ms, 1),
+        "main_thread_ms": round(metrics.get("TaskDuration", 0) * 1000, 1),
+        "script_ms": round(metrics.get("ScriptDuration", 0) * 1000, 1),
         "requests": len(encoded),
         "transferred_kb": round(sum(encoded.values()) / 1024, 1),
         "decoded_kb": round(sum(decoded.values()) / 1024, 1),
+        # Where the bytes go: the ten largest responses (file name, KB on the wire).
+        "largest": [
+            [urls.get(rid, rid), round(size / 1024, 1)]
+            for rid, size in sorted(encoded.items(), key=lambda kv: -kv[1])[:40]
+        ],
     }
     page.close()
     return result
@@ -173,12 +195,20 @@ def page_figures(browser: Any, base: str, widget_id: str, runs: int) -> dict[str
         return {
             "tti_ms_median": statistics.median(r["tti_ms"] for r in rows),
             "tti_ms_all": [r["tti_ms"] for r in rows],
+            "main_thread_ms_median": statistics.median(r["main_thread_ms"] for r in rows),
+            "script_ms_median": statistics.median(r["script_ms"] for r in rows),
             "transferred_kb": statistics.median(r["transferred_kb"] for r in rows),
             "decoded_kb": statistics.median(r["decoded_kb"] for r in rows),
             "requests": statistics.median(r["requests"] for r in rows),
+            "largest": rows[0]["largest"],
         }
 
-    return {"url": url, "cold_cache": summary(cold), "warm_cache": summary(warm)}
+    return {
+        "url": url,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cold_cache": summary(cold),
+        "warm_cache": summary(warm),
+    }
 
 
 def memory_per_visitor(browser: Any, base: str, widget_id: str, pgid: int, n: int) -> dict:
@@ -223,7 +253,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visitors", type=int, default=100)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="1 run, 5 visitors (smoke run)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.visitors = 1, 5
 
     from playwright.sync_api import sync_playwright
 
@@ -261,16 +294,24 @@ def main() -> None:
             os.killpg(pgid, signal.SIGKILL)
         shutil.rmtree(work, ignore_errors=True)
     path = write_json(
-        "embed.json",
+        "embed_quick.json" if args.quick else "embed.json",
         {
             "when": utc_now(),
+            "quick": args.quick,
+            "cold_transfer_kb": page["cold_cache"]["transferred_kb"],
+            "tti_cold_ms": page["cold_cache"]["tti_ms_median"],
+            "load_average_1m": page["load_average_1m"],
+            "goals": {"cold_transfer_kb": GOAL_COLD_KB, "tti_cold_ms": GOAL_TTI_COLD_MS},
             "machine": machine_info(),
             "loader": loader,
             "chat_page": page,
             "memory": memory,
             "notes": (
                 "transferred_kb = encoded (gzipped) bytes incl. headers from DevTools "
-                "Network.loadingFinished; TTI = performance.now() when #cc-input is enabled. "
+                "Network.loadingFinished; TTI = performance.now() when #cc-input is enabled; "
+                "main_thread_ms / script_ms = the page's main-thread task / script CPU time "
+                "until then (DevTools Performance metrics). load_average_1m: the machine's "
+                "load when the page figures were taken (2 cores shared with other work). "
                 "Memory = server process-group RSS delta / visitors, each visitor a separate "
                 "browser context with its own websocket and Reflex state (memory state "
                 "manager, embedded shape)."

@@ -3,14 +3,25 @@
  * Snippet (bubble, bottom-right by default):
  *   <script src="https://APP/embed/widget.js" data-widget-id="WIDGET_ID" async></script>
  * Optional attributes:
- *   data-position="left|right"   data-color="#rrggbb"   (initial look; the iframe's
- *                                 chatconnect:config replaces it once known, and the
- *                                 last config is cached so later page loads start with it)
+ *   data-position="left|right"   data-color="#rrggbb"   (used only when the widget's config
+ *                                 cannot be fetched; the saved look otherwise wins)
  *   data-mode="inline" data-target="#css-selector"   fill that element instead of a bubble
  *                                 (the element needs a height; the iframe is 100% x 100%)
  *
+ * Before drawing anything the loader fetches APP/embed/WIDGET_ID/config.json?origin=<this
+ * page's origin> (public, CORS, cached for a minute by the browser):
+ *   {allowed: true, title, color, position, avatar_url}   draw the bubble in that look
+ *   {allowed: false}  /  404                              draw nothing; one console warning
+ * If the config cannot be fetched (network error, timeout) the bubble is drawn with the
+ * snippet's look: the chat page's own frame-ancestors header still decides who may frame it.
+ *
  * The chat itself is the page APP/embed/WIDGET_ID?host=<host page URL>&mode=bubble|inline,
  * created on first open (bubble) or when scrolled near (inline, loading="lazy").
+ *
+ * "Open" is remembered per browser tab (sessionStorage) for OPEN_MEMORY_MS after the last
+ * activity (opening, an answer arriving), so a reload or the next page shortly after keeps
+ * the conversation on screen while later pages start closed. Never restored open on a
+ * phone-sized screen, where the panel covers the whole page.
  *
  * postMessage protocol. Every message is a plain object with a string `type`.
  * The loader accepts a message only if event.origin === APP origin (taken from this
@@ -37,7 +48,8 @@
  *     {type:"chatconnect:closed"}                    panel hidden (or the answer to ready if closed)
  *
  * Host page API: window.ChatConnect.open(id?), .close(id?), .toggle(id?) act on the bubble
- * widget `id` (default: the first one); .scan() picks up snippet tags added later.
+ * widget `id` (default: the first one); .scan() picks up snippet tags added later. An open()
+ * made while the widget's config is still loading takes effect when the bubble appears.
  *
  * Isolation: all DOM lives in an *open* shadow root on one <chatconnect-widget> element.
  * Open, not closed: closed mode is no security boundary (the host page runs in the same
@@ -53,6 +65,9 @@
   const SCRIPT_SELECTOR = 'script[src*="/embed/widget.js"][data-widget-id]';
   const COLOR_RE = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i;
   const PREFIX = 'chatconnect:';
+  const OPEN_MEMORY_MS = 2 * 60 * 1000;
+  const CONFIG_TIMEOUT_MS = 5000;
+  const PHONE = '(max-width: 480px)'; // where the open panel is full screen (see CSS)
 
   // Never let an error escape into the host page (or its error tracker).
   const safe = (fn) => (...args) => {
@@ -71,15 +86,19 @@
   }
 
   const widgets = new Map(); // bubble widgets by widget id: one bubble per id per page
+  const claimed = new Set(); // bubble ids set up on this page (config may still be on its way)
   const inlineTargets = new WeakSet();
 
-  // localStorage may be blocked (privacy settings, sandboxed frames): fail soft.
+  // Storage may be blocked (privacy settings, sandboxed frames): fail soft.
   const load = (key) => {
-    try { return JSON.parse(localStorage.getItem(key)) || {}; } catch (err) { return {}; }
+    try { return JSON.parse(sessionStorage.getItem(key)) || {}; } catch (err) { return {}; }
   };
   const save = (key, value) => {
-    try { localStorage.setItem(key, JSON.stringify(value)); } catch (err) { /* unavailable */ }
+    try { sessionStorage.setItem(key, JSON.stringify(value)); } catch (err) { /* unavailable */ }
   };
+  const isPhone = () => !!(window.matchMedia && window.matchMedia(PHONE).matches);
+
+  const warn = (...args) => { try { console.warn('[ChatConnect]', ...args); } catch (err) { /* none */ } };
 
   // White icon unless it would fall under 3:1 contrast (WCAG, graphics): then a dark one.
   const inkOn = (hex) => {
@@ -115,7 +134,8 @@
 .bubble:hover { transform: scale(1.06); }
 .bubble:focus-visible { outline: 3px solid var(--cc-color); outline-offset: 3px; }
 .bubble svg { width: 28px; height: 28px; }
-.bubble .x, .open .bubble .c { display: none; }
+.bubble .av { width: 100%; height: 100%; border-radius: 50%; object-fit: cover; display: block; }
+.bubble .x, .open .bubble .c, .open .bubble .av, .has-avatar .bubble .c { display: none; }
 .open .bubble .x { display: block; }
 .dot { display: none; position: absolute; top: 2px; right: 2px; width: 14px; height: 14px;
   border-radius: 50%; background: #ef4444; border: 2px solid #fff; }
@@ -210,9 +230,10 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
 
   /* ---------- bubble mode ---------- */
 
-  function createBubble(cfg) {
+  function createBubble(cfg, conf) {
     const key = PREFIX + cfg.id;
-    const saved = load(key); // { open, look }: look is the iframe's last chatconnect:config
+    const saved = load(key); // { open, at }: this tab's last open state and when it was set
+    try { localStorage.removeItem(key); } catch (err) { /* older loaders kept it there */ }
     const { host, shadow, root } = makeHost(cfg);
     root.innerHTML = `
       <button type="button" class="bubble" aria-expanded="false" aria-controls="panel"
@@ -224,9 +245,9 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
       </div>`;
     const bubble = root.querySelector('.bubble');
     const panel = root.querySelector('.panel');
-    const w = { cfg, iframe: null, loaded: false, isOpen: false, look: saved.look || {} };
+    const w = { cfg, iframe: null, loaded: false, isOpen: false, look: lookFrom(conf) };
 
-    // Precedence: snippet attributes < the iframe's config (cached from the last visit, then live).
+    // Precedence: snippet attributes < the widget's config (fetched, then live from the frame).
     function applyLook() {
       const look = { position: cfg.position, color: cfg.color, ...w.look };
       root.classList.toggle('left', look.position === 'left');
@@ -240,7 +261,23 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
       if (w.iframe) w.iframe.title = title;
     }
 
-    const persist = () => save(key, { open: w.isOpen, look: w.look });
+    function applyAvatar(url) {
+      const old = bubble.querySelector('.av');
+      if (old) old.remove();
+      root.classList.remove('has-avatar');
+      if (!url) return;
+      const img = document.createElement('img');
+      img.className = 'av';
+      img.alt = '';
+      img.decoding = 'async';
+      img.referrerPolicy = 'no-referrer';
+      img.addEventListener('error', safe(() => applyAvatar(''))); // back to the chat icon
+      img.src = url;
+      bubble.prepend(img);
+      root.classList.add('has-avatar');
+    }
+
+    const persist = () => save(key, { open: w.isOpen, at: Date.now() });
 
     function setUnread(on) {
       root.classList.toggle('unread', on);
@@ -301,31 +338,42 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
         post(w, w.isOpen ? 'open' : 'closed');
       },
       config(data) {
-        const look = {};
-        if (data.position === 'left' || data.position === 'right') look.position = data.position;
-        if (typeof data.color === 'string' && COLOR_RE.test(data.color)) look.color = data.color;
-        if (cleanTitle(data.title)) look.title = cleanTitle(data.title);
-        w.look = { ...w.look, ...look };
+        w.look = { ...w.look, ...lookFrom(data) };
         applyLook();
-        persist();
       },
       message(data) {
-        if (data.role === 'assistant' && !w.isOpen) setUnread(true);
+        if (data.role !== 'assistant') return;
+        if (w.isOpen) persist(); // activity: keeps "open" remembered a while longer
+        else setUnread(true);
       },
       close: w.close,
     });
 
     applyLook();
+    applyAvatar(typeof conf.avatar_url === 'string' && /^https:\/\//.test(conf.avatar_url)
+      ? conf.avatar_url : '');
     document.documentElement.append(host);
-    if (saved.open) w.open({ focus: false });
+    const recent = saved.open && typeof saved.at === 'number'
+      && Date.now() - saved.at < OPEN_MEMORY_MS;
+    if (recent && !isPhone()) w.open({ focus: false });
     return w;
+  }
+
+  // The parts of a config (fetched or posted by the frame) that style the bubble.
+  function lookFrom(data) {
+    const look = {};
+    if (!data) return look;
+    if (data.position === 'left' || data.position === 'right') look.position = data.position;
+    if (typeof data.color === 'string' && COLOR_RE.test(data.color)) look.color = data.color;
+    if (cleanTitle(data.title)) look.title = cleanTitle(data.title);
+    return look;
   }
 
   /* ---------- inline mode ---------- */
 
-  function createInline(cfg, target) {
+  function createInline(cfg, target, conf) {
     const { host, root } = makeHost(cfg);
-    const w = { cfg, iframe: makeIframe(cfg, 'Chat'), loaded: false };
+    const w = { cfg, iframe: makeIframe(cfg, cleanTitle(conf.title) || 'Chat'), loaded: false };
     w.iframe.loading = 'lazy'; // an inline chat far down the page loads when scrolled near
     watchLoad(w);
     root.append(w.iframe);
@@ -339,6 +387,44 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
       },
     });
     target.append(host);
+  }
+
+  /* ---------- the widget's config ---------- */
+
+  // Resolves to the config, {missing: true} (unknown or switched-off widget) or null (could
+  // not ask: fail open, the chat page's frame-ancestors still guards the frame).
+  function fetchConfig(cfg) {
+    if (typeof fetch !== 'function') return Promise.resolve(null);
+    const url = `${cfg.origin}/embed/${encodeURIComponent(cfg.id)}/config.json`
+      + `?origin=${encodeURIComponent(location.origin)}`;
+    const abort = typeof AbortController === 'function' ? new AbortController() : null;
+    const timer = abort && setTimeout(() => abort.abort(), CONFIG_TIMEOUT_MS);
+    return fetch(url, { mode: 'cors', credentials: 'omit', signal: abort && abort.signal })
+      .then((r) => {
+        if (r.status === 404) return { missing: true };
+        if (!r.ok) throw new Error(`HTTP ${r.status}`);
+        return r.json();
+      })
+      .then((conf) => (conf && typeof conf === 'object' ? conf : null))
+      .catch((err) => {
+        warn(`could not load the settings of widget "${cfg.id}" (${err && err.message}); showing it with the snippet's look.`);
+        return null;
+      })
+      .finally(() => clearTimeout(timer));
+  }
+
+  // One message for the site owner when the widget stays hidden, and why.
+  function refused(cfg, conf) {
+    if (conf.missing) {
+      warn(`widget "${cfg.id}" does not exist or is switched off, so no chat is shown.`);
+      return true;
+    }
+    if (conf.allowed === false) {
+      warn(`widget "${cfg.id}" is not allowed on ${location.origin}, so no chat is shown. `
+        + `Add "${location.host}" to the widget's allowed domains in the ChatConnect dashboard.`);
+      return true;
+    }
+    return false;
   }
 
   /* ---------- discovery ---------- */
@@ -375,18 +461,29 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
       // An async script may run before its target is parsed: retry on DOMContentLoaded.
       if (!target && document.readyState === 'loading') return;
       script.__chatconnect = true;
-      if (!target) console.warn('[ChatConnect] data-target not found:', selector);
+      if (!target) warn('data-target not found:', selector);
       else if (!inlineTargets.has(target)) {
         inlineTargets.add(target);
-        createInline(cfg, target);
+        fetchConfig(cfg).then(safe((conf) => {
+          if (!refused(cfg, conf || {})) createInline(cfg, target, conf || {});
+        }));
       }
       return;
     }
 
     script.__chatconnect = true;
-    if (widgets.has(id) || bubbleInDom(id)) return; // same widget twice on a page: one bubble
+    if (claimed.has(id) || bubbleInDom(id)) return; // same widget twice on a page: one bubble
+    claimed.add(id);
     preconnect(origin);
-    widgets.set(id, createBubble(cfg));
+    // Nothing is drawn until the config is known: the first paint has the widget's own
+    // colour, position and avatar, and a refused origin never sees a bubble at all.
+    fetchConfig(cfg).then(safe((conf) => {
+      if (refused(cfg, conf || {})) return;
+      const w = createBubble(cfg, conf || {});
+      widgets.set(id, w);
+      if (opening.delete(id)) w.open(); // ChatConnect.open() called while the config loaded
+
+    }));
   }
 
   function scan() {
@@ -401,11 +498,22 @@ iframe { display: block; position: relative; width: 100%; height: 100%; border: 
 
   // The first bubble widget, or the one with this id.
   const pick = (id) => (id == null ? widgets.values().next().value : widgets.get(id));
+  // open() before the widget's config arrived: remembered, done when the bubble appears.
+  const opening = new Set();
+  const openLater = (id) => {
+    const first = claimed.values().next().value;
+    const target = id == null ? first : id;
+    if (target != null && claimed.has(target) && !widgets.has(target)) opening.add(target);
+  };
 
   const api = {
     __chatconnect: true,
-    open: safe((id) => { const w = pick(id); if (w) w.open(); }),
-    close: safe((id) => { const w = pick(id); if (w) w.close(); }),
+    open: safe((id) => { const w = pick(id); if (w) w.open(); else openLater(id); }),
+    close: safe((id) => {
+      const w = pick(id);
+      if (w) w.close();
+      else opening.delete(id == null ? claimed.values().next().value : id);
+    }),
     toggle: safe((id) => { const w = pick(id); if (w) w.toggle(); }),
     scan: safe(scan),
   };

@@ -10,6 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.chat_markdown import chat_markdown
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import ChatItem, Chip, EmbedState
 
@@ -34,7 +35,10 @@ def _header() -> rx.Component:
     return rx.hstack(
         _avatar(),
         rx.vstack(
-            rx.text(EmbedState.title, weight="bold", size="3", id="cc-title", trim="both"),
+            # The page's one h1 (the chat's name), drawn like the rest of the header.
+            rx.heading(
+                EmbedState.title, as_="h1", weight="bold", size="3", id="cc-title", trim="both"
+            ),
             rx.text(
                 rx.cond(EmbedState.preview, "Preview · not saved", "Typically answers instantly"),
                 size="1",
@@ -44,18 +48,17 @@ def _header() -> rx.Component:
             min_width="0",
         ),
         rx.spacer(),
-        rx.tooltip(
-            rx.icon_button(
-                rx.icon("rotate_ccw", size=18),
-                variant="ghost",
-                color_scheme="gray",
-                size="2",
-                on_click=EmbedState.new_conversation,
-                disabled=EmbedState.streaming,
-                id="cc-new",
-                aria_label="Start a new conversation",
-            ),
-            content="New conversation",
+        # A native tooltip: Radix's Tooltip would add a positioning library to the download.
+        rx.icon_button(
+            rx.icon("rotate_ccw", size=18),
+            variant="ghost",
+            color_scheme="gray",
+            size="2",
+            on_click=EmbedState.new_conversation,
+            disabled=EmbedState.streaming,
+            id="cc-new",
+            aria_label="Start a new conversation",
+            title="New conversation",
         ),
         rx.cond(
             EmbedState.mode == "bubble",
@@ -96,51 +99,49 @@ def _bubble(content: rx.Component, mine: bool | rx.Var, **props) -> rx.Component
 
 
 def _markdown(text: rx.Var) -> rx.Component:
-    return rx.markdown(
-        text,
-        component_map={
-            "a": lambda text, **props: rx.link(text, **props, is_external=True),
-            "p": lambda text: rx.text(text, as_="p", size="2", margin_y="0.35em"),
-        },
-        class_name="cc-md",
-    )
+    return chat_markdown(text, font_size="var(--font-size-2)")
 
 
-def _chip(chip: Chip) -> rx.Component:
-    return rx.popover.root(
-        rx.popover.trigger(
-            rx.button(
-                rx.text(f"[{chip.n}]", weight="bold"),
-                rx.text(chip.label, trim="both", class_name="cc-chip-label"),
-                size="1",
-                variant="soft",
-                color_scheme="gray",
-                radius="full",
-                class_name="cc-chip",
-                aria_label="Source " + chip.n.to_string() + ": " + chip.label,
-            )
+def _chip(item: ChatItem, chip: Chip) -> rx.Component:
+    """A citation chip opening its quoted passage in a native popover (HTML `popover`):
+    top layer, Escape and outside clicks close it, no positioning library downloaded.
+    Browsers without `popover` show the passage under the chips instead."""
+    source_id = "cc-src-" + item.id + "-" + chip.n.to_string()
+    label = "Source " + chip.n.to_string() + ": " + chip.label
+    return rx.fragment(
+        rx.button(
+            rx.text(f"[{chip.n}]", weight="bold", as_="span"),
+            rx.text(chip.label, trim="both", class_name="cc-chip-label", as_="span"),
+            size="1",
+            variant="soft",
+            color_scheme="gray",
+            radius="full",
+            class_name="cc-chip",
+            aria_label=label,
+            custom_attrs={"popoverTarget": source_id},
         ),
-        rx.popover.content(
-            rx.vstack(
-                rx.text(chip.label, weight="bold", size="2"),
-                rx.blockquote(chip.passage, size="2", class_name="cc-passage"),
-                spacing="2",
-            ),
-            max_width="min(92vw, 420px)",
-            max_height="50vh",
-            overflow_y="auto",
-            side="top",
+        rx.el.div(
+            rx.text(chip.label, weight="bold", size="2", as_="p"),
+            rx.blockquote(chip.passage, size="2", class_name="cc-passage"),
+            id=source_id,
+            class_name="cc-source",
+            role="dialog",
+            aria_label=label,
+            custom_attrs={"popover": "auto"},
         ),
     )
 
 
 def _thumb(item: ChatItem, value: int, icon: str, label: str) -> rx.Component:
+    # 32 px targets (size 2); "soft" gray when not chosen keeps a visible tinted background
+    # and a gray-11 icon in light and dark, solid green/red once chosen.
     active = item.feedback == value
     return rx.icon_button(
-        rx.icon(icon, size=14),
-        size="1",
-        variant=rx.cond(active, "solid", "ghost"),
+        rx.icon(icon, size=16),
+        size="2",
+        variant=rx.cond(active, "solid", "soft"),
         color_scheme=rx.cond(active, "green" if value == 1 else "red", "gray"),
+        title=label,
         on_click=EmbedState.rate(item.id, value),
         aria_label=label,
         aria_pressed=rx.cond(active, "true", "false"),
@@ -161,14 +162,17 @@ def _message(item: ChatItem) -> rx.Component:
             rx.cond(
                 item.chips.length() > 0,
                 rx.flex(
-                    rx.foreach(item.chips, _chip), gap="6px", wrap="wrap", class_name="cc-chips"
+                    rx.foreach(item.chips, lambda chip: _chip(item, chip)),
+                    gap="6px",
+                    wrap="wrap",
+                    class_name="cc-chips",
                 ),
             ),
             rx.cond(item.notice != "", rx.text(item.notice, size="1", color_scheme="amber")),
             rx.hstack(
                 _thumb(item, 1, "thumbs_up", "Helpful"),
                 _thumb(item, -1, "thumbs_down", "Not helpful"),
-                spacing="1",
+                spacing="2",
             ),
             spacing="2",
             align="start",
@@ -242,7 +246,12 @@ def _log() -> rx.Component:
                             on_click=EmbedState.ask(q),
                             class_name="cc-starter",
                             # Radix draws the outline as an inset shadow in the accent color.
-                            style={"color": PRIMARY, "box_shadow": f"inset 0 0 0 1px {PRIMARY}"},
+                            # The brand colour outlines; the text stays readable on light
+                            # and dark backgrounds whatever that colour is.
+                            style={
+                                "color": "var(--gray-12)",
+                                "box_shadow": f"inset 0 0 0 1px {PRIMARY}",
+                            },
                         ),
                     ),
                     gap="8px",
@@ -359,17 +368,28 @@ def _unavailable() -> rx.Component:
 
 
 _CSS = {
-    ".cc-md p:first-child": {"margin_top": "0"},
-    ".cc-md p:last-child": {"margin_bottom": "0"},
-    ".cc-md ul, .cc-md ol": {"padding_left": "1.2em", "margin": "0.3em 0"},
-    ".cc-md pre": {"white_space": "pre-wrap", "font_size": "12px"},
     ".cc-chip-label": {
         "max_width": "220px",
         "overflow": "hidden",
         "text_overflow": "ellipsis",
         "white_space": "nowrap",
     },
-    ".cc-passage": {"white_space": "pre-wrap"},
+    ".cc-passage": {"white_space": "pre-wrap", "margin_top": "8px"},
+    # The open source card sits above the composer, across the chat's width.
+    ".cc-source:popover-open": {
+        "position": "fixed",
+        "inset": "auto 12px 84px 12px",
+        "margin": "0",
+        "max_width": "420px",
+        "max_height": "50vh",
+        "overflow_y": "auto",
+        "padding": "14px 16px",
+        "border": "1px solid var(--gray-a6)",
+        "border_radius": "12px",
+        "background": "var(--color-panel-solid)",
+        "color": "var(--gray-12)",
+        "box_shadow": "0 12px 32px rgba(0, 0, 0, 0.25)",
+    },
     ".cc-dot": {
         "width": "7px",
         "height": "7px",
@@ -393,7 +413,15 @@ def embed_page() -> rx.Component:
     return rx.box(
         rx.theme(
             rx.flex(
-                body,
+                # One main landmark holding everything the visitor reads and uses.
+                rx.el.main(
+                    body,
+                    display="flex",
+                    flex_direction="column",
+                    flex="1",
+                    min_height="0",
+                    width="100%",
+                ),
                 # Clicked by the bridge script when the dashboard posts preview settings.
                 rx.el.button(
                     id="cc-preview-apply",
@@ -405,8 +433,13 @@ def embed_page() -> rx.Component:
                 direction="column",
                 height="100dvh",
                 width="100%",
-                style={"--cc-primary": EmbedState.primary_color, "--cc-ink": EmbedState.ink_color},
-                css=_CSS,
+                # `style` (not `css=`, which Reflex nests as an unknown "css" property and
+                # emotion ignores) carries the page's nested rules.
+                style={
+                    "--cc-primary": EmbedState.primary_color,
+                    "--cc-ink": EmbedState.ink_color,
+                    **_CSS,
+                },
                 id="cc-root",
                 data_status=EmbedState.status,
             ),

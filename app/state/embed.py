@@ -20,6 +20,7 @@ from app.db import NotFoundError, session_scope
 from app.rag.chat import MAX_QUESTION_CHARS, SourcesEvent, TokenEvent
 from app.rag.sanitize import sanitize_markdown
 from app.services import accounts, visitors
+from app.services.answer_html import markdown_to_html
 from app.services.chat import (
     ChatInputError,
     ChatRequest,
@@ -55,7 +56,7 @@ class Chip:
 class ChatItem:
     id: str = ""
     role: str = "user"
-    text: str = ""  # sanitized markdown for answers, plain text for questions
+    text: str = ""  # answers: HTML rendered from sanitized markdown; questions: plain text
     chips: list[Chip] = field(default_factory=list)
     feedback: int = 0  # 1, -1, or 0 for none
     notice: str = ""
@@ -82,8 +83,11 @@ def chips_for(answer: str, sources: list[dict[str, Any]]) -> list[Chip]:
 
 
 def _render(text: str, widget: PublicWidget) -> str:
-    return sanitize_markdown(
-        text, allowed_domains=widget.allowed_domains, own_base_url=get_settings().public_url
+    """Answer markdown -> sanitized (links per the widget's domains) -> HTML for the page."""
+    return markdown_to_html(
+        sanitize_markdown(
+            text, allowed_domains=widget.allowed_domains, own_base_url=get_settings().public_url
+        )
     )
 
 
@@ -476,7 +480,7 @@ BRIDGE_JS = r"""
   document.addEventListener('keydown', (e) => {
     // An open popover (a citation) takes the first Escape for itself.
     if (e.key !== 'Escape' || e.defaultPrevented || q.get('mode') === 'inline') return;
-    if (document.querySelector('[data-radix-popper-content-wrapper]')) return;
+    try { if (document.querySelector(':popover-open')) return; } catch (err) { /* no popover */ }
     post({type: 'chatconnect:close'});
   });
   post({type: 'chatconnect:ready'});

@@ -146,3 +146,68 @@ def test_gzip_roundtrip_of_loader() -> None:
 
     asset = load_asset("widget.js", "text/javascript", 300)
     assert gzip.decompress(asset.gzipped) == asset.body
+
+
+async def _config(client: httpx.AsyncClient, widget_id: str, **headers: str) -> httpx.Response:
+    return await client.get(f"/embed/{widget_id}/config.json", headers=headers)
+
+
+async def test_loader_config_for_an_allowed_origin(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    r = await _config(client, seeded["shop"], origin="https://www.shop.com")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/json"
+    assert r.headers["access-control-allow-origin"] == "*"
+    assert "max-age=60" in r.headers["cache-control"]
+    assert r.headers["vary"] == "Origin"
+    body = r.json()
+    assert body["allowed"] is True
+    assert set(body) == {"allowed", "title", "color", "position", "avatar_url"}
+    assert body["color"].startswith("#") and body["position"] in ("left", "right")
+    # Nothing secret: no tenant, no domains list, no prompt.
+    assert "tenant" not in r.text and "shop.com" not in r.text
+    etag = r.headers["etag"]
+    again = await _config(
+        client, seeded["shop"], origin="https://www.shop.com", **{"if-none-match": etag}
+    )
+    assert again.status_code == 304
+    assert again.content == b""
+
+
+async def test_loader_config_refuses_other_origins_with_the_frame_ancestors_rule(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    cases = {
+        "https://shop.com": True,
+        "https://a.docs.io": True,
+        "http://127.0.0.1:8765": True,
+        "http://127.0.0.1:3000": True,  # our own origin (demo page, dashboard)
+        "https://evil.com": False,
+        "http://127.0.0.1:8766": False,
+        "https://shop.com:8443": False,
+    }
+    for origin, allowed in cases.items():
+        r = await _config(client, seeded["shop"], origin=origin)
+        assert r.status_code == 200, origin
+        assert r.json()["allowed"] is allowed, origin
+        if not allowed:
+            assert r.json() == {"allowed": False}
+    # A same-origin fetch sends no Origin header: the loader names its origin in the query.
+    r = await client.get(f"/embed/{seeded['shop']}/config.json?origin=https%3A%2F%2Fevil.com")
+    assert r.json() == {"allowed": False}
+    r = await client.get(f"/embed/{seeded['shop']}/config.json")
+    assert r.json()["allowed"] is True
+    r = await _config(client, seeded["empty"], origin="https://shop.com")
+    assert r.json() == {"allowed": False}
+
+
+async def test_loader_config_of_a_missing_or_disabled_widget_is_404(
+    client: httpx.AsyncClient, seeded: dict[str, str]
+) -> None:
+    for widget_id in (seeded["off"], "no-such-widget", "bad%20id", "x" * 65):
+        r = await _config(client, widget_id, origin="https://shop.com")
+        assert r.status_code == 404, widget_id
+        assert r.json() == {"error": "not_found"}
+        # Readable cross-origin, so the loader can tell "gone" from "network down".
+        assert r.headers["access-control-allow-origin"] == "*"

@@ -1,9 +1,12 @@
-"""Tiny origins for the loader test: an app (widget.js + a stub chat page), a host site and
-a foreign site, each a ThreadingHTTPServer on its own 127.0.0.1 port (= its own origin)."""
+"""Tiny origins for the loader test: an app (widget.js, widget configs + a stub chat page),
+a host site and a foreign site, each a ThreadingHTTPServer on its own 127.0.0.1 port (= its
+own origin)."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,7 +15,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parents[2]
 WIDGET_JS = ROOT / "embed" / "widget.js"
 
-Route = Callable[[str], tuple[str, str] | None]  # path -> (content type, body)
+# path -> (content type, body) or (content type, body, status)
+Route = Callable[[str], tuple[str, str] | tuple[str, str, int] | None]
 
 
 class Origin:
@@ -25,14 +29,15 @@ class Origin:
                 if found is None:
                     self.send_error(404)
                     return
-                ctype, body = found
+                ctype, body, *rest = found
                 for name, url in origins.items():
                     body = body.replace("{{" + name + "}}", url)
                 data = body.encode()
-                self.send_response(200)
+                self.send_response(rest[0] if rest else 200)
                 self.send_header("Content-Type", f"{ctype}; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("Cache-Control", "no-store")
+                self.send_header("Access-Control-Allow-Origin", "*")
                 self.end_headers()
                 self.wfile.write(data)
 
@@ -139,9 +144,47 @@ def host_page(body: str, head: str = "", css: str = HOSTILE_CSS) -> str:
     )
 
 
-def app_route(path: str) -> tuple[str, str] | None:
+# What GET /embed/<id>/config.json answers per widget id (the real one: app/api/embed_assets).
+CONFIG_CYAN = "#0891b2"
+CONFIGS: dict[str, tuple[int, dict[str, object]]] = {
+    "acme_42": (
+        200,
+        {
+            "allowed": True,
+            "title": "Acme support",
+            "color": CONFIG_CYAN,
+            "position": "right",
+            "avatar_url": "",
+        },
+    ),
+    "avatar_7": (
+        200,
+        {
+            "allowed": True,
+            "title": "Ada",
+            "color": "#be123c",
+            "position": "left",
+            "avatar_url": "https://avatars.example/ada.png",
+        },
+    ),
+    "legacy": (200, {"allowed": True, "title": "Legacy", "color": CONFIG_CYAN}),
+    "elsewhere": (200, {"allowed": False}),
+    "gone": (404, {"error": "not_found"}),
+    "broken": (500, {"error": "boom"}),
+    "slow_9": (200, {"allowed": True, "title": "Slow", "color": CONFIG_CYAN}),
+}
+SLOW_CONFIG_S = 1.5  # how long slow_9's config takes
+
+
+def app_route(path: str) -> tuple[str, str] | tuple[str, str, int] | None:
     if path == "/embed/widget.js":
         return "text/javascript", WIDGET_JS.read_text()
+    if path.startswith("/embed/") and path.endswith("/config.json"):
+        widget_id = path.split("/")[2]
+        if widget_id == "slow_9":
+            time.sleep(SLOW_CONFIG_S)
+        status, config = CONFIGS.get(widget_id, (404, {"error": "not_found"}))
+        return "application/json", json.dumps(config), status
     if path == "/rogue.html":
         return "text/html", SPOOF
     if path == "/embed/legacy":  # a chat page that does not speak the protocol
@@ -175,6 +218,14 @@ def host_route(widget_id: str) -> Route:
             + '<iframe id="rogue" src="{{APP}}/rogue.html"></iframe>'
         ),
         "/legacy.html": host_page("<h1>Acme Coffee</h1>" + snippet("legacy")),
+        # Config says no (origin not allowed / widget gone), or cannot be fetched.
+        "/elsewhere.html": host_page("<h1>Acme Coffee</h1>" + snippet("elsewhere")),
+        "/gone.html": host_page("<h1>Acme Coffee</h1>" + snippet("gone")),
+        "/broken.html": host_page(
+            "<h1>Acme Coffee</h1>" + snippet("broken", color="#7c3aed", position="left")
+        ),
+        "/avatar.html": host_page("<h1>Acme Coffee</h1>" + snippet("avatar_7")),
+        "/slow.html": host_page("<h1>Acme Coffee</h1>" + snippet("slow_9")),
         # The snippet sits in <head>, before its target exists (the async-loader race).
         "/inline.html": host_page(
             "<h1>Help center</h1>"

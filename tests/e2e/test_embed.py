@@ -1,9 +1,11 @@
 """The embeddable chat as a website owner uses it: the real app (`app_server`), a host site
 on another 127.0.0.1 port that is in the widget's allowed domains, and one that is not.
 
-One seed for the module (workspace, widget, an uploaded guide the server ingests); the
-tests then run in order: chat -> feedback -> reload restores -> new conversation; phone
-width; the blocked origin; hostile host CSS; a disabled widget; a foreign websocket.
+One seed for the module (workspace, widget, an uploaded guide the server ingests, a Q&A
+pair full of prices); the tests then run in order: chat -> feedback -> reload restores -> new
+conversation; phone width; the blocked origin; hostile host CSS; a disabled widget; a
+foreign websocket; prices and code shown as written; feedback buttons and axe-core checks
+in light and dark.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from sqlmodel import select
 
 from app.db import session_scope
 from app.models import Conversation, Message
-from app.services import widgets
+from app.services import qa, widgets
 from tests.e2e.conftest import shot
+from tests.e2e.helpers import assert_no_serious_axe_violations
 from tests.e2e.loader_fixtures import Origin
 from tests.support.embed_world import seed, wait_ready
 
@@ -28,6 +31,22 @@ pytestmark = pytest.mark.e2e
 expect = pytest.importorskip("playwright.sync_api").expect
 
 QUESTION = "What water temperature should I brew with?"
+PRICE_QUESTION = "How much do the brewers cost?"
+# A Q&A answer with everything that used to be drawn as maths or code-highlighted.
+PRICE_ANSWER = (
+    "The Kalita Wave costs $6.95. Standard shipping is free on orders of $45. "
+    "Gift cards start at $10 and go up to $100.\n\n"
+    "Tips are welcome in any currency, even $\n\n"
+    "A literal \\$ sign, code `$HOME/beans` and:\n\n"
+    "```\ntotal = $6.95 + $45\n```"
+)
+PRICE_SHOWN = [
+    "The Kalita Wave costs $6.95. Standard shipping is free on orders of $45. "
+    "Gift cards start at $10 and go up to $100.",
+    "Tips are welcome in any currency, even $",
+    "A literal $ sign, code $HOME/beans and:",
+    "total = $6.95 + $45",
+]
 
 # Aggressive global rules a real theme (or a careless one) might ship.
 HOSTILE_CSS = """
@@ -76,6 +95,7 @@ def world(app_server: Any) -> Iterator[SimpleNamespace]:
     with session_scope(seeded.engine) as s:
         off = widgets.create_widget(s, seeded.tenant_id, "Switched off", enabled=False)
         off_id = off.id
+        qa.create_pair(s, seeded.tenant_id, PRICE_QUESTION, PRICE_ANSWER)
     wait_ready(seeded)
     yield SimpleNamespace(
         app=app_server.base_url,
@@ -151,9 +171,14 @@ def test_chat_streams_an_answer_with_citations_and_stores_feedback(
     chip = answer.locator(".cc-chip").first
     expect(chip).to_contain_text("brewing-guide")
     chip.click()
-    expect(frame.locator(".cc-passage")).to_contain_text("between 92 and 96 degrees")
+    expect(frame.locator(".cc-source:popover-open .cc-passage")).to_contain_text(
+        "between 92 and 96 degrees"
+    )
     shot(visitor, "embed-answer-citation")
-    visitor.keyboard.press("Escape")  # closes the popover (focus is in the frame)
+    visitor.keyboard.press("Escape")  # closes the popover (focus is in the frame)...
+    expect(frame.locator(".cc-source:popover-open")).to_have_count(0)
+    bubble = visitor.locator("chatconnect-widget").locator("button.bubble")
+    expect(bubble).to_have_attribute("aria-expanded", "true")  # ...and not the chat
 
     up = answer.locator(".cc-thumb-up")
     up.click()
@@ -228,16 +253,25 @@ def test_an_origin_not_in_allowed_domains_gets_no_chat(
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
+    messages: list[str] = []
+    page.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text}"))
     try:
         page.goto(world.blocked + "/")
-        bubble = page.locator("chatconnect-widget").locator("button.bubble")
-        bubble.click()
-        page.wait_for_timeout(4000)
-        chat_frames = [
-            f for f in page.frames if f is not page.main_frame and f.query_selector("#cc-root")
-        ]
-        assert chat_frames == []
-        expect(_frame(page).locator("#cc-input")).to_have_count(0)
+        # The loader asks the app (config.json) and draws nothing: no bubble, no frame.
+        for _ in range(100):
+            if any("ChatConnect" in m for m in messages):
+                break
+            page.wait_for_timeout(100)
+        page.wait_for_timeout(500)
+        expect(page.locator("chatconnect-widget")).to_have_count(0)
+        assert len(page.frames) == 1
+        said = [m for m in messages if "ChatConnect" in m]
+        host = world.blocked.removeprefix("http://")
+        assert said == [
+            f'warning: [ChatConnect] widget "{world.seeded.widget_id}" is not allowed on '
+            f'{world.blocked}, so no chat is shown. Add "{host}" to the widget\'s allowed '
+            "domains in the ChatConnect dashboard."
+        ], said
         shot(page, "embed-blocked-origin")
     finally:
         context.close()
@@ -260,12 +294,11 @@ def test_host_css_cannot_restyle_the_bubble(world: SimpleNamespace, browser: Any
             " s.opacity, s.transform]; }"
         )
         assert style[0] == "50%"
-        assert style[1] == "rgb(37, 99, 235)"  # the loader's default until the chat is known
+        assert style[1] == "rgb(194, 65, 12)"  # the widget's #c2410c before it was ever opened
         assert style[2] == "1" and style[3] in ("none", "matrix(1, 0, 0, 1, 0, 0)")
         bubble.click()
         frame = _frame(page)
         expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
-        # The chat page's config message recolours it with the widget's #c2410c.
         expect(bubble).to_have_css("background-color", "rgb(194, 65, 12)")
         panel = page.locator("chatconnect-widget iframe").bounding_box()
         assert panel is not None and panel["width"] >= 360 and panel["height"] >= 500
@@ -364,3 +397,147 @@ def test_dashboard_preview_applies_posted_settings_for_the_owner_only(
         expect(frame.locator("#cc-title")).to_have_text("Barista Bot")
     finally:
         context.close()
+
+
+def _inline_chat(
+    browser: Any, world: SimpleNamespace, scheme: str, scripts: list[str] | None = None
+) -> tuple[Any, Any]:
+    """The chat page on its own (as in an inline embed), in a fresh visitor's browser;
+    `scripts` collects the URL of every script the page loads."""
+    context = browser.new_context(viewport={"width": 420, "height": 720}, color_scheme=scheme)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    if scripts is not None:
+        page.on("request", lambda r: r.resource_type == "script" and scripts.append(r.url))
+    host = world.allowed + "/"
+    page.goto(f"{world.app}/embed/{world.seeded.widget_id}?mode=inline&host={host}")
+    expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    return context, page
+
+
+def _ask(page: Any, question: str) -> Any:
+    page.locator("#cc-input").fill(question)
+    page.locator("#cc-input").press("Enter")
+    answer = page.locator(".cc-answer").last
+    expect(answer.locator(".cc-thumb-up")).to_be_visible(timeout=60_000)
+    return answer
+
+
+def test_prices_and_code_show_exactly_as_written(world: SimpleNamespace, browser: Any) -> None:
+    scripts: list[str] = []
+    context, page = _inline_chat(browser, world, "light", scripts)
+    try:
+        answer = _ask(page, PRICE_QUESTION)
+        body = answer.locator(".cc-md")
+        blocks = body.locator(":scope > p, :scope > pre")
+        expect(blocks).to_have_count(len(PRICE_SHOWN) + 1)  # + the "[1]" citation
+        assert [t.strip() for t in blocks.all_inner_texts()][: len(PRICE_SHOWN)] == PRICE_SHOWN
+        expect(body.locator("code")).to_have_text(["$HOME/beans", "total = $6.95 + $45"])
+        # No maths, no highlighter: no KaTeX markup, no token spans in the code block.
+        assert body.locator(".katex, math, pre span").count() == 0
+        # The component's own styles apply (a wrapped, tinted code block).
+        expect(body.locator("pre")).to_have_css("white-space", "pre-wrap")
+        assert body.locator("pre").evaluate("e => getComputedStyle(e).backgroundColor") not in (
+            "rgba(0, 0, 0, 0)",
+            "transparent",
+        )
+        shot(page, "embed-prices")
+    finally:
+        context.close()
+    loaded = [u.rsplit("/", 1)[-1] for u in scripts]
+    assert loaded, "no scripts seen"
+    for library in ("katex", "highlight", "prism", "refractor", "markdown", "remark", "micromark"):
+        assert not [name for name in loaded if library in name.lower()], (library, loaded)
+
+
+def _rgba(value: str) -> tuple[float, float, float, float]:
+    numbers = [float(n) for n in value[value.index("(") + 1 : value.index(")")].split(",")]
+    return (*numbers[:3], numbers[3] if len(numbers) == 4 else 1.0)  # type: ignore[return-value]
+
+
+def _over(top: tuple[float, ...], under: tuple[float, ...]) -> tuple[float, float, float]:
+    a = top[3]
+    return tuple(top[i] * a + under[i] * (1 - a) for i in range(3))  # type: ignore[return-value]
+
+
+def _contrast(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    def lum(c: tuple[float, ...]) -> float:
+        ch = [v / 255 for v in c[:3]]
+        ch = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_feedback_buttons_and_accessibility(
+    world: SimpleNamespace, browser: Any, scheme: str
+) -> None:
+    context, page = _inline_chat(browser, world, scheme)
+    try:
+        assert page.evaluate("document.documentElement.classList.contains('dark')") is (
+            scheme == "dark"
+        )
+        assert_no_serious_axe_violations(page, f"embed-empty-{scheme}")
+        answer = _ask(page, QUESTION)
+        for button in (answer.locator(".cc-thumb-up"), answer.locator(".cc-thumb-down")):
+            box = button.bounding_box()
+            assert box is not None and box["width"] >= 32 and box["height"] >= 32, box
+            icon, fill, *behind = button.evaluate(
+                """b => { const out = [getComputedStyle(b.querySelector('svg')).color];
+                for (let e = b; e; e = e.parentElement)
+                  out.push(getComputedStyle(e).backgroundColor);
+                return out; }"""
+            )
+            surface: tuple[float, ...] = (255.0, 255.0, 255.0, 1.0)  # the browser's canvas
+            for layer in reversed([fill, *behind]):
+                surface = (*_over(_rgba(layer), surface), 1.0)
+            # WCAG 1.4.11: the icon against its button, and the button against the page.
+            assert _contrast(_over(_rgba(icon), surface), surface) >= 4.5, (scheme, icon, behind)
+            assert _rgba(fill)[3] > 0  # a visible button, not a bare faint glyph
+        answer.locator(".cc-thumb-down").click()
+        expect(answer.locator(".cc-thumb-down")).to_have_attribute("aria-pressed", "true")
+        answer.locator(".cc-chip").first.click()
+        expect(page.locator(".cc-source:popover-open .cc-passage")).to_be_visible()
+        shot(page, f"embed-a11y-{scheme}")
+        assert_no_serious_axe_violations(page, f"embed-answer-popover-{scheme}")
+        page.keyboard.press("Escape")
+        expect(page.locator(".cc-source:popover-open .cc-passage")).to_have_count(
+            0
+        )  # closing animation done
+        assert_no_serious_axe_violations(page, f"embed-answer-{scheme}")
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_host_page_with_the_bubble_passes_axe(
+    world: SimpleNamespace, browser: Any, scheme: str
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=scheme)
+    page = context.new_page()
+    try:
+        page.goto(world.allowed + "/")
+        bubble = page.locator("chatconnect-widget").locator("button.bubble")
+        expect(bubble).to_be_visible()
+        assert_no_serious_axe_violations(page, f"host-bubble-closed-{scheme}")
+        bubble.click()
+        expect(_frame(page).locator("#cc-input")).to_be_enabled(timeout=60_000)
+        assert_no_serious_axe_violations(page, f"host-bubble-open-{scheme}")
+        chat = next(f for f in page.frames if "/embed/" in f.url)
+        assert_no_serious_axe_violations(chat, f"embed-in-bubble-{scheme}")
+    finally:
+        context.close()
+
+
+def test_unavailable_page_passes_axe(world: SimpleNamespace, browser: Any) -> None:
+    for scheme in ("light", "dark"):
+        context = browser.new_context(viewport={"width": 420, "height": 640}, color_scheme=scheme)
+        page = context.new_page()
+        try:
+            page.goto(f"{world.app}/embed/{world.off_widget}?mode=bubble")
+            expect(page.locator("#cc-unavailable")).to_be_visible(timeout=60_000)
+            assert_no_serious_axe_violations(page, f"embed-unavailable-{scheme}")
+        finally:
+            context.close()

@@ -1,8 +1,9 @@
 """The embed loader (embed/widget.js) on its own, in headless Chromium.
 
-Three throwaway origins (see loader_fixtures): the app serves widget.js and a stub
-/embed/<id> page that speaks the postMessage protocol, the host site embeds the snippet under
-hostile global CSS, and a foreign site tries to spoof the protocol.
+Three throwaway origins (see loader_fixtures): the app serves widget.js, per-widget
+config.json answers and a stub /embed/<id> page that speaks the postMessage protocol, the
+host site embeds the snippet under hostile global CSS, and a foreign site tries to spoof the
+protocol.
 """
 
 from __future__ import annotations
@@ -22,9 +23,28 @@ pytestmark = pytest.mark.e2e
 expect = pytest.importorskip("playwright.sync_api").expect
 
 WIDGET_ID = "acme_42"
-DEFAULT_BLUE = "rgb(37, 99, 235)"
-SNIPPET_PURPLE = "rgb(124, 58, 237)"  # data-color="#7c3aed" on the hostile page
+CONFIG_CYAN = "rgb(8, 145, 178)"  # acme_42's config.json color
+SNIPPET_PURPLE = "rgb(124, 58, 237)"  # data-color="#7c3aed" (used only without a config)
 CONFIG_GREEN = "rgb(22, 163, 74)"  # the stub's chatconnect:config color
+# A 1x1 PNG for the avatar (served by a Playwright route: no network here).
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63f8cfc0f01f0005000201a5e1a4a50000000049454e44ae426082"
+)
+
+# Records the bubble's look at the moment the widget enters the DOM (before it is painted).
+FIRST_PAINT_JS = """
+window.__firstPaint = null;
+new MutationObserver((_, obs) => {
+  const host = document.querySelector('chatconnect-widget');
+  const bubble = host && host.shadowRoot && host.shadowRoot.querySelector('.bubble');
+  if (!bubble) return;
+  const r = bubble.getBoundingClientRect();
+  window.__firstPaint = {bg: getComputedStyle(bubble).backgroundColor, x: r.left,
+    avatar: !!bubble.querySelector('img.av')};
+  obs.disconnect();
+}).observe(document, {childList: true, subtree: true});
+"""
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +149,7 @@ def shadow_focus(page: Any) -> str | None:
 
 def test_bubble_panel_and_state(open_page: Callable[..., Any], sites: SimpleNamespace) -> None:
     page = open_page()
+    page.add_init_script(FIRST_PAINT_JS)
     page.goto(f"{sites.host}/blank.html")
     baseline = set(page.evaluate("Object.keys(window)"))
     errors: list[str] = []
@@ -143,7 +164,13 @@ def test_bubble_panel_and_state(open_page: Callable[..., Any], sites: SimpleName
     new_globals = set(page.evaluate("Object.keys(window)")) - baseline
     assert {k for k in new_globals if not k.isdigit()} == {"ChatConnect"}
     assert w.bubble.bounding_box() == {"x": 1280 - 76, "y": 800 - 76, "width": 56, "height": 56}
-    expect(w.bubble).to_have_css("background-color", SNIPPET_PURPLE)
+    # The widget's own colour from the very first paint (config.json beats data-color).
+    assert page.evaluate("window.__firstPaint") == {
+        "bg": CONFIG_CYAN,
+        "x": 1280 - 76,
+        "avatar": False,
+    }
+    expect(w.bubble).to_have_css("background-color", CONFIG_CYAN)
     expect(w.bubble).to_have_css("border-radius", "50%")
     expect(w.bubble).to_have_attribute("aria-label", "Open chat")
     expect(w.bubble).to_have_attribute("aria-expanded", "false")
@@ -227,8 +254,10 @@ def test_bubble_panel_and_state(open_page: Callable[..., Any], sites: SimpleName
 
     page.reload()
     expect(w.bubble).to_be_visible()
-    expect(w.bubble).to_have_css("background-color", CONFIG_GREEN)  # cached before any iframe
-    assert settled_box(w.bubble)["x"] == 20
+    # The saved look comes from config.json again, before any iframe exists.
+    assert page.evaluate("window.__firstPaint")["bg"] == CONFIG_CYAN
+    expect(w.bubble).to_have_css("background-color", CONFIG_CYAN)
+    assert settled_box(w.bubble)["x"] == 1280 - 76
     expect(w.panel).to_be_hidden()
     expect(w.iframe).to_have_count(0)
     # Nothing logged into the host page's console (e.g. posts to a not-yet-loaded frame).
@@ -273,7 +302,7 @@ def test_foreign_messages_are_ignored(
     spoof("config")
     round_trip(stub)
     expect(w.panel).to_be_visible()
-    expect(w.bubble).to_have_css("background-color", DEFAULT_BLUE)
+    expect(w.bubble).to_have_css("background-color", CONFIG_CYAN)
     assert settled_box(w.bubble)["x"] == 1280 - 76
 
     w.bubble.click()
@@ -336,3 +365,171 @@ def test_phone_panel_is_full_screen(open_page: Callable[..., Any], sites: Simple
     chat_frame(w).click("#close")
     expect(w.panel).to_be_hidden()
     expect(w.bubble).to_be_visible()
+
+
+def _wait_until(page: Any, condition: Callable[[], bool], timeout_s: float = 10) -> None:
+    """Poll a Python-side condition (e.g. on collected console messages)."""
+    for _ in range(int(timeout_s * 10)):
+        if condition():
+            return
+        page.wait_for_timeout(100)
+    raise AssertionError("condition not met in time")
+
+
+def _console(page: Any) -> list[str]:
+    messages: list[str] = []
+    page.on("console", lambda msg: messages.append(f"{msg.type}: {msg.text}"))
+    page.on("pageerror", lambda exc: messages.append(f"pageerror: {exc}"))
+    return messages
+
+
+def test_first_paint_has_the_position_and_avatar(
+    open_page: Callable[..., Any], sites: SimpleNamespace
+) -> None:
+    page = open_page()
+    page.route(
+        "https://avatars.example/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=PNG_1PX),
+    )
+    page.add_init_script(FIRST_PAINT_JS)
+    page.goto(f"{sites.host}/avatar.html")
+    w = parts(page)
+    expect(w.bubble).to_be_visible()
+    assert page.evaluate("window.__firstPaint") == {
+        "bg": "rgb(190, 18, 60)",
+        "x": 20,
+        "avatar": True,
+    }
+    avatar = w.bubble.locator("img.av")
+    expect(avatar).to_be_visible()
+    assert avatar.get_attribute("src") == "https://avatars.example/ada.png"
+    assert avatar.get_attribute("alt") == ""  # the button's label names it
+    assert avatar.bounding_box() == {"x": 20, "y": 800 - 76, "width": 56, "height": 56}
+    expect(w.bubble.locator("svg.c")).to_be_hidden()
+    snap(page, "avatar")
+    w.bubble.click()  # open: the avatar gives way to the close cross
+    expect(avatar).to_be_hidden()
+    expect(w.bubble.locator("svg.x")).to_be_visible()
+
+
+def test_avatar_that_fails_to_load_falls_back_to_the_icon(
+    open_page: Callable[..., Any], sites: SimpleNamespace
+) -> None:
+    page = open_page()
+    page.route("https://avatars.example/**", lambda route: route.fulfill(status=404))
+    page.goto(f"{sites.host}/avatar.html")
+    w = parts(page)
+    expect(w.bubble).to_be_visible()
+    expect(w.bubble.locator("img.av")).to_have_count(0)
+    expect(w.bubble.locator("svg.c")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    ("page_name", "says"),
+    [
+        ("elsewhere", 'widget "elsewhere" is not allowed on {host}, so no chat is shown'),
+        ("gone", 'widget "gone" does not exist or is switched off, so no chat is shown'),
+    ],
+)
+def test_refused_origin_or_missing_widget_shows_nothing(
+    open_page: Callable[..., Any], sites: SimpleNamespace, page_name: str, says: str
+) -> None:
+    page = open_page()
+    messages = _console(page)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{sites.host}/{page_name}.html")
+    expected = "[ChatConnect] " + says.format(host=sites.host)
+    _wait_until(page, lambda: any("ChatConnect" in m for m in messages))
+    page.wait_for_timeout(300)  # anything else would come right after
+    expect(page.locator("chatconnect-widget")).to_have_count(0)
+    chatconnect = [m for m in messages if "ChatConnect" in m]
+    assert len(chatconnect) == 1, chatconnect  # one clear message, nothing else
+    assert chatconnect[0].startswith("warning: " + expected), chatconnect
+    if page_name == "elsewhere":
+        assert f'Add "{sites.host.removeprefix("http://")}"' in chatconnect[0]
+    chat_pages = [u for u in requested if f"/embed/{page_name}" in u and "config.json" not in u]
+    assert chat_pages == []  # no chat page was ever requested
+    assert page.evaluate("typeof ChatConnect.open") == "function"
+    page.evaluate("ChatConnect.open()")  # the host page API stays harmless
+    expect(page.locator("chatconnect-widget")).to_have_count(0)
+    snap(page, f"refused-{page_name}")
+
+
+def test_unreachable_config_falls_back_to_the_snippet_look(
+    open_page: Callable[..., Any], sites: SimpleNamespace
+) -> None:
+    page = open_page()
+    messages = _console(page)
+    page.goto(f"{sites.host}/broken.html")
+    w = parts(page)
+    expect(w.bubble).to_be_visible()
+    expect(w.bubble).to_have_css("background-color", SNIPPET_PURPLE)
+    assert settled_box(w.bubble)["x"] == 20  # data-position="left"
+    _wait_until(page, lambda: any("could not load the settings" in m for m in messages))
+
+
+def test_open_is_remembered_briefly_in_this_tab_only(
+    open_page: Callable[..., Any], sites: SimpleNamespace
+) -> None:
+    page = open_page()
+    page.goto(f"{sites.host}/hostile.html")
+    w = parts(page)
+    w.bubble.click()
+    expect(w.panel).to_be_visible()
+
+    # Another page of the site shortly after, in the same tab: still open.
+    page.goto(f"{sites.host}/blank.html")
+    page.goto(f"{sites.host}/hostile.html")
+    expect(w.panel).to_be_visible()
+    expect(w.bubble).to_have_attribute("aria-expanded", "true")
+
+    # A new tab starts closed.
+    other = page.context.new_page()
+    other.goto(f"{sites.host}/hostile.html")
+    expect(parts(other).bubble).to_be_visible()
+    expect(parts(other).panel).to_be_hidden()
+    expect(parts(other).iframe).to_have_count(0)
+    other.close()
+
+    # Three minutes later (the state's timestamp moved back): closed, nothing loaded.
+    page.evaluate(
+        """id => { const k = 'chatconnect:' + id, v = JSON.parse(sessionStorage.getItem(k));
+        v.at -= 3 * 60 * 1000; sessionStorage.setItem(k, JSON.stringify(v)); }""",
+        WIDGET_ID,
+    )
+    page.reload()
+    expect(w.bubble).to_be_visible()
+    expect(w.panel).to_be_hidden()
+    expect(w.iframe).to_have_count(0)
+    # Nothing is left in localStorage (older loaders kept "open" there for good).
+    assert page.evaluate(f"localStorage.getItem('chatconnect:{WIDGET_ID}')") is None
+
+
+def test_phone_never_reopens_full_screen_by_itself(
+    open_page: Callable[..., Any], sites: SimpleNamespace
+) -> None:
+    page = open_page(viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True)
+    page.goto(f"{sites.host}/hostile.html")
+    w = parts(page)
+    w.bubble.tap()
+    expect(w.panel).to_be_visible()
+    page.reload()  # seconds later, same tab
+    expect(w.bubble).to_be_visible()
+    expect(w.panel).to_be_hidden()
+    expect(w.iframe).to_have_count(0)
+    snap(page, "phone-after-reload")
+
+
+def test_open_called_while_the_config_loads_opens_the_bubble_when_it_appears(
+    open_page: Callable[..., Any], sites: SimpleNamespace
+) -> None:
+    page = open_page()
+    page.goto(f"{sites.host}/slow.html", wait_until="commit")
+    page.wait_for_function("typeof window.ChatConnect === 'object'")
+    expect(page.locator("chatconnect-widget")).to_have_count(0)  # config still on its way
+    page.evaluate("ChatConnect.open()")  # e.g. the site's own "Chat with us" button
+    w = parts(page)
+    expect(w.panel).to_be_visible()
+    expect(w.bubble).to_have_attribute("aria-expanded", "true")
+    expect(w.iframe).to_have_count(1)

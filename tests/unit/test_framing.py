@@ -7,6 +7,7 @@ import pytest
 from app.services.framing import (
     FramePolicyCache,
     frame_ancestors,
+    origin_may_frame,
     origin_of,
     websocket_origin_allowed,
 )
@@ -116,3 +117,57 @@ def test_origin_of() -> None:
     assert origin_of("https://a.com/x?y#z") == "https://a.com"
     assert origin_of("javascript:alert(1)") == ""
     assert origin_of("") == ""
+
+
+# origin_may_frame must agree with what browsers do with frame_ancestors(domains, OWN):
+# CSP3 host-source matching for the chat page served from OWN (https).
+DOMAINS = ["shop.com", "*.docs.io", "127.0.0.1:8765", "localhost:3000", "www.cafe.org"]
+
+
+@pytest.mark.parametrize(
+    ("origin", "ok"),
+    [
+        ("https://shop.com", True),
+        ("https://www.shop.com", True),  # "shop.com" also admits www
+        ("https://SHOP.com", True),
+        ("https://shop.com:443", True),
+        ("https://shop.com:8443", False),  # no port in the source: default port only
+        ("http://shop.com", False),  # an https chat page: http ancestors do not match
+        ("https://blog.shop.com", False),
+        ("https://evil-shop.com", False),
+        ("https://shop.com.evil.io", False),
+        ("https://docs.io", True),  # "*.docs.io" also admits the apex
+        ("https://a.docs.io", True),
+        ("https://a.b.docs.io", True),
+        ("https://xdocs.io", False),
+        ("https://127.0.0.1:8765", True),
+        ("https://127.0.0.1:8766", False),
+        ("https://127.0.0.1", False),
+        ("https://localhost:3000", True),
+        ("https://www.cafe.org", True),
+        ("https://cafe.org", False),  # "www.x" admits only itself
+        (OWN, True),  # the dashboard's preview
+        ("https://chat.example.net:8443", False),
+        ("null", False),
+        ("", False),
+        ("javascript:alert(1)", False),
+    ],
+)
+def test_origin_may_frame_follows_the_frame_ancestors_sources(origin: str, ok: bool) -> None:
+    assert origin_may_frame(origin, DOMAINS, OWN) is ok
+
+
+def test_origin_may_frame_on_an_http_app_admits_http_and_https_ancestors() -> None:
+    own = "http://127.0.0.1:3000"
+    assert origin_may_frame("http://127.0.0.1:8765", ["127.0.0.1:8765"], own)
+    assert origin_may_frame("https://127.0.0.1:8765", ["127.0.0.1:8765"], own)
+    assert origin_may_frame("http://shop.com", ["shop.com"], own)
+    assert not origin_may_frame("http://127.0.0.1:8766", ["127.0.0.1:8765"], own)
+    assert origin_may_frame(own, [], own)
+
+
+def test_origin_may_frame_with_no_domains_or_a_malformed_one() -> None:
+    assert not origin_may_frame("https://shop.com", [], OWN)
+    assert not origin_may_frame("https://shop.com", None, OWN)
+    assert not origin_may_frame("https://evil.com", ["evil.com; script-src *"], OWN)
+    assert origin_may_frame(OWN, None, OWN)

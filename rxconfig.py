@@ -21,4 +21,15 @@ config = rx.Config(
     redis_url=_settings.redis_url,
     state_manager_mode="redis" if _settings.redis_url else "memory",
     disable_plugins=[SitemapPlugin],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(
+                appearance="inherit",
+                accent_color="indigo",
+                gray_color="slate",
+                radius="large",
+                scaling="100%",
+            )
+        )
+    ],
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import ChatItem, Chip, EmbedState
 
@@ -36,7 +37,7 @@ def _header() -> rx.Component:
         rx.vstack(
             rx.text(EmbedState.title, weight="bold", size="3", id="cc-title", trim="both"),
             rx.text(
-                rx.cond(EmbedState.preview, "Preview · not saved", "Typically answers instantly"),
+                rx.cond(EmbedState.preview, "Preview", "Typically answers instantly"),
                 size="1",
                 color_scheme="gray",
             ),
@@ -383,7 +384,7 @@ _CSS = {
 }
 
 
-@rx.page(route=routes.EMBED, title="Chat", on_load=EmbedState.load)
+@page(routes.EMBED, title="Chat", on_load=EmbedState.load)
 def embed_page() -> rx.Component:
     body = rx.match(
         EmbedState.status,

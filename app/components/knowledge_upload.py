@@ -82,6 +82,7 @@ def upload_row(row: UploadRow) -> rx.Component:
                 rx.progress(
                     value=row.progress,
                     max=100,
+                    aria_label="Upload progress",
                     size="1",
                     width="100%",
                     color_scheme=rx.cond(row.stage == "ready", "green", "indigo"),

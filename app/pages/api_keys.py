@@ -8,6 +8,7 @@ from app import routes
 from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.forms import field_error, labeled
 from app.components.shell import dashboard_page, empty_state, page_header
+from app.components.tables import stacked_on_phones
 from app.components.team_ui import one_time_secret_dialog, read_only_notice, table_skeleton
 from app.state.api_keys import ALL_WIDGETS, ApiKeysState, KeyRow
 
@@ -178,6 +179,7 @@ def keys_table() -> rx.Component:
             variant="surface",
             width="100%",
             id="keys-table",
+            style=stacked_on_phones(headers),
         ),
         width="100%",
         overflow_x="auto",

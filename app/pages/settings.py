@@ -8,6 +8,7 @@ from app import routes
 from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.forms import field_error, labeled
 from app.components.shell import dashboard_page, page_header
+from app.components.tables import stacked_on_phones
 from app.components.team_ui import (
     one_time_secret_dialog,
     read_only_notice,
@@ -100,6 +101,7 @@ def plan_section() -> rx.Component:
             ),
             rx.progress(
                 value=SettingsState.token_percent,
+                aria_label="Tokens used this month",
                 color_scheme=rx.cond(SettingsState.token_percent >= 90, "red", "indigo"),
                 width="100%",
             ),
@@ -323,6 +325,9 @@ def _role_select(member: MemberView) -> rx.Component:
     )
 
 
+MEMBER_HEADERS = ("Email", "Role", "Joined", "")
+
+
 def member_row(member: MemberView) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(
@@ -466,17 +471,13 @@ def members_section() -> rx.Component:
             rx.box(
                 rx.table.root(
                     rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in ("Email", "Role", "Joined", "")
-                            ]
-                        )
+                        rx.table.row(*[rx.table.column_header_cell(h) for h in MEMBER_HEADERS])
                     ),
                     rx.table.body(rx.foreach(MembersState.members, member_row)),
                     variant="surface",
                     width="100%",
                     id="members-table",
+                    style=stacked_on_phones(MEMBER_HEADERS),
                 ),
                 width="100%",
                 overflow_x="auto",
@@ -493,6 +494,7 @@ def members_section() -> rx.Component:
                         variant="surface",
                         width="100%",
                         id="invites-table",
+                        style=stacked_on_phones(("Email", "Role", "", "")),
                     ),
                     width="100%",
                     overflow_x="auto",

@@ -1,0 +1,49 @@
+"""Tables that become stacked cards on phones: every row a card, every cell a
+"label: value" line. The labels come from the column headers (CSS `nth-child`), so the
+row functions stay plain `rx.table.cell`s."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import reflex as rx
+
+PHONE_MAX = "640px"
+
+
+def stacked_on_phones(headers: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """Style for an `rx.table.root` whose columns are `headers` (an empty header: no label)."""
+    phone: dict[str, Any] = {
+        "min_width": "0 !important",
+        "& table, & tbody, & tr, & th, & td": {"display": "block", "width": "100%"},
+        "& thead": {"display": "none"},
+        "& tbody tr": {
+            "padding": "8px 0",
+            "border_bottom": f"1px solid {rx.color('gray', 5)}",
+        },
+        "& tbody tr > *": {
+            "display": "flex",
+            "gap": "12px",
+            "align_items": "center",
+            "justify_content": "space-between",
+            "text_align": "right",
+            "box_shadow": "none",
+            "padding": "6px 12px",
+            "max_width": "none",
+            "min_height": "0",
+        },
+        "& tbody tr > *::before": {
+            "color": rx.color("gray", 11),
+            "font_size": "var(--font-size-1)",
+            "font_weight": "500",
+            "text_align": "left",
+            "flex_shrink": "0",
+        },
+    }
+    for index, label in enumerate(headers, start=1):
+        if label:
+            phone[f"& tbody tr > :nth-child({index})::before"] = {"content": json.dumps(label)}
+        else:
+            phone[f"& tbody tr > :nth-child({index})"] = {"justify_content": "flex-end"}
+    return {f"@media (max-width: {PHONE_MAX})": phone}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import reflex as rx
+from reflex.vars import FunctionStringVar
 
 from app import routes
 from app.components.insights import (
@@ -20,6 +21,11 @@ from app.components.shell import dashboard_page, page_header
 from app.state.analytics import AnalyticsState, QuestionView
 
 CHART_HEIGHT = 220
+# Cost ticks in dollars; small values keep their significant digits ($0.0004, not $0).
+_DOLLARS = FunctionStringVar.create(
+    "(v) => '$' + (v === 0 ? '0' : (v >= 1 ? Number(v).toFixed(2) : Number(v).toPrecision(2))"
+    ".replace(/\\.?0+$/, ''))"
+)
 # Every series draws without Recharts' animation: it adds nothing to figures that load
 # once, and a screenshot (or a test) would otherwise catch a half-drawn chart.
 
@@ -115,6 +121,8 @@ def _daily_chart(
             chart_tooltip(),
             *extras,
             data=AnalyticsState.days,
+            # One shared day axis: hovering a day shows that day in every chart.
+            sync_id="analytics-days",
             width="100%",
             height=CHART_HEIGHT,
         ),
@@ -190,12 +198,11 @@ def _cost_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-cost",
-        # Wider ticks: costs are small decimals.
-        y=rx.recharts.y_axis(
-            tick_line=False,
-            axis_line=False,
-            width=56,
-            tick={"fontSize": 11, "fill": rx.color("gray", 10)},
+        y=rx.cond(
+            AnalyticsState.cost_total > 0,
+            y_axis(allow_decimals=True, tick_formatter=_DOLLARS),
+            # No cost at all (the offline answerer): one "$0" tick, not a made-up $0-4 scale.
+            y_axis(domain=[0, 1], ticks=[0], tick_formatter=_DOLLARS),
         ),
     )
 
@@ -241,7 +248,7 @@ def _feedback_chart() -> rx.Component:
 
 
 def _question_table(
-    title: str, rows: rx.Var, empty: str, table_id: str, show_reason: bool
+    title: str, rows: rx.Var, empty: str | rx.Var, table_id: str, show_reason: bool
 ) -> rx.Component:
     def row(q: QuestionView) -> rx.Component:
         return rx.table.row(
@@ -251,6 +258,17 @@ def _question_table(
                     href=routes.CONVERSATIONS + "/" + q.conversation_id,
                     size="2",
                     style={"overflowWrap": "anywhere"},
+                ),
+                rx.cond(
+                    q.variants != "",
+                    rx.text(
+                        "Also asked as: ",
+                        q.variants,
+                        size="1",
+                        color_scheme="gray",
+                        class_name="question-variants",
+                        style={"overflowWrap": "anywhere"},
+                    ),
                 ),
                 rx.cond(
                     show_reason & (q.reason != ""),
@@ -341,7 +359,11 @@ def analytics() -> rx.Component:
                 _question_table(
                     "Unanswered or low-confidence questions",
                     s.unanswered,
-                    "Every question in this range got a confident answer.",
+                    rx.cond(
+                        s.total_messages > 0,
+                        "Every question in this range got a confident answer.",
+                        "No questions in this range yet.",
+                    ),
                     "unanswered-questions",
                     True,
                 ),

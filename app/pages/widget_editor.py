@@ -55,7 +55,9 @@ def basics() -> rx.Component:
         rx.hstack(
             rx.switch(checked=S.enabled, on_change=S.set_enabled, id="widget-enabled"),
             rx.vstack(
-                rx.text("Enabled", size="2", weight="medium"),
+                rx.text(
+                    "Enabled", as_="label", html_for="widget-enabled", size="2", weight="medium"
+                ),
                 rx.text(
                     "A disabled widget shows visitors an “unavailable” message.",
                     size="1",
@@ -228,7 +230,9 @@ def answers() -> rx.Component:
         ),
         rx.hstack(
             rx.switch(checked=S.citations, on_change=S.set_citations, id="widget-citations"),
-            rx.text("Show sources under answers", size="2"),
+            rx.text(
+                "Show sources under answers", as_="label", html_for="widget-citations", size="2"
+            ),
             align="center",
             spacing="3",
         ),
@@ -282,9 +286,25 @@ def preview() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.heading("Live preview", size="3"),
+                rx.heading("Live preview", size="3", as_="h2"),
                 rx.spacer(),
-                rx.badge("Unsaved changes show here", variant="soft", color_scheme="gray"),
+                rx.cond(
+                    S.dirty,
+                    rx.badge(
+                        rx.icon("circle-dot", size=12),
+                        "Unsaved changes: visitors don't see them yet",
+                        variant="soft",
+                        color_scheme="amber",
+                        id="preview-status",
+                    ),
+                    rx.badge(
+                        rx.icon("check", size=12),
+                        "Saved: this is what visitors see",
+                        variant="soft",
+                        color_scheme="green",
+                        id="preview-status",
+                    ),
+                ),
                 width="100%",
                 align="center",
                 wrap="wrap",
@@ -317,7 +337,7 @@ def header() -> rx.Component:
                 color_scheme="gray",
                 id="back-to-widgets",
             ),
-            rx.heading(S.name, size="6", id="editor-heading"),
+            rx.heading(S.name, size="6", id="editor-heading", as_="h1"),
             spacing="1",
             min_width="0",
         ),
@@ -413,4 +433,7 @@ def widget_editor() -> rx.Component:
             editor_skeleton(),
         ),
         width="100%",
+        id="widget-editor",
+        # Read by the leave guard (state/widgets.py LEAVE_GUARD_SCRIPT).
+        custom_attrs={"data-dirty": S.dirty},
     )

@@ -23,6 +23,7 @@ class QuestionView:
     last: str = ""
     conversation_id: str = ""
     reason: str = ""
+    variants: str = ""  # "Do you have a student discount? · student discount"
 
 
 class AnalyticsState(AuthState):
@@ -42,6 +43,7 @@ class AnalyticsState(AuthState):
     top_questions: list[QuestionView] = []
     unanswered: list[QuestionView] = []
     total_messages: int = 0
+    cost_total: float = 0.0
 
     def _period(self) -> Period:
         if self.preset in PRESETS:
@@ -64,7 +66,9 @@ class AnalyticsState(AuthState):
         scope = Scope(widget_id=None if self.widget_id == "all" else self.widget_id)
         try:
             with session_scope() as session:
-                rep = analytics.report(session, ident.tenant_id, period, scope)
+                rep = analytics.report(
+                    session, ident.tenant_id, period, scope, embed=analytics.question_embedder()
+                )
                 options = widgets.list_widgets(session, ident.tenant_id)
         except NotFoundError:
             self.widget_id = "all"
@@ -75,6 +79,7 @@ class AnalyticsState(AuthState):
         self.widget_options = [{"id": w.id, "name": w.name} for w in options]
         self.kpis = kpi_views(rep.kpis, period.days)
         self.total_messages = rep.kpis.current.messages
+        self.cost_total = round(sum(d.cost_usd for d in rep.days), 6)
         self.days = [
             {
                 "label": f"{d.day:%b %d}",
@@ -132,4 +137,5 @@ def _question(q: analytics.QuestionCount) -> QuestionView:
         last=when(q.last_asked),
         conversation_id=q.conversation_id,
         reason=q.reason,
+        variants=" · ".join(q.variants),
     )

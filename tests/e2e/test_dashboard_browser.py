@@ -424,3 +424,13 @@ def test_phone_tables_stack_and_sidebar_runs_full_height(
     box = tab.bounding_box()
     assert box and box["x"] + box["width"] <= PHONE["width"], box
     context.close()
+
+
+def test_startup_log_is_short_and_clean(app_server: AppServer) -> None:
+    """No Reflex deprecation, no "Page … is being redefined", no Node version warning;
+    the banner tells a newcomer where to go."""
+    log = app_server.log.read_text(errors="replace")
+    assert "ChatConnect is running" in log
+    assert f"{app_server.base_url}/signup" in log
+    for noise in ("is being redefined", "DeprecationWarning", "deprecated", "out of date"):
+        assert noise not in log, f"start-up log contains {noise!r}"

@@ -126,6 +126,8 @@ CHANNEL_LABELS = {"web": "Visitor", "dashboard": "Dashboard test", "api": "API"}
 def channel_badge(channel: rx.Var) -> rx.Component:
     return rx.badge(
         rx.match(channel, *CHANNEL_LABELS.items(), channel),
+        # High contrast: the soft blue badge's text is below 4.5:1 on its own background.
+        high_contrast=True,
         color_scheme=rx.match(channel, ("web", "blue"), ("api", "purple"), "gray"),
         variant="soft",
     )

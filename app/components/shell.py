@@ -138,7 +138,8 @@ def sidebar() -> rx.Component:
         position="sticky",
         top="0",
     )
-    return rx.box(
+    # <aside>: the brand and workspace name sit in a landmark too.
+    return rx.el.aside(
         nav,
         width="240px",
         min_width="240px",
@@ -151,31 +152,33 @@ def sidebar() -> rx.Component:
 
 
 def mobile_bar() -> rx.Component:
-    return rx.hstack(
-        brand(),
-        rx.spacer(),
-        rx.menu.root(
-            rx.menu.trigger(
-                rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open navigation")
+    return rx.el.header(
+        rx.hstack(
+            brand(),
+            rx.spacer(),
+            rx.menu.root(
+                rx.menu.trigger(
+                    rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open navigation")
+                ),
+                rx.menu.content(
+                    *[
+                        # data-nav-href lets a page's leave guard see where the item goes.
+                        rx.menu.item(
+                            label, on_click=rx.redirect(href), custom_attrs={"data-nav-href": href}
+                        )
+                        for label, href, _ in NAV_ITEMS
+                    ],
+                    rx.menu.separator(),
+                    rx.menu.item("Log out", on_click=AuthState.logout),
+                ),
             ),
-            rx.menu.content(
-                *[
-                    # data-nav-href lets a page's leave guard see where the item goes.
-                    rx.menu.item(
-                        label, on_click=rx.redirect(href), custom_attrs={"data-nav-href": href}
-                    )
-                    for label, href, _ in NAV_ITEMS
-                ],
-                rx.menu.separator(),
-                rx.menu.item("Log out", on_click=AuthState.logout),
-            ),
+            theme_toggle(),
+            width="100%",
+            padding="12px",
+            align="center",
+            border_bottom=f"1px solid {rx.color('gray', 4)}",
         ),
-        theme_toggle(),
-        display=["flex", "flex", "none"],
-        width="100%",
-        padding="12px",
-        align="center",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        display=["block", "block", "none"],
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.components.forms import error_text
+from app.components.forms import error_text, field_label
 
 
 def control_id(component: rx.Component) -> str:
@@ -32,7 +32,7 @@ def form_field(
     if not target:
         raise ValueError(f"form_field {label!r}: the control needs an id for its label")
     return rx.vstack(
-        rx.text(label, as_="label", html_for=target, size="2", weight="medium"),
+        field_label(label, target),
         control,
         rx.cond(
             error != "",

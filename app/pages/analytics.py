@@ -70,7 +70,9 @@ def _controls() -> rx.Component:
                 width=rx.breakpoints(initial="100%", sm="auto"),
             ),
             rx.select.root(
-                rx.select.trigger(placeholder="All widgets", id="analytics-widget"),
+                rx.select.trigger(
+                    placeholder="All widgets", id="analytics-widget", aria_label="Widget"
+                ),
                 rx.select.content(
                     rx.select.item("All widgets", value="all"),
                     rx.foreach(
@@ -355,6 +357,15 @@ def analytics() -> rx.Component:
                     columns=two_columns,
                     spacing="4",
                     width="100%",
+                ),
+                rx.cond(
+                    s.grouping,
+                    rx.text(
+                        "Grouping questions that mean the same…",
+                        size="1",
+                        color_scheme="gray",
+                        id="questions-grouping",
+                    ),
                 ),
                 _question_table(
                     "Unanswered or low-confidence questions",

@@ -136,8 +136,8 @@ def revoke_dialog() -> rx.Component:
 def _status(row: KeyRow) -> rx.Component:
     return rx.cond(
         row.revoked,
-        rx.badge("Revoked", color_scheme="gray"),
-        rx.badge("Active", color_scheme="green"),
+        rx.badge("Revoked", color_scheme="gray", high_contrast=True),
+        rx.badge("Active", color_scheme="green", high_contrast=True),
     )
 
 

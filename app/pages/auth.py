@@ -105,7 +105,11 @@ def signup() -> rx.Component:
         "Create your workspace",
         "Add a chat assistant to your website in minutes.",
         form,
-        rx.text("Already have an account? ", rx.link("Log in", href=routes.LOGIN), size="2"),
+        rx.text(
+            "Already have an account? ",
+            rx.link("Log in", href=routes.LOGIN, underline="always"),
+            size="2",
+        ),
     )
 
 
@@ -145,5 +149,9 @@ def login() -> rx.Component:
         "Welcome back",
         "Log in to your ChatConnect workspace.",
         form,
-        rx.text("New here? ", rx.link("Create a workspace", href=routes.SIGNUP), size="2"),
+        rx.text(
+            "New here? ",
+            rx.link("Create a workspace", href=routes.SIGNUP, underline="always"),
+            size="2",
+        ),
     )

@@ -33,7 +33,14 @@ CONV_HEADERS = (
 def _date_field(label: str, value: rx.Var, on_change, field_id: str) -> rx.Component:  # type: ignore[no-untyped-def]
     return rx.hstack(
         rx.text(label, size="2", color_scheme="gray", width="36px"),
-        rx.input(type="date", value=value, on_change=on_change, id=field_id, flex="1"),
+        rx.input(
+            type="date",
+            value=value,
+            on_change=on_change,
+            id=field_id,
+            flex="1",
+            aria_label=f"{label} date",
+        ),
         align="center",
         spacing="2",
         width=rx.breakpoints(initial="100%", sm="auto"),

@@ -6,6 +6,7 @@ import reflex as rx
 
 from app import routes
 from app.components.insights import channel_badge, kpi_grid, section_card, skeleton_cards
+from app.components.provider_notice import offline_answers_notice
 from app.components.shell import dashboard_page, page_header
 from app.page_registry import page
 from app.state.insights_views import ConversationView
@@ -189,6 +190,7 @@ def overview() -> rx.Component:
     s = OverviewState
     return rx.vstack(
         page_header("Overview", "Your workspace at a glance"),
+        rx.cond(s.loaded & ~s.has_provider, offline_answers_notice()),
         rx.heading(s.tenant_name, size="4", id="overview-workspace", as_="h2"),
         rx.cond(
             s.loaded,

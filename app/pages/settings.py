@@ -16,7 +16,7 @@ from app.components.team_ui import (
     table_skeleton,
 )
 from app.state.members import InviteView, MembersState, MemberView
-from app.state.settings import MODEL_CHOICES, ProviderCard, SettingsState
+from app.state.settings import AUTOMATIC_MODEL, ProviderCard, SettingsState
 
 # ---- workspace and plan ---------------------------------------------------------------
 
@@ -85,6 +85,14 @@ def plan_section() -> rx.Component:
                     id="plan-switch",
                 ),
                 rx.text("Only owners and admins change the plan.", size="1", color_scheme="gray"),
+            ),
+            rx.text(
+                "Billing is not connected: this is a self-hosted install, so the plan only "
+                "sets the limits and the token budget below. Nobody is charged.",
+                size="1",
+                color_scheme="gray",
+                width="100%",
+                id="plan-billing-note",
             ),
             width="100%",
             align="center",
@@ -161,6 +169,12 @@ def _provider_fields(card: ProviderCard) -> rx.Component:
                     aria_label="Base URL",
                 ),
                 _secret_input("compat_key", "Key (optional for Ollama)"),
+                rx.text(
+                    "A local Ollama: http://localhost:11434/v1, no key. Save, pick one of its "
+                    "models as the default model above, then Test connection.",
+                    size="1",
+                    color_scheme="gray",
+                ),
                 width="100%",
                 spacing="2",
             ),
@@ -262,19 +276,48 @@ def providers_section() -> rx.Component:
                     labeled(
                         "Default model",
                         "default-model",
-                        rx.input(
+                        rx.select.root(
+                            rx.select.trigger(id="default-model", width="100%"),
+                            rx.select.content(
+                                rx.select.item(
+                                    "Automatic (by plan and connected providers)",
+                                    value=AUTOMATIC_MODEL,
+                                ),
+                                rx.foreach(
+                                    SettingsState.model_options,
+                                    lambda o: rx.select.item(o["label"], value=o["value"]),
+                                ),
+                            ),
                             name="default_model",
-                            id="default-model",
-                            default_value=SettingsState.default_model,
-                            key=SettingsState.default_model,
-                            placeholder="Automatic (by plan and available keys)",
-                            list="model-choices",
-                            max_length=120,
-                            width="100%",
+                            default_value=SettingsState.model_choice,
+                            key=SettingsState.model_choice
+                            + SettingsState.model_options.length().to(str),
                             disabled=~SettingsState.can_credentials,
                         ),
-                        rx.el.datalist(
-                            *[rx.el.option(value=m) for m in MODEL_CHOICES], id="model-choices"
+                        rx.cond(
+                            SettingsState.models_loading,
+                            rx.text(
+                                "Asking your providers for their models…",
+                                size="1",
+                                color_scheme="gray",
+                            ),
+                            rx.cond(
+                                SettingsState.models_note != "",
+                                rx.text(
+                                    SettingsState.models_note,
+                                    size="1",
+                                    color_scheme="amber",
+                                    id="models-note",
+                                ),
+                                rx.cond(
+                                    SettingsState.model_options.length() == 0,
+                                    rx.text(
+                                        "Connect a provider below to choose one of its models.",
+                                        size="1",
+                                        color_scheme="gray",
+                                    ),
+                                ),
+                            ),
                         ),
                         field_error(SettingsState.model_error, "default-model-error"),
                     ),
@@ -634,7 +677,8 @@ def settings() -> rx.Component:
                 rx.tabs.content(rx.box(providers_section(), padding_top="16px"), value="providers"),
                 rx.tabs.content(rx.box(members_section(), padding_top="16px"), value="members"),
                 rx.tabs.content(rx.box(account_section(), padding_top="16px"), value="account"),
-                default_value="workspace",
+                value=SettingsState.tab,
+                on_change=SettingsState.set_tab,
                 width="100%",
             ),
             table_skeleton(4),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.forms import field_label
+from app.components.provider_notice import offline_answers_notice
 from app.components.shell import dashboard_page, empty_state
 from app.components.widget_form import form_field, form_section, snippet_block
 from app.services.widgets import MAX_DOMAINS, MAX_STARTERS
@@ -55,9 +57,7 @@ def basics() -> rx.Component:
         rx.hstack(
             rx.switch(checked=S.enabled, on_change=S.set_enabled, id="widget-enabled"),
             rx.vstack(
-                rx.text(
-                    "Enabled", as_="label", html_for="widget-enabled", size="2", weight="medium"
-                ),
+                field_label("Enabled", "widget-enabled"),
                 rx.text(
                     "A disabled widget shows visitors an “unavailable” message.",
                     size="1",
@@ -208,14 +208,17 @@ def answers() -> rx.Component:
             form_field(
                 "Temperature",
                 rx.hstack(
-                    rx.slider(
-                        value=[S.temperature],
-                        min=0,
-                        max=2,
-                        step=0.1,
-                        on_change=S.set_temperature,
+                    # A native range input: labelled by its <label>, keyboard and screen
+                    # reader friendly (Radix's slider thumb cannot take a name).
+                    rx.el.input(
+                        type="range",
+                        min="0",
+                        max="2",
+                        step="0.1",
+                        value=S.temperature,
+                        on_change=S.set_temperature_text,
                         id="widget-temperature",
-                        width="100%",
+                        style={"width": "100%", "accent_color": rx.color("accent", 9)},
                     ),
                     rx.badge(S.temperature_label, variant="surface", id="temperature-value"),
                     width="100%",
@@ -230,9 +233,7 @@ def answers() -> rx.Component:
         ),
         rx.hstack(
             rx.switch(checked=S.citations, on_change=S.set_citations, id="widget-citations"),
-            rx.text(
-                "Show sources under answers", as_="label", html_for="widget-citations", size="2"
-            ),
+            field_label("Show sources under answers", "widget-citations", weight="regular"),
             align="center",
             spacing="3",
         ),
@@ -393,6 +394,7 @@ def widget_editor() -> rx.Component:
                 ),
                 rx.vstack(
                     header(),
+                    rx.cond(~S.has_provider, offline_answers_notice("editor-offline-answers")),
                     rx.grid(
                         rx.vstack(
                             basics(),

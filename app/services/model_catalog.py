@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from sqlmodel import Session
 
+from app.models import Tenant
 from app.rag.pricing import PRICES
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -84,6 +86,14 @@ def connected_providers(creds: Any) -> list[str]:
     if getattr(creds, "gemini_key", None):
         found.append("gemini")
     return found
+
+
+def workspace_providers(session: Session, tenant_id: str) -> list[str]:
+    """Providers the workspace's answers can use (its own keys or the instance's)."""
+    from app.services import credentials
+
+    tenant = session.get(Tenant, tenant_id)
+    return connected_providers(credentials.credentials_for(tenant)) if tenant else []
 
 
 async def _get_json(

@@ -212,7 +212,8 @@ class TranscriptState(AuthState):
         component's on_mount is sent before the router has the new URL, so it would read
         the previous page's (empty) route arguments and show "not found"."""
         ident = self._require()
-        conversation_id = str(self.router.page.params.get("conversation_id", ""))[:64]
+        # /conversations/<id>, from the URL being opened (router.page is deprecated).
+        conversation_id = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1][:64]
         if conversation_id != self.current_id:
             # Another transcript (a click, back/forward): never show the previous one meanwhile.
             self.loaded, self.messages, self.improve_open = False, [], False

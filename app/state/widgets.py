@@ -16,6 +16,7 @@ import reflex as rx
 from app import routes
 from app.db import NotFoundError, session_scope
 from app.models import Widget
+from app.services import model_catalog
 from app.services import widgets as svc
 from app.settings import get_settings
 from app.state.auth import AuthState
@@ -224,6 +225,7 @@ class WidgetEditorState(AuthState):
 
     script_snippet: str = ""
     iframe_snippet: str = ""
+    has_provider: bool = True  # False: answers are quoted passages (offline)
     # The form as last loaded or saved (JSON): `dirty` compares the form with it.
     saved_form: str = ""
 
@@ -290,6 +292,9 @@ class WidgetEditorState(AuthState):
         try:
             with session_scope() as session:
                 self._fill(svc.get_widget(session, ident.tenant_id, widget_id))
+                self.has_provider = bool(
+                    model_catalog.workspace_providers(session, ident.tenant_id)
+                )
         except NotFoundError:
             self.editing_id, self.saved_form = "", ""
             self.missing = True
@@ -414,6 +419,16 @@ class WidgetEditorState(AuthState):
         self._require()
         if value:
             self.temperature = round(min(2.0, max(0.0, float(value[0]))), 1)
+
+    @rx.event
+    def set_temperature_text(self, value: str):
+        """The range input's value (a string like "0.7")."""
+        self._require()
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return
+        self.temperature = round(min(2.0, max(0.0, number)), 1)
 
     @rx.event
     def set_citations(self, value: bool):

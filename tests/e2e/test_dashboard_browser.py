@@ -5,9 +5,12 @@ every page in light and dark."""
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -45,6 +48,7 @@ class Turn:
 TURNS = {
     "espresso": Turn("How much is the espresso?", MARKDOWN_ANSWER),
     "student": Turn("Is there a student discount?", "Sorry, I don't know.", answered=False),
+    "student2": Turn("Do you have a student discount?", "Sorry, I don't know.", answered=False),
     "api": Turn("What are your opening hours?", "Monday to Friday [1].", channel="api"),
     "test": Turn("Testing from the dashboard", "Hello [1].", channel="dashboard"),
 }
@@ -167,21 +171,21 @@ def test_dynamic_pages_open_by_click_and_history(
     page.goto(f"{base}/overview")
 
     # Overview's recent conversations -> transcript, by a click.
-    expect(page.locator(".recent-conversation")).to_have_count(4, timeout=30_000)
+    expect(page.locator(".recent-conversation")).to_have_count(5, timeout=30_000)
     page.locator(".recent-conversation", has_text="How much is the espresso?").click()
     _expect_transcript(page, ids["espresso"], "How much is the espresso?")
 
     # Conversations list -> another transcript; back, forward, back again.
     _nav(page, "Conversations")
-    expect(page.locator(".conversation-row")).to_have_count(4, timeout=15_000)
+    expect(page.locator(".conversation-row")).to_have_count(5, timeout=15_000)
     page.locator(".conversation-link", has_text="Is there a student discount?").click()
     _expect_transcript(page, ids["student"], "Is there a student discount?")
     page.go_back()
-    expect(page.locator(".conversation-row")).to_have_count(4, timeout=15_000)
+    expect(page.locator(".conversation-row")).to_have_count(5, timeout=15_000)
     page.go_back()
     _expect_transcript(page, ids["espresso"], "How much is the espresso?")
     page.go_forward()
-    expect(page.locator(".conversation-row")).to_have_count(4, timeout=15_000)
+    expect(page.locator(".conversation-row")).to_have_count(5, timeout=15_000)
     page.go_forward()
     _expect_transcript(page, ids["student"], "Is there a student discount?")
     # Transcript -> list -> a third transcript: never the previous conversation's messages.
@@ -190,12 +194,18 @@ def test_dynamic_pages_open_by_click_and_history(
     _expect_transcript(page, ids["api"], "What are your opening hours?")
     expect(page.locator("#transcript")).not_to_contain_text("student discount")
 
-    # Analytics' question lists -> transcript.
+    # Analytics: the two ways of asking about a student discount are one question (grouped
+    # by meaning, in the background), and its link opens the newest conversation.
     _nav(page, "Analytics")
-    link = page.locator("#unanswered-questions a", has_text="Is there a student discount?")
-    expect(link).to_be_visible(timeout=15_000)
-    link.click()
-    _expect_transcript(page, ids["student"], "Is there a student discount?")
+    expect(page.locator("#unanswered-questions tbody tr").first).to_be_visible(timeout=30_000)
+    expect(page.locator("#questions-grouping")).to_have_count(0, timeout=120_000)
+    row = page.locator("#unanswered-questions tbody tr", has_text="student discount")
+    expect(row).to_have_count(1)
+    expect(row.locator("td").nth(1)).to_have_text("2")
+    expect(row).to_contain_text("Also asked as: Is there a student discount?")
+    shot(page, "dash-analytics-grouped-questions")
+    row.locator("a").click()
+    _expect_transcript(page, ids["student2"], "Do you have a student discount?")
 
     # Widgets list -> editor (/widgets/<id>), back, forward.
     _nav(page, "Widgets")
@@ -219,7 +229,7 @@ def test_conversations_channels_and_markdown_transcript(
 
     _nav(page, "Conversations")
     rows = page.locator(".conversation-row")
-    expect(rows).to_have_count(4, timeout=15_000)
+    expect(rows).to_have_count(5, timeout=15_000)
     headers = page.locator("thead th").all_inner_texts()
     assert headers[:5] == ["Conversation", "Channel", "Msgs", "Feedback", "Unanswered"], headers
     student = rows.filter(has_text="Is there a student discount?")
@@ -232,11 +242,11 @@ def test_conversations_channels_and_markdown_transcript(
             expect(rows).to_have_count(1, timeout=15_000)
             expect(rows.first).to_contain_text(TURNS[key].question)
         else:
-            expect(rows).to_have_count(2, timeout=15_000)
+            expect(rows).to_have_count(3, timeout=15_000)
     shot(page, "dash-conversations-channel-filter")
     page.click("#conv-channel")
     page.get_by_role("option", name="All channels").click()
-    expect(rows).to_have_count(4, timeout=15_000)
+    expect(rows).to_have_count(5, timeout=15_000)
 
     # The transcript draws the answer's markdown: a quote, bold, a list, code, both prices.
     page.locator(".conversation-link", has_text="How much is the espresso?").click()
@@ -429,8 +439,112 @@ def test_phone_tables_stack_and_sidebar_runs_full_height(
 def test_startup_log_is_short_and_clean(app_server: AppServer) -> None:
     """No Reflex deprecation, no "Page … is being redefined", no Node version warning;
     the banner tells a newcomer where to go."""
-    log = app_server.log.read_text(errors="replace")
-    assert "ChatConnect is running" in log
+    full = app_server.log.read_text(errors="replace")
+    assert "ChatConnect is running" in full
+    # The start-up: everything up to the end of the banner (later lines are requests').
+    end = full.index("ChatConnect is running")
+    log = full[: full.index("Answers", end) + 200]
     assert f"{app_server.base_url}/signup" in log
     for noise in ("is being redefined", "DeprecationWarning", "deprecated", "out of date"):
         assert noise not in log, f"start-up log contains {noise!r}"
+
+
+class _Ollama(BaseHTTPRequestHandler):
+    """A local OpenAI-compatible server like Ollama: /v1/models and streaming chat."""
+
+    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def do_GET(self) -> None:
+        if self.path.split("?")[0] != "/v1/models":
+            self.send_error(404)
+            return
+        body = json.dumps({"data": [{"id": "llama3.2:latest"}, {"id": "qwen2.5:7b"}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        request = json.loads(self.rfile.read(length) or b"{}")
+        if self.path != "/v1/chat/completions":
+            self.send_error(404)
+            return
+        model = request.get("model", "")
+        chunks = [
+            {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "OK"}}]},
+            {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+            {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}},
+        ]
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for chunk in chunks:
+            data = {"id": "c1", "object": "chat.completion.chunk", "created": 0, "model": model}
+            self.wfile.write(f"data: {json.dumps({**data, **chunk})}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+
+def test_offline_answers_notice_and_provider_models(
+    app_server: AppServer, browser, owner: Owner
+) -> None:  # type: ignore[no-untyped-def]
+    """No provider: overview and editor say answers are quoted passages and lead to the
+    providers tab; a local Ollama's models fill the default-model list; the plan switch says
+    billing is not connected."""
+    base = app_server.base_url
+    ollama = ThreadingHTTPServer(("127.0.0.1", 0), _Ollama)
+    threading.Thread(target=ollama.serve_forever, daemon=True).start()
+    context = _signed_in(browser, owner)
+    page = context.new_page()
+    try:
+        page.goto(f"{base}/widgets/{owner.ids['widget']}")
+        expect(page.locator("#editor-offline-answers")).to_contain_text(
+            "quoted passages", timeout=30_000
+        )
+        _nav(page, "Overview")
+        notice = page.locator("#offline-answers")
+        expect(notice).to_contain_text("Connect OpenAI, Anthropic, Gemini or a local Ollama")
+        shot(page, "dash-overview-offline-notice")
+        page.click("#offline-answers-connect")
+        expect(page.locator("#tab-providers")).to_have_attribute(
+            "data-state", "active", timeout=15_000
+        )
+        page.click("#default-model")
+        expect(page.get_by_role("option")).to_have_count(1)  # only "Automatic" for now
+        page.keyboard.press("Escape")
+
+        # Connect a local Ollama: its models become the default-model choices.
+        page.fill("#cred-compat_base_url", f"http://127.0.0.1:{ollama.server_address[1]}/v1")
+        page.click("#cred-save-openai_compatible")
+        expect(page.locator("#cred-status-openai_compatible")).to_have_text(
+            "Set (no key)", timeout=15_000
+        )
+        page.click("#default-model")
+        option = page.get_by_role(
+            "option", name="llama3.2:latest · OpenAI-compatible (Ollama, vLLM)"
+        )
+        expect(option).to_be_visible(timeout=15_000)
+        option.click()
+        page.click("#default-model-save")
+        expect(page.get_by_text("Default model saved.")).to_be_visible(timeout=15_000)
+        page.click("#cred-test-openai_compatible")
+        expect(page.get_by_text("Connected to OpenAI-compatible: llama3.2:latest")).to_be_visible(
+            timeout=30_000
+        )
+        shot(page, "dash-settings-providers-ollama")
+        page.reload()
+        page.click("#tab-providers")
+        expect(page.locator("#default-model")).to_contain_text("llama3.2:latest", timeout=15_000)
+
+        # With a provider, the notice is gone.
+        _nav(page, "Overview")
+        expect(page.locator("#kpi-grid")).to_be_visible(timeout=15_000)
+        expect(page.locator("#offline-answers")).to_have_count(0)
+
+        page.goto(f"{base}/settings")
+        expect(page.locator("#plan-billing-note")).to_contain_text("Billing is not connected")
+    finally:
+        ollama.shutdown()
+        context.close()

@@ -16,7 +16,23 @@ def stacked_on_phones(headers: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """Style for an `rx.table.root` whose columns are `headers` (an empty header: no label)."""
     phone: dict[str, Any] = {
         "min_width": "0 !important",
-        "& table, & tbody, & tr, & th, & td": {"display": "block", "width": "100%"},
+        # Radix wraps the table in a ScrollArea whose flex viewport collapses to zero height
+        # once the table is no longer `display: table`: make the wrappers plain blocks.
+        "& .rt-ScrollAreaRoot, & .rt-ScrollAreaViewport, & .rt-ScrollAreaViewport > div": {
+            "display": "block !important",
+            "overflow": "visible !important",
+            "height": "auto !important",
+        },
+        # A `display: block` table still measured 0 px tall in Chromium (its rows overflowed
+        # the wrappers, clipped away); a flex column takes its rows' height.
+        "& table": {
+            "display": "flex !important",
+            "flex_direction": "column",
+            "height": "auto !important",
+            "width": "100%",
+            "overflow": "visible",
+        },
+        "& tbody, & tr, & th, & td": {"display": "block", "width": "100%"},
         "& thead": {"display": "none"},
         "& tbody tr": {
             "padding": "8px 0",

@@ -362,6 +362,7 @@ def test_every_page_accessible_light_and_dark(app_server: AppServer, browser, ow
         page.set_viewport_size(PHONE)
         page.goto(f"{base}/overview")
         expect(page.get_by_role("button", name="Open navigation")).to_be_visible(timeout=30_000)
+        expect(page.locator("#kpi-grid")).to_be_visible(timeout=30_000)
         problems += _landmarks(page, f"overview-phone-{scheme}")
         page.set_viewport_size(DESKTOP)
     # Signed out: login and signup.
@@ -417,6 +418,21 @@ def test_phone_tables_stack_and_sidebar_runs_full_height(
             assert page.locator(f"{table} thead").first.is_hidden()
             display = page.locator(row).first.evaluate("e => getComputedStyle(e).display")
             assert display == "block", (path, display)
+            # Really on screen: not clipped by a collapsed wrapper (the point hits the row).
+            page.locator(row).first.scroll_into_view_if_needed()
+            hit = page.locator(row).first.evaluate(
+                "e => { const b = e.children[0].getBoundingClientRect();"
+                " const h = document.elementFromPoint(b.x + 4, b.y + b.height / 2);"
+                " return !!h && e.contains(h); }"
+            )
+            assert hit, f"{path}: the first row is not visible"
+            table_box = page.locator(table).first.bounding_box()
+            row_box = page.locator(row).first.bounding_box()
+            assert table_box and row_box and table_box["height"] >= row_box["height"], (
+                path,
+                table_box,
+                row_box,
+            )
             labels = page.locator(row).first.evaluate(
                 "e => [...e.children].map(c => getComputedStyle(c, '::before').content)"
             )
@@ -530,8 +546,8 @@ def test_offline_answers_notice_and_provider_models(
         page.click("#default-model-save")
         expect(page.get_by_text("Default model saved.")).to_be_visible(timeout=15_000)
         page.click("#cred-test-openai_compatible")
-        expect(page.get_by_text("Connected to OpenAI-compatible: llama3.2:latest")).to_be_visible(
-            timeout=30_000
+        expect(page.locator("#cred-test-result-openai_compatible")).to_contain_text(
+            "Connected to OpenAI-compatible: llama3.2:latest", timeout=30_000
         )
         shot(page, "dash-settings-providers-ollama")
         page.reload()

@@ -22,7 +22,7 @@ def page(
     """Like `@rx.page(route=..., title=..., on_load=...)`, without the replay."""
 
     def decorator(render: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
-        if any(existing == route for _, kw in _PAGES for existing in (kw["route"],)):
+        if route in registered_routes():
             raise ValueError(f"route {route} is registered twice")
         _PAGES.append((render, {"route": route, **kwargs}))
         return render

@@ -45,9 +45,10 @@ def stacked_on_phones(headers: list[str] | tuple[str, ...]) -> dict[str, Any]:
             "justify_content": "space-between",
             "text_align": "right",
             "box_shadow": "none",
-            "padding": "6px 12px",
+            "padding": "4px 12px",
             "max_width": "none",
             "min_height": "0",
+            "height": "auto",
         },
         "& tbody tr > *::before": {
             "color": rx.color("gray", 11),

@@ -106,10 +106,16 @@ def _daily_chart(
     chart: Callable[..., rx.Component],
     *series: rx.Component,
     chart_id: str,
-    y: rx.Component | None = None,
+    total: rx.Var,
+    dollars: bool = False,
     legend: bool = False,
 ) -> rx.Component:
-    """One card with a per-day chart over AnalyticsState.days (same axes, grid, tooltip)."""
+    """One card with a per-day chart over AnalyticsState.days (same axes, grid, tooltip).
+
+    A range where the series is all zero gets a single 0 tick instead of Recharts' made-up
+    0-4 scale."""
+    fmt = {"allow_decimals": True, "tick_formatter": _DOLLARS} if dollars else {}
+    y = rx.cond(total > 0, y_axis(**fmt), y_axis(domain=[0, 1], ticks=[0], **fmt))
     extras = (
         [rx.recharts.legend(icon_size=10, wrapper_style={"fontSize": "12px"})] if legend else []
     )
@@ -119,7 +125,7 @@ def _daily_chart(
             grid_lines(),
             *series,
             x_axis(),
-            y if y is not None else y_axis(),
+            y,
             chart_tooltip(),
             *extras,
             data=AnalyticsState.days,
@@ -145,6 +151,7 @@ def _conversations_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-conversations",
+        total=AnalyticsState.conversations_total,
     )
 
 
@@ -160,6 +167,7 @@ def _messages_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-messages",
+        total=AnalyticsState.total_messages,
     )
 
 
@@ -182,6 +190,7 @@ def _tokens_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-tokens",
+        total=AnalyticsState.tokens_total,
         legend=True,
     )
 
@@ -200,12 +209,9 @@ def _cost_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-cost",
-        y=rx.cond(
-            AnalyticsState.cost_total > 0,
-            y_axis(allow_decimals=True, tick_formatter=_DOLLARS),
-            # No cost at all (the offline answerer): one "$0" tick, not a made-up $0-4 scale.
-            y_axis(domain=[0, 1], ticks=[0], tick_formatter=_DOLLARS),
-        ),
+        # No cost at all (the offline answerer): one "$0" tick, not a made-up $0-4 scale.
+        total=AnalyticsState.cost_total,
+        dollars=True,
     )
 
 

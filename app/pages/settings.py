@@ -315,6 +315,7 @@ def providers_section() -> rx.Component:
                                         "Connect a provider below to choose one of its models.",
                                         size="1",
                                         color_scheme="gray",
+                                        id="models-empty",
                                     ),
                                 ),
                             ),

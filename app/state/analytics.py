@@ -48,6 +48,8 @@ class AnalyticsState(AuthState):
     # Which report the background grouping belongs to (a newer filter discards it).
     _generation: int = 0
     cost_total: float = 0.0
+    tokens_total: int = 0
+    conversations_total: int = 0
 
     def _period(self) -> Period:
         if self.preset in PRESETS:
@@ -84,6 +86,8 @@ class AnalyticsState(AuthState):
         self.kpis = kpi_views(rep.kpis, period.days)
         self.total_messages = rep.kpis.current.messages
         self.cost_total = round(sum(d.cost_usd for d in rep.days), 6)
+        self.tokens_total = sum(d.tokens_in + d.tokens_out for d in rep.days)
+        self.conversations_total = sum(d.conversations for d in rep.days)
         self.days = [
             {
                 "label": f"{d.day:%b %d}",

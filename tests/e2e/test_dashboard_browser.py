@@ -527,6 +527,7 @@ def test_offline_answers_notice_and_provider_models(
         expect(page.locator("#tab-providers")).to_have_attribute(
             "data-state", "active", timeout=15_000
         )
+        expect(page.locator("#models-empty")).to_be_visible(timeout=15_000)
         page.click("#default-model")
         expect(page.get_by_role("option")).to_have_count(1)  # only "Automatic" for now
         page.keyboard.press("Escape")
@@ -537,6 +538,7 @@ def test_offline_answers_notice_and_provider_models(
         expect(page.locator("#cred-status-openai_compatible")).to_have_text(
             "Set (no key)", timeout=15_000
         )
+        expect(page.locator("#models-empty")).to_have_count(0, timeout=15_000)  # listed
         page.click("#default-model")
         option = page.get_by_role(
             "option", name="llama3.2:latest · OpenAI-compatible (Ollama, vLLM)"
@@ -564,3 +566,41 @@ def test_offline_answers_notice_and_provider_models(
     finally:
         ollama.shutdown()
         context.close()
+
+
+def test_analytics_axes_and_empty_range(app_server: AppServer, browser, owner: Owner) -> None:  # type: ignore[no-untyped-def]
+    """Zero series get one 0 tick (not 0-4); every day chart has the same x ticks; a range
+    without questions does not claim they were all answered."""
+    base = app_server.base_url
+    context = _signed_in(browser, owner)
+    page = context.new_page()
+    page.goto(f"{base}/analytics")
+    expect(page.locator("#chart-cost .recharts-wrapper")).to_be_visible(timeout=30_000)
+    ticks = "(sel) => [...document.querySelectorAll(sel + ' .recharts-yAxis .recharts-cartesian-axis-tick-value')].map(t => t.textContent)"  # noqa: E501
+    assert page.evaluate(ticks, "#chart-cost") == ["$0"]  # the offline answerer costs nothing
+    assert page.evaluate(ticks, "#chart-tokens") == ["0"]
+    assert len(page.evaluate(ticks, "#chart-messages")) > 1  # real data keeps its scale
+    # Same day labels at the same place (relative to each chart) in all four charts.
+    x_ticks = (
+        "(sel) => [...document.querySelectorAll(sel + ' .recharts-xAxis .recharts-cartesian-axis-tick')]"  # noqa: E501
+        ".map(t => [t.textContent, Math.round(t.getBoundingClientRect().x"
+        " - t.closest('.recharts-wrapper').getBoundingClientRect().x)])"
+    )
+    positions = [
+        page.evaluate(x_ticks, f"#chart-{c}")
+        for c in ("conversations", "messages", "tokens", "cost")
+    ]
+    assert positions[0] and all(p == positions[0] for p in positions), positions
+
+    day = (datetime.now(UTC) - timedelta(days=200)).date().isoformat()
+    page.fill("#range-from", day)
+    page.fill("#range-to", day)
+    expect(page.locator("#kpi-messages")).to_have_text("0", timeout=15_000)
+    card = page.locator("#unanswered-questions")
+    expect(card).to_contain_text("No questions in this range yet.")
+    expect(card).not_to_contain_text("confident answer")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.wait_for_timeout(300)
+        shot(page, f"dash-analytics-empty-range-{scheme}")
+    context.close()

@@ -94,6 +94,7 @@ def test_api_keys_and_settings_flow(app_server: AppServer, browser) -> None:  # 
         assert "local-secret" not in page.content()
         expect(page.locator("#cred-compat_key")).to_have_value("")
         # The default model is picked from the models the server lists.
+        expect(page.locator("#models-empty")).to_have_count(0, timeout=15_000)
         page.click("#default-model")
         page.get_by_role("option", name="llama3.2 · OpenAI-compatible (Ollama, vLLM)").click()
         page.click("#default-model-save")

@@ -133,9 +133,9 @@ class SettingsState(AuthState):
     @rx.event
     def load(self):
         ident = self._require()
+        # /settings?tab=providers opens that tab; a plain visit starts on the first one.
         requested = str(self.router.url.query_parameters.get("tab", ""))
-        if requested in TABS:
-            self.tab = requested
+        self.tab = requested if requested in TABS else "workspace"
         self._reload(ident.tenant_id, ident.role)
         return SettingsState.load_models
 

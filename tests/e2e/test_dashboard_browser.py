@@ -577,6 +577,8 @@ def test_analytics_axes_and_empty_range(app_server: AppServer, browser, owner: O
     page.goto(f"{base}/analytics")
     expect(page.locator("#chart-cost .recharts-wrapper")).to_be_visible(timeout=30_000)
     ticks = "(sel) => [...document.querySelectorAll(sel + ' .recharts-yAxis .recharts-cartesian-axis-tick-value')].map(t => t.textContent)"  # noqa: E501
+    for chart in ("#chart-cost", "#chart-tokens", "#chart-messages"):  # drawn after measuring
+        page.wait_for_function(f"({ticks})('{chart}').length > 0", timeout=15_000)
     assert page.evaluate(ticks, "#chart-cost") == ["$0"]  # the offline answerer costs nothing
     assert page.evaluate(ticks, "#chart-tokens") == ["0"]
     assert len(page.evaluate(ticks, "#chart-messages")) > 1  # real data keeps its scale

@@ -576,7 +576,13 @@ def test_analytics_axes_and_empty_range(app_server: AppServer, browser, owner: O
     page = context.new_page()
     page.goto(f"{base}/analytics")
     expect(page.locator("#chart-cost .recharts-wrapper")).to_be_visible(timeout=30_000)
-    ticks = "(sel) => [...document.querySelectorAll(sel + ' .recharts-yAxis .recharts-cartesian-axis-tick-value')].map(t => t.textContent)"  # noqa: E501
+    # Recharts 3 draws tick labels in z-index layers (not inside .recharts-yAxis): y labels
+    # are the right-anchored ones, x labels the centred ones.
+    labels = (
+        "(sel, anchor) => [...document.querySelectorAll(sel + ' .recharts-cartesian-axis-tick-value')]"  # noqa: E501
+        ".filter(t => t.getAttribute('text-anchor') === anchor)"
+    )
+    ticks = f"(sel) => ({labels})(sel, 'end').map(t => t.textContent)"
     for chart in ("#chart-cost", "#chart-tokens", "#chart-messages"):  # drawn after measuring
         page.wait_for_function(f"({ticks})('{chart}').length > 0", timeout=15_000)
     assert page.evaluate(ticks, "#chart-cost") == ["$0"]  # the offline answerer costs nothing
@@ -584,8 +590,8 @@ def test_analytics_axes_and_empty_range(app_server: AppServer, browser, owner: O
     assert len(page.evaluate(ticks, "#chart-messages")) > 1  # real data keeps its scale
     # Same day labels at the same place (relative to each chart) in all four charts.
     x_ticks = (
-        "(sel) => [...document.querySelectorAll(sel + ' .recharts-xAxis .recharts-cartesian-axis-tick')]"  # noqa: E501
-        ".map(t => [t.textContent, Math.round(t.getBoundingClientRect().x"
+        f"(sel) => ({labels})(sel, 'middle').map(t => [t.textContent,"
+        " Math.round(t.getBoundingClientRect().x"
         " - t.closest('.recharts-wrapper').getBoundingClientRect().x)])"
     )
     positions = [

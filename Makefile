@@ -7,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BUN_VERSION := 1.4.5
 BUN_MIN := 1.4.4
+# Reflex 0.10 wants Node >= 22.22 (older ones print a warning and run the build under bun).
+NODE_VERSION := 22.23.3
+NODE_MIN := 22.22.0
 TOOLS := $(CURDIR)/.tools
 AXE_VERSION := 4.14.1
 AXE_JS := $(TOOLS)/node_modules/axe-core/axe.min.js
@@ -19,7 +22,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup setup-dev bun chromium axe migrate lint format bench bench-ingest bench-chat bench-embed reset clean help
+.PHONY: run test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
@@ -37,8 +40,8 @@ $(VENV)/.dev: requirements-dev.txt $(VENV)/.runtime
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
-setup: $(VENV)/.runtime bun
-setup-dev: $(VENV)/.dev bun
+setup: $(VENV)/.runtime bun node
+setup-dev: $(VENV)/.dev bun node
 
 # Use a bun >= $(BUN_MIN) from PATH, else install one from the npm registry into .tools/.
 bun:
@@ -48,6 +51,16 @@ bun:
 		echo "installing bun $(BUN_VERSION) from the npm registry into .tools/"; \
 		mkdir -p $(TOOLS) && npm install --silent --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION) && \
 		$(TOOLS)/node_modules/.bin/bun --version; \
+	fi
+
+# Use a Node >= $(NODE_MIN) from PATH, else install one from the npm registry into .tools/.
+node:
+	@if command -v node >/dev/null 2>&1 && [ "$$(printf '%s\n' $(NODE_MIN) $$(node --version | tr -d v) | sort -V | head -1)" = "$(NODE_MIN)" ]; then \
+		echo "node $$(node --version) ($$(command -v node))"; \
+	else \
+		echo "installing node $(NODE_VERSION) from the npm registry into .tools/"; \
+		mkdir -p $(TOOLS) && npm install --silent --no-audit --no-fund --prefix $(TOOLS) node@$(NODE_VERSION) && \
+		$(TOOLS)/node_modules/.bin/node --version; \
 	fi
 
 # Browser tests use Debian's chromium; the README's curl examples (run by a test) need curl
@@ -68,10 +81,9 @@ $(AXE_JS):
 migrate: setup
 	$(PY) -m app.manage migrate
 
+# The app prints a short banner (URL, demo URL, data, answers) once it is ready.
 run: setup migrate
-	@echo "ChatConnect: open $${PUBLIC_URL:-http://127.0.0.1:$${PORT:-3000}}/signup"
-	@echo "Embed demo:  $${PUBLIC_URL:-http://127.0.0.1:$${PORT:-3000}}/embed/demo.html?widget=<your widget id>"
-	$(VENV)/bin/reflex run --env prod --loglevel warning
+	@$(VENV)/bin/reflex run --env prod --loglevel warning
 
 test: setup-dev chromium axe
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)

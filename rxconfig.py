@@ -22,6 +22,18 @@ config = rx.Config(
     redis_url=_settings.redis_url,
     state_manager_mode="redis" if _settings.redis_url else "memory",
     disable_plugins=[SitemapPlugin],
-    # Pages import only the Radix components they use (see app/frontend_build.py).
-    plugins=[LeanBundlePlugin()],
+    plugins=[
+        rx.plugins.RadixThemesPlugin(
+            theme=rx.theme(
+                appearance="inherit",
+                accent_color="indigo",
+                gray_color="slate",
+                radius="large",
+                scaling="100%",
+            )
+        ),
+        # Last, so it sees what the theme plugin registered: pages import only the Radix
+        # components they use (see app/frontend_build.py).
+        LeanBundlePlugin(),
+    ],
 )

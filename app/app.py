@@ -7,7 +7,7 @@ import logging
 
 import reflex as rx
 
-from app import pages  # noqa: F401  (importing registers the pages)
+from app import page_registry, pages  # noqa: F401  (importing pages registers them)
 from app.api.main import create_api
 from app.api.request_context import RequestContextMiddleware
 from app.logging_setup import configure_logging
@@ -17,7 +17,7 @@ from app.services.mail.worker import start_mail_worker, stop_mail_worker
 from app.services.turn_runner import finish_running_turns
 from app.services.vectors import close_store
 from app.settings import get_settings
-from app.startup import prepare
+from app.startup import banner, prepare
 from app.upload_limit import UploadLimitMiddleware
 
 configure_logging(get_settings().log_level)
@@ -26,13 +26,7 @@ log = logging.getLogger("chatconnect")
 SHUTDOWN_GRACE_S = 20.0
 
 app = rx.App(
-    theme=rx.theme(
-        appearance="inherit",
-        accent_color="indigo",
-        gray_color="slate",
-        radius="large",
-        scaling="100%",
-    ),
+    # The theme is configured by RadixThemesPlugin in rxconfig.py.
     # Later entries wrap earlier ones: request ids outermost, so every response carries one.
     api_transformer=[
         create_api(),
@@ -41,7 +35,10 @@ app = rx.App(
         RequestContextMiddleware,
     ],
     stylesheets=[],
+    # Top centre: never over the widget editor's preview input or a table's last row.
+    toaster=rx.toast.provider(position="top-center", close_button=True),
 )
+page_registry.add_pages(app)
 
 
 @app.register_lifespan_task
@@ -52,6 +49,8 @@ async def _lifespan():
     start_workers()
     start_mail_worker()
     log.info("ChatConnect ready at %s", get_settings().public_url)
+    # Plain text on stdout (not a JSON log line): the first thing a newcomer reads.
+    print(banner(get_settings()), flush=True)
     try:
         yield
     finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_KEY_LENGTH = 32
@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     qdrant_collection: str = "chatconnect_chunks"
     redis_url: str | None = Field(default=None, description="Redis for state, caches, limits.")
     secret_key: SecretStr | None = None
-    public_url: str = "http://127.0.0.1:3000"
-    port: int = 3000
+    # Unset: derived from PORT (http://127.0.0.1:PORT), so `PORT=8080 make run` just works.
+    public_url: str = ""
+    port: int = Field(default=3000, ge=1, le=65535)
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     anthropic_api_key: SecretStr | None = None
@@ -88,6 +89,8 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        if not value.strip():
+            return ""  # filled in from PORT by _default_public_url
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(
@@ -113,6 +116,12 @@ class Settings(BaseSettings):
         if "@" not in address or any(c in value for c in "\r\n"):
             raise ValueError('EMAIL_FROM must be an address, e.g. "ChatConnect <no-reply@x.com>"')
         return value
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://127.0.0.1:{self.port}"
+        return self
 
     # ---- derived values -------------------------------------------------------------
 

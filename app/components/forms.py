@@ -15,10 +15,17 @@ def field_error(message: rx.Var, error_id: str, size: str = "1") -> rx.Component
     return rx.cond(message != "", error_text(message, error_id, size))
 
 
+def field_label(label: str, html_for: str, **text_props) -> rx.Component:  # type: ignore[no-untyped-def]
+    """A real <label for=...>: `rx.text(as_="label", html_for=...)` would turn `html_for`
+    into a CSS property and leave the control without a name."""
+    props = {"size": "2", "weight": "medium", **text_props}
+    return rx.el.label(rx.text(label, as_="span", **props), html_for=html_for)
+
+
 def labeled(label: str, html_for: str, *children: rx.Component) -> rx.Component:
     """A label tied to the control `html_for`, then the control, hints and errors below it."""
     return rx.vstack(
-        rx.text(label, as_="label", html_for=html_for, size="2", weight="medium"),
+        field_label(label, html_for),
         *children,
         spacing="1",
         width="100%",

@@ -13,7 +13,7 @@ def kpi_card(kpi: KpiView) -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.text(kpi.label, size="2", color_scheme="gray", weight="medium"),
-            rx.heading(kpi.value, size="6", id="kpi-" + kpi.key),
+            rx.text(kpi.value, size="6", weight="bold", id="kpi-" + kpi.key),
             rx.cond(
                 kpi.trend != "",
                 rx.badge(
@@ -62,7 +62,7 @@ def skeleton_rows(count: int = 5) -> rx.Component:
 def section_card(title: str, *children: rx.Component, **props) -> rx.Component:  # type: ignore[no-untyped-def]
     return rx.card(
         rx.vstack(
-            rx.heading(title, size="3", weight="medium"),
+            rx.heading(title, size="3", weight="medium", as_="h2"),
             *children,
             spacing="3",
             width="100%",
@@ -86,9 +86,16 @@ def chart_tooltip() -> rx.Component:
     )
 
 
+# Every per-day chart uses the same x axis (band scale: a bar chart's bars and a line
+# chart's points sit at the same x for the same day) and the same y-axis width, so the
+# charts stacked on the page line up day for day.
+Y_AXIS_WIDTH = 56
+
+
 def x_axis() -> rx.Component:
     return rx.recharts.x_axis(
         data_key="label",
+        scale="band",
         tick_line=False,
         axis_line=False,
         min_tick_gap=16,
@@ -100,8 +107,8 @@ def y_axis(**props) -> rx.Component:  # type: ignore[no-untyped-def]
     return rx.recharts.y_axis(
         tick_line=False,
         axis_line=False,
-        width=44,
-        allow_decimals=False,
+        width=Y_AXIS_WIDTH,
+        allow_decimals=props.pop("allow_decimals", False),
         tick={"fontSize": 11, "fill": rx.color("gray", 10)},
         **props,
     )
@@ -113,9 +120,14 @@ def grid_lines() -> rx.Component:
     )
 
 
+CHANNEL_LABELS = {"web": "Visitor", "dashboard": "Dashboard test", "api": "API"}
+
+
 def channel_badge(channel: rx.Var) -> rx.Component:
     return rx.badge(
-        channel,
+        rx.match(channel, *CHANNEL_LABELS.items(), channel),
+        # High contrast: the soft blue badge's text is below 4.5:1 on its own background.
+        high_contrast=True,
         color_scheme=rx.match(channel, ("web", "blue"), ("api", "purple"), "gray"),
         variant="soft",
     )

@@ -82,6 +82,7 @@ def upload_row(row: UploadRow) -> rx.Component:
                 rx.progress(
                     value=row.progress,
                     max=100,
+                    aria_label="Upload progress",
                     size="1",
                     width="100%",
                     color_scheme=rx.cond(row.stage == "ready", "green", "indigo"),
@@ -119,43 +120,57 @@ def upload_row(row: UploadRow) -> rx.Component:
     )
 
 
+def _name_file_input(zone: rx.Component, name: str) -> rx.Component:
+    """Give the drop zone's hidden <input type=file> an accessible name (rx.upload offers
+    no prop for that input)."""
+    for child in zone.children:
+        if getattr(child, "tag", "") == "input":
+            child.custom_attrs["aria-label"] = name
+        else:
+            _name_file_input(child, name)
+    return zone
+
+
 def upload_card() -> rx.Component:
     chosen = rx.selected_files(UPLOAD_ID)
     return rx.card(
         rx.vstack(
-            rx.upload.root(
-                rx.vstack(
-                    rx.center(
-                        rx.icon("cloud-upload", size=22, color=rx.color("accent", 10)),
-                        width="44px",
-                        height="44px",
-                        border_radius="50%",
-                        background=rx.color("accent", 3),
+            _name_file_input(
+                rx.upload.root(
+                    rx.vstack(
+                        rx.center(
+                            rx.icon("cloud-upload", size=22, color=rx.color("accent", 10)),
+                            width="44px",
+                            height="44px",
+                            border_radius="50%",
+                            background=rx.color("accent", 3),
+                        ),
+                        rx.text("Drop files here or click to choose", weight="medium", size="2"),
+                        rx.text(
+                            f"{ACCEPTED_TYPES} · up to ",
+                            KnowledgeState.max_upload_mb,
+                            f" MB each · {MAX_FILES_PER_UPLOAD} at a time",
+                            size="1",
+                            color_scheme="gray",
+                            text_align="center",
+                        ),
+                        align="center",
+                        spacing="2",
+                        padding="24px 12px",
+                        width="100%",
                     ),
-                    rx.text("Drop files here or click to choose", weight="medium", size="2"),
-                    rx.text(
-                        f"{ACCEPTED_TYPES} · up to ",
-                        KnowledgeState.max_upload_mb,
-                        f" MB each · {MAX_FILES_PER_UPLOAD} at a time",
-                        size="1",
-                        color_scheme="gray",
-                        text_align="center",
-                    ),
-                    align="center",
-                    spacing="2",
-                    padding="24px 12px",
+                    id=UPLOAD_ID,
+                    multiple=True,
+                    max_files=MAX_FILES_PER_UPLOAD,
+                    max_size=KnowledgeState.max_upload_mb * 1024 * 1024,
+                    on_drop_rejected=KnowledgeState.drop_rejected,
                     width="100%",
+                    border=f"2px dashed {rx.color('gray', 6)}",
+                    border_radius="12px",
+                    cursor="pointer",
+                    _hover={"border_color": rx.color("accent", 8)},
                 ),
-                id=UPLOAD_ID,
-                multiple=True,
-                max_files=MAX_FILES_PER_UPLOAD,
-                max_size=KnowledgeState.max_upload_mb * 1024 * 1024,
-                on_drop_rejected=KnowledgeState.drop_rejected,
-                width="100%",
-                border=f"2px dashed {rx.color('gray', 6)}",
-                border_radius="12px",
-                cursor="pointer",
-                _hover={"border_color": rx.color("accent", 8)},
+                "Choose documents to upload",
             ),
             rx.cond(
                 chosen.length() > 0,  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import reflex as rx
 
 from app import routes
+from app.page_registry import page as register_page
 from app.state.auth import AuthState
 
 NAV_ITEMS: list[tuple[str, str, str]] = [
@@ -80,7 +81,8 @@ def user_menu() -> rx.Component:
                 ),
                 variant="ghost",
                 color_scheme="gray",
-                aria_label="User menu",
+                # The visible email must be part of the name (WCAG 2.5.3 label in name).
+                aria_label=AuthState.user_email + ", account menu",
                 id="user-menu",
             ),
         ),
@@ -97,8 +99,16 @@ def user_menu() -> rx.Component:
     )
 
 
+def theme_toggle() -> rx.Component:
+    return rx.color_mode.button(
+        size="2", variant="ghost", aria_label="Switch between light and dark theme"
+    )
+
+
 def sidebar() -> rx.Component:
-    return rx.vstack(
+    """The column's background and border run the page's full height (the outer box
+    stretches with the content); the navigation inside stays in view while scrolling."""
+    nav = rx.vstack(
         brand(),
         rx.box(
             rx.text("Workspace", size="1", color_scheme="gray"),
@@ -109,55 +119,73 @@ def sidebar() -> rx.Component:
             width="100%",
             border=f"1px solid {rx.color('gray', 4)}",
         ),
-        rx.vstack(*[nav_link(*item) for item in NAV_ITEMS], spacing="1", width="100%"),
+        rx.el.nav(
+            rx.vstack(*[nav_link(*item) for item in NAV_ITEMS], spacing="1", width="100%"),
+            aria_label="Main",
+            width="100%",
+        ),
         rx.spacer(),
         rx.hstack(
             user_menu(),
             rx.spacer(),
-            rx.color_mode.button(size="2", variant="ghost"),
+            theme_toggle(),
             width="100%",
             align="center",
         ),
-        width="240px",
-        min_width="240px",
         height="100vh",
         padding="16px",
         spacing="4",
         position="sticky",
         top="0",
+    )
+    # <aside>: the brand and workspace name sit in a landmark too.
+    return rx.el.aside(
+        nav,
+        width="240px",
+        min_width="240px",
+        align_self="stretch",
         border_right=f"1px solid {rx.color('gray', 4)}",
         background=rx.color("gray", 1),
-        display=["none", "none", "flex"],
+        display=["none", "none", "block"],
+        id="sidebar",
     )
 
 
 def mobile_bar() -> rx.Component:
-    return rx.hstack(
-        brand(),
-        rx.spacer(),
-        rx.menu.root(
-            rx.menu.trigger(
-                rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open navigation")
+    return rx.el.header(
+        rx.hstack(
+            brand(),
+            rx.spacer(),
+            rx.menu.root(
+                rx.menu.trigger(
+                    rx.icon_button(rx.icon("menu"), variant="ghost", aria_label="Open navigation")
+                ),
+                rx.menu.content(
+                    *[
+                        # data-nav-href lets a page's leave guard see where the item goes.
+                        rx.menu.item(
+                            label, on_click=rx.redirect(href), custom_attrs={"data-nav-href": href}
+                        )
+                        for label, href, _ in NAV_ITEMS
+                    ],
+                    rx.menu.separator(),
+                    rx.menu.item("Log out", on_click=AuthState.logout),
+                ),
             ),
-            rx.menu.content(
-                *[rx.menu.item(label, on_click=rx.redirect(href)) for label, href, _ in NAV_ITEMS],
-                rx.menu.separator(),
-                rx.menu.item("Log out", on_click=AuthState.logout),
-            ),
+            theme_toggle(),
+            width="100%",
+            padding="12px",
+            align="center",
+            border_bottom=f"1px solid {rx.color('gray', 4)}",
         ),
-        rx.color_mode.button(size="2", variant="ghost"),
-        display=["flex", "flex", "none"],
-        width="100%",
-        padding="12px",
-        align="center",
-        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        display=["block", "block", "none"],
     )
 
 
 def page_header(title: str, description: str, *actions: rx.Component) -> rx.Component:
     return rx.flex(
         rx.vstack(
-            rx.heading(title, size="6"),
+            rx.heading(title, size="6", as_="h1"),
             rx.text(description, color_scheme="gray", size="2"),
             spacing="1",
         ),
@@ -180,7 +208,7 @@ def empty_state(icon: str, title: str, text: str) -> rx.Component:
                 border_radius="50%",
                 background=rx.color("accent", 3),
             ),
-            rx.heading(title, size="4"),
+            rx.heading(title, size="4", as_="h2"),
             rx.text(text, color_scheme="gray", size="2", text_align="center", max_width="460px"),
             align="center",
             spacing="3",
@@ -201,27 +229,32 @@ def dashboard_page(
     loaders = [AuthState.require_login, *([on_load] if on_load is not None else [])]
 
     def decorator(content: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
-        @rx.page(route=route, title=f"{title} · ChatConnect", on_load=loaders)
+        @register_page(route, title=f"{title} · ChatConnect", on_load=loaders)
         def page() -> rx.Component:
             return rx.flex(
                 sidebar(),
                 rx.box(
                     mobile_bar(),
-                    rx.cond(
-                        AuthState.signed_in,
-                        rx.box(
-                            content(),
-                            padding=["16px", "24px", "32px"],
-                            max_width="1200px",
-                            width="100%",
+                    # The page's one <main> landmark; each page has one <h1> inside it.
+                    rx.el.main(
+                        rx.cond(
+                            AuthState.signed_in,
+                            rx.box(
+                                content(),
+                                padding=["16px", "24px", "32px"],
+                                max_width="1200px",
+                                width="100%",
+                            ),
+                            rx.center(rx.spinner(size="3"), height="60vh"),
                         ),
-                        rx.center(rx.spinner(size="3"), height="60vh"),
+                        id="main",
                     ),
                     flex="1",
                     min_width="0",
                 ),
                 min_height="100vh",
                 width="100%",
+                align_items="stretch",
             )
 
         page.__name__ = content.__name__

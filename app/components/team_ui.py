@@ -79,7 +79,7 @@ def section_card(title: str, description: str, *children: rx.Component, **props)
     return rx.card(
         rx.vstack(
             rx.vstack(
-                rx.heading(title, size="4"),
+                rx.heading(title, size="4", as_="h2"),
                 rx.text(description, size="2", color_scheme="gray"),
                 spacing="1",
             ),

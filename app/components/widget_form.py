@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.components.forms import error_text
+from app.components.forms import error_text, field_label
+
+
+def control_id(component: rx.Component) -> str:
+    """The id of the first control inside `component` (a select's id sits on its trigger)."""
+    if isinstance(getattr(component, "id", None), str) and component.id:
+        return component.id
+    for child in getattr(component, "children", []):
+        if isinstance(child, rx.Component) and (found := control_id(child)):
+            return found
+    return ""
 
 
 def form_field(
@@ -14,10 +24,15 @@ def form_field(
     hint: str = "",
     error: rx.Var | str = "",
     error_id: str = "",
+    html_for: str = "",
 ) -> rx.Component:
-    """A label, the control, a grey hint and a red inline error (shown only when set)."""
+    """A label bound to its control (`html_for`, else the first id inside `control`), the
+    control, a grey hint and a red inline error (shown only when set)."""
+    target = html_for or control_id(control)
+    if not target:
+        raise ValueError(f"form_field {label!r}: the control needs an id for its label")
     return rx.vstack(
-        rx.text(label, as_="label", size="2", weight="medium"),
+        field_label(label, target),
         control,
         rx.cond(
             error != "",
@@ -33,7 +48,7 @@ def form_section(title: str, description: str, *children: rx.Component) -> rx.Co
     return rx.card(
         rx.vstack(
             rx.vstack(
-                rx.heading(title, size="3"),
+                rx.heading(title, size="3", as_="h2"),
                 rx.text(description, size="1", color_scheme="gray"),
                 spacing="1",
             ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import reflex as rx
+from reflex.vars import FunctionStringVar
 
 from app import routes
 from app.components.insights import (
@@ -20,6 +21,11 @@ from app.components.shell import dashboard_page, page_header
 from app.state.analytics import AnalyticsState, QuestionView
 
 CHART_HEIGHT = 220
+# Cost ticks in dollars; small values keep their significant digits ($0.0004, not $0).
+_DOLLARS = FunctionStringVar.create(
+    "(v) => '$' + (v === 0 ? '0' : (v >= 1 ? Number(v).toFixed(2) : Number(v).toPrecision(2))"
+    ".replace(/\\.?0+$/, ''))"
+)
 # Every series draws without Recharts' animation: it adds nothing to figures that load
 # once, and a screenshot (or a test) would otherwise catch a half-drawn chart.
 
@@ -64,7 +70,9 @@ def _controls() -> rx.Component:
                 width=rx.breakpoints(initial="100%", sm="auto"),
             ),
             rx.select.root(
-                rx.select.trigger(placeholder="All widgets", id="analytics-widget"),
+                rx.select.trigger(
+                    placeholder="All widgets", id="analytics-widget", aria_label="Widget"
+                ),
                 rx.select.content(
                     rx.select.item("All widgets", value="all"),
                     rx.foreach(
@@ -98,10 +106,16 @@ def _daily_chart(
     chart: Callable[..., rx.Component],
     *series: rx.Component,
     chart_id: str,
-    y: rx.Component | None = None,
+    total: rx.Var,
+    dollars: bool = False,
     legend: bool = False,
 ) -> rx.Component:
-    """One card with a per-day chart over AnalyticsState.days (same axes, grid, tooltip)."""
+    """One card with a per-day chart over AnalyticsState.days (same axes, grid, tooltip).
+
+    A range where the series is all zero gets a single 0 tick instead of Recharts' made-up
+    0-4 scale."""
+    fmt = {"allow_decimals": True, "tick_formatter": _DOLLARS} if dollars else {}
+    y = rx.cond(total > 0, y_axis(**fmt), y_axis(domain=[0, 1], ticks=[0], **fmt))
     extras = (
         [rx.recharts.legend(icon_size=10, wrapper_style={"fontSize": "12px"})] if legend else []
     )
@@ -111,10 +125,12 @@ def _daily_chart(
             grid_lines(),
             *series,
             x_axis(),
-            y if y is not None else y_axis(),
+            y,
             chart_tooltip(),
             *extras,
             data=AnalyticsState.days,
+            # One shared day axis: hovering a day shows that day in every chart.
+            sync_id="analytics-days",
             width="100%",
             height=CHART_HEIGHT,
         ),
@@ -135,6 +151,7 @@ def _conversations_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-conversations",
+        total=AnalyticsState.conversations_total,
     )
 
 
@@ -150,6 +167,7 @@ def _messages_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-messages",
+        total=AnalyticsState.total_messages,
     )
 
 
@@ -172,6 +190,7 @@ def _tokens_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-tokens",
+        total=AnalyticsState.tokens_total,
         legend=True,
     )
 
@@ -190,13 +209,9 @@ def _cost_chart() -> rx.Component:
             is_animation_active=False,
         ),
         chart_id="chart-cost",
-        # Wider ticks: costs are small decimals.
-        y=rx.recharts.y_axis(
-            tick_line=False,
-            axis_line=False,
-            width=56,
-            tick={"fontSize": 11, "fill": rx.color("gray", 10)},
-        ),
+        # No cost at all (the offline answerer): one "$0" tick, not a made-up $0-4 scale.
+        total=AnalyticsState.cost_total,
+        dollars=True,
     )
 
 
@@ -241,7 +256,7 @@ def _feedback_chart() -> rx.Component:
 
 
 def _question_table(
-    title: str, rows: rx.Var, empty: str, table_id: str, show_reason: bool
+    title: str, rows: rx.Var, empty: str | rx.Var, table_id: str, show_reason: bool
 ) -> rx.Component:
     def row(q: QuestionView) -> rx.Component:
         return rx.table.row(
@@ -251,6 +266,17 @@ def _question_table(
                     href=routes.CONVERSATIONS + "/" + q.conversation_id,
                     size="2",
                     style={"overflowWrap": "anywhere"},
+                ),
+                rx.cond(
+                    q.variants != "",
+                    rx.text(
+                        "Also asked as: ",
+                        q.variants,
+                        size="1",
+                        color_scheme="gray",
+                        class_name="question-variants",
+                        style={"overflowWrap": "anywhere"},
+                    ),
                 ),
                 rx.cond(
                     show_reason & (q.reason != ""),
@@ -338,10 +364,23 @@ def analytics() -> rx.Component:
                     spacing="4",
                     width="100%",
                 ),
+                rx.cond(
+                    s.grouping,
+                    rx.text(
+                        "Grouping questions that mean the same…",
+                        size="1",
+                        color_scheme="gray",
+                        id="questions-grouping",
+                    ),
+                ),
                 _question_table(
                     "Unanswered or low-confidence questions",
                     s.unanswered,
-                    "Every question in this range got a confident answer.",
+                    rx.cond(
+                        s.total_messages > 0,
+                        "Every question in this range got a confident answer.",
+                        "No questions in this range yet.",
+                    ),
                     "unanswered-questions",
                     True,
                 ),

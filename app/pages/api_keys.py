@@ -8,6 +8,7 @@ from app import routes
 from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.forms import field_error, labeled
 from app.components.shell import dashboard_page, empty_state, page_header
+from app.components.tables import stacked_on_phones
 from app.components.team_ui import one_time_secret_dialog, read_only_notice, table_skeleton
 from app.state.api_keys import ALL_WIDGETS, ApiKeysState, KeyRow
 
@@ -135,8 +136,8 @@ def revoke_dialog() -> rx.Component:
 def _status(row: KeyRow) -> rx.Component:
     return rx.cond(
         row.revoked,
-        rx.badge("Revoked", color_scheme="gray"),
-        rx.badge("Active", color_scheme="green"),
+        rx.badge("Revoked", color_scheme="gray", high_contrast=True),
+        rx.badge("Active", color_scheme="green", high_contrast=True),
     )
 
 
@@ -178,6 +179,7 @@ def keys_table() -> rx.Component:
             variant="surface",
             width="100%",
             id="keys-table",
+            style=stacked_on_phones(headers),
         ),
         width="100%",
         overflow_x="auto",

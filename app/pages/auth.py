@@ -6,7 +6,8 @@ import reflex as rx
 
 from app import routes
 from app.components.forms import field_error, labeled
-from app.components.shell import brand
+from app.components.shell import brand, theme_toggle
+from app.page_registry import page
 from app.state.account_forms import LoginState, SignupState
 from app.state.auth import AuthState
 
@@ -32,37 +33,37 @@ def _field(label: str, name: str, kind: str, placeholder: str, error, autocomple
 
 
 def _card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            brand(),
-            rx.card(
-                rx.vstack(
-                    rx.heading(title, size="6"),
-                    rx.text(subtitle, color_scheme="gray", size="2"),
-                    form,
-                    spacing="4",
+    return rx.el.main(
+        rx.center(
+            rx.vstack(
+                brand(),
+                rx.card(
+                    rx.vstack(
+                        rx.heading(title, size="6", as_="h1"),
+                        rx.text(subtitle, color_scheme="gray", size="2"),
+                        form,
+                        spacing="4",
+                        width="100%",
+                    ),
                     width="100%",
+                    padding="24px",
+                    size="3",
                 ),
+                footer,
+                theme_toggle(),
                 width="100%",
-                padding="24px",
-                size="3",
+                max_width="420px",
+                align="center",
+                spacing="5",
+                padding="16px",
             ),
-            footer,
-            rx.color_mode.button(variant="ghost", size="2"),
-            width="100%",
-            max_width="420px",
-            align="center",
-            spacing="5",
-            padding="16px",
+            min_height="100vh",
+            background=rx.color("gray", 2),
         ),
-        min_height="100vh",
-        background=rx.color("gray", 2),
     )
 
 
-@rx.page(
-    route=routes.SIGNUP, title="Sign up · ChatConnect", on_load=AuthState.redirect_if_signed_in
-)
+@page(routes.SIGNUP, title="Sign up · ChatConnect", on_load=AuthState.redirect_if_signed_in)
 def signup() -> rx.Component:
     form = rx.form(
         rx.vstack(
@@ -104,11 +105,15 @@ def signup() -> rx.Component:
         "Create your workspace",
         "Add a chat assistant to your website in minutes.",
         form,
-        rx.text("Already have an account? ", rx.link("Log in", href=routes.LOGIN), size="2"),
+        rx.text(
+            "Already have an account? ",
+            rx.link("Log in", href=routes.LOGIN, underline="always"),
+            size="2",
+        ),
     )
 
 
-@rx.page(route=routes.LOGIN, title="Log in · ChatConnect", on_load=AuthState.redirect_if_signed_in)
+@page(routes.LOGIN, title="Log in · ChatConnect", on_load=AuthState.redirect_if_signed_in)
 def login() -> rx.Component:
     form = rx.form(
         rx.vstack(
@@ -150,5 +155,9 @@ def login() -> rx.Component:
         "Welcome back",
         "Log in to your ChatConnect workspace.",
         form,
-        rx.text("New here? ", rx.link("Create a workspace", href=routes.SIGNUP), size="2"),
+        rx.text(
+            "New here? ",
+            rx.link("Create a workspace", href=routes.SIGNUP, underline="always"),
+            size="2",
+        ),
     )

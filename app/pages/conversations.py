@@ -5,10 +5,12 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.answer_markdown import answer_markdown
 from app.components.dialogs import form_dialog
 from app.components.forms import field_error, labeled
 from app.components.insights import channel_badge, skeleton_rows
 from app.components.shell import dashboard_page, empty_state, page_header
+from app.components.tables import stacked_on_phones
 from app.state.conversations import (
     ConversationsState,
     MessageView,
@@ -17,11 +19,28 @@ from app.state.conversations import (
 )
 from app.state.insights_views import ConversationView
 
+CONV_HEADERS = (
+    "Conversation",
+    "Channel",
+    "Msgs",
+    "Feedback",
+    "Unanswered",
+    "Cost",
+    "Last message (UTC)",
+)
+
 
 def _date_field(label: str, value: rx.Var, on_change, field_id: str) -> rx.Component:  # type: ignore[no-untyped-def]
     return rx.hstack(
         rx.text(label, size="2", color_scheme="gray", width="36px"),
-        rx.input(type="date", value=value, on_change=on_change, id=field_id, flex="1"),
+        rx.input(
+            type="date",
+            value=value,
+            on_change=on_change,
+            id=field_id,
+            flex="1",
+            aria_label=f"{label} date",
+        ),
         align="center",
         spacing="2",
         width=rx.breakpoints(initial="100%", sm="auto"),
@@ -52,7 +71,9 @@ def _filters() -> rx.Component:
             ),
             rx.flex(
                 rx.select.root(
-                    rx.select.trigger(placeholder="All widgets", id="conv-widget"),
+                    rx.select.trigger(
+                        placeholder="All widgets", id="conv-widget", aria_label="Widget"
+                    ),
                     rx.select.content(
                         rx.select.item("All widgets", value="all"),
                         rx.foreach(
@@ -64,7 +85,18 @@ def _filters() -> rx.Component:
                     on_change=s.choose_widget,
                 ),
                 rx.select.root(
-                    rx.select.trigger(id="conv-feedback"),
+                    rx.select.trigger(id="conv-channel", aria_label="Channel"),
+                    rx.select.content(
+                        rx.select.item("All channels", value="all"),
+                        rx.select.item("Visitors (website)", value="web"),
+                        rx.select.item("Dashboard tests", value="dashboard"),
+                        rx.select.item("API", value="api"),
+                    ),
+                    value=s.channel,
+                    on_change=s.choose_channel,
+                ),
+                rx.select.root(
+                    rx.select.trigger(id="conv-feedback", aria_label="Feedback"),
                     rx.select.content(
                         rx.select.item("Any feedback or none", value="all"),
                         rx.select.item("Thumbs up", value="up"),
@@ -113,13 +145,24 @@ def _feedback_badges(c: ConversationView) -> rx.Component:
             c.down > 0,
             rx.badge(rx.icon("thumbs-down", size=12), c.down, color_scheme="red", variant="soft"),
         ),
-        rx.cond(
-            c.flagged > 0,
-            rx.badge(
-                rx.icon("circle-help", size=12), c.flagged, color_scheme="amber", variant="soft"
-            ),
-        ),
+        rx.cond((c.up == 0) & (c.down == 0), rx.text("—", color_scheme="gray", size="2")),
         spacing="1",
+    )
+
+
+def _unanswered_badge(c: ConversationView) -> rx.Component:
+    """Replies that were unanswered or low confidence (its own column, not feedback)."""
+    return rx.cond(
+        c.flagged > 0,
+        rx.badge(
+            rx.icon("circle-help", size=12),
+            c.flagged,
+            color_scheme="amber",
+            variant="soft",
+            title="Unanswered or low-confidence replies",
+            class_name="conv-unanswered",
+        ),
+        rx.text("—", color_scheme="gray", size="2"),
     )
 
 
@@ -132,17 +175,13 @@ def _row(c: ConversationView) -> rx.Component:
                 weight="medium",
                 class_name="conversation-link",
             ),
-            rx.hstack(
-                rx.text(c.widget, size="1", color_scheme="gray"),
-                channel_badge(c.channel),
-                spacing="2",
-                align="center",
-                padding_top="2px",
-            ),
+            rx.text(c.widget, size="1", color_scheme="gray", padding_top="2px"),
             max_width="420px",
         ),
+        rx.table.cell(channel_badge(c.channel)),
         rx.table.cell(c.messages),
         rx.table.cell(_feedback_badges(c)),
+        rx.table.cell(_unanswered_badge(c)),
         rx.table.cell(c.cost, white_space="nowrap"),
         rx.table.cell(rx.text(c.last, size="2", white_space="nowrap")),
         class_name="conversation-row",
@@ -155,17 +194,12 @@ def _table() -> rx.Component:
         rx.box(
             rx.table.root(
                 rx.table.header(
-                    rx.table.row(
-                        rx.table.column_header_cell("Conversation"),
-                        rx.table.column_header_cell("Msgs"),
-                        rx.table.column_header_cell("Feedback"),
-                        rx.table.column_header_cell("Cost"),
-                        rx.table.column_header_cell("Last message (UTC)"),
-                    )
+                    rx.table.row(*[rx.table.column_header_cell(h) for h in CONV_HEADERS])
                 ),
                 rx.table.body(rx.foreach(s.rows, _row)),
                 variant="surface",
                 width="100%",
+                style=stacked_on_phones(CONV_HEADERS),
             ),
             overflow_x="auto",
             width="100%",
@@ -298,7 +332,14 @@ def _message(m: MessageView) -> rx.Component:
                 align="center",
                 spacing="2",
             ),
-            rx.text(m.text, size="2", white_space="pre-wrap", style={"overflowWrap": "anywhere"}),
+            # Visitors' questions are plain text; answers are markdown, drawn as the widget does.
+            rx.cond(
+                is_user,
+                rx.text(
+                    m.text, size="2", white_space="pre-wrap", style={"overflowWrap": "anywhere"}
+                ),
+                answer_markdown(m.text, font_size="var(--font-size-2)", width="100%"),
+            ),
             rx.cond(m.notice != "", rx.text(m.notice, size="1", color_scheme="amber")),
             rx.cond(
                 ~is_user,
@@ -378,7 +419,7 @@ def _improve_dialog() -> rx.Component:
     )
 
 
-@dashboard_page(routes.CONVERSATION, "Conversation")
+@dashboard_page(routes.CONVERSATION, "Conversation", on_load=TranscriptState.load)
 def transcript() -> rx.Component:
     s = TranscriptState
     return rx.vstack(
@@ -424,5 +465,4 @@ def transcript() -> rx.Component:
         ),
         spacing="4",
         width="100%",
-        on_mount=s.load,
     )

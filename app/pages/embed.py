@@ -11,6 +11,7 @@ import reflex as rx
 
 from app import routes
 from app.components.chat_markdown import chat_markdown
+from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import ChatItem, Chip, EmbedState
 
@@ -40,7 +41,7 @@ def _header() -> rx.Component:
                 EmbedState.title, as_="h1", weight="bold", size="3", id="cc-title", trim="both"
             ),
             rx.text(
-                rx.cond(EmbedState.preview, "Preview · not saved", "Typically answers instantly"),
+                rx.cond(EmbedState.preview, "Preview", "Typically answers instantly"),
                 size="1",
                 color_scheme="gray",
             ),
@@ -403,7 +404,7 @@ _CSS = {
 }
 
 
-@rx.page(route=routes.EMBED, title="Chat", on_load=EmbedState.load)
+@page(routes.EMBED, title="Chat", on_load=EmbedState.load)
 def embed_page() -> rx.Component:
     body = rx.match(
         EmbedState.status,

@@ -6,7 +6,8 @@ import reflex as rx
 
 from app import routes
 from app.components.forms import field_error, labeled
-from app.components.shell import brand
+from app.components.shell import brand, theme_toggle
+from app.page_registry import page
 from app.state.invite import InviteState
 
 
@@ -126,8 +127,8 @@ def _join() -> rx.Component:
     )
 
 
-@rx.page(
-    route=routes.INVITE + "/[invite_token]",
+@page(
+    routes.INVITE + "/[invite_token]",
     title="Join a workspace · ChatConnect",
     on_load=InviteState.load,
 )
@@ -154,24 +155,29 @@ def invite() -> rx.Component:
         ),
         rx.center(rx.spinner(size="3"), width="100%", padding="24px"),
     )
-    return rx.center(
-        rx.vstack(
-            brand(),
-            rx.card(
-                rx.vstack(
-                    rx.heading("Join a workspace", size="6"), body, spacing="4", width="100%"
+    return rx.el.main(
+        rx.center(
+            rx.vstack(
+                brand(),
+                rx.card(
+                    rx.vstack(
+                        rx.heading("Join a workspace", size="6", as_="h1"),
+                        body,
+                        spacing="4",
+                        width="100%",
+                    ),
+                    width="100%",
+                    padding="24px",
+                    size="3",
                 ),
+                theme_toggle(),
                 width="100%",
-                padding="24px",
-                size="3",
+                max_width="440px",
+                align="center",
+                spacing="5",
+                padding="16px",
             ),
-            rx.color_mode.button(variant="ghost", size="2"),
-            width="100%",
-            max_width="440px",
-            align="center",
-            spacing="5",
-            padding="16px",
+            min_height="100vh",
+            background=rx.color("gray", 2),
         ),
-        min_height="100vh",
-        background=rx.color("gray", 2),
     )

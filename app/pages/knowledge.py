@@ -9,6 +9,7 @@ from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.forms import field_error, labeled
 from app.components.knowledge_upload import TRUNCATE, stage_badge, upload_card
 from app.components.shell import dashboard_page, empty_state, page_header
+from app.components.tables import stacked_on_phones
 from app.services.documents import MAX_TITLE
 from app.services.qa import MAX_ANSWER, MAX_QUESTION
 from app.state.knowledge import (
@@ -54,7 +55,9 @@ def doc_status(row: DocRow) -> rx.Component:
         stage_badge(row.status),
         rx.cond(
             row.active,
-            rx.progress(value=row.progress, max=100, size="1", width="90px"),
+            rx.progress(
+                value=row.progress, max=100, size="1", width="90px", aria_label="Ingestion progress"
+            ),
         ),
         spacing="1",
     )
@@ -99,6 +102,10 @@ def doc_actions(row: DocRow) -> rx.Component:
         spacing="3",
         justify="end",
     )
+
+
+# Column labels of the documents table (the stacked phone layout shows them per cell).
+DOC_HEADERS = ("Title", "Type", "Size", "Chunks", "Status", "Error", "Updated", "")
 
 
 def doc_row(row: DocRow) -> rx.Component:
@@ -197,6 +204,7 @@ def documents_table() -> rx.Component:
                             width="100%",
                             min_width="860px",
                             id="doc-table",
+                            style=stacked_on_phones(DOC_HEADERS),
                         ),
                         width="100%",
                         overflow_x="auto",
@@ -573,7 +581,7 @@ def test_tab() -> rx.Component:
                 rx.vstack(
                     rx.card(
                         rx.flex(
-                            rx.heading("Answer", size="3"),
+                            rx.heading("Answer", size="3", as_="h3"),
                             rx.spacer(),
                             rx.cond(
                                 KnowledgeState.answered,
@@ -591,7 +599,7 @@ def test_tab() -> rx.Component:
                         rx.text(KnowledgeState.answer_meta, size="1", color_scheme="gray"),
                         width="100%",
                     ),
-                    rx.heading("Retrieved chunks", size="3", margin_top="8px"),
+                    rx.heading("Retrieved chunks", size="3", margin_top="8px", as_="h3"),
                     rx.cond(
                         KnowledgeState.chunks.length() > 0,
                         rx.vstack(
@@ -636,16 +644,13 @@ def knowledge() -> rx.Component:
             "workspace only.",
         ),
         rx.tabs.root(
-            rx.scroll_area(
-                rx.tabs.list(
-                    tab_trigger("Documents", "documents", "files"),
-                    tab_trigger("Paste text", "text", "clipboard-paste"),
-                    tab_trigger("Q&A pairs", "qa", "message-circle-question"),
-                    tab_trigger("Test retrieval", "test", "flask-conical"),
-                ),
-                type="hover",
-                scrollbars="horizontal",
-                width="100%",
+            # Wraps onto a second line on phones (like Settings) instead of cutting off.
+            rx.tabs.list(
+                tab_trigger("Documents", "documents", "files"),
+                tab_trigger("Paste text", "text", "clipboard-paste"),
+                tab_trigger("Q&A pairs", "qa", "message-circle-question"),
+                tab_trigger("Test retrieval", "test", "flask-conical"),
+                style={"flex_wrap": "wrap", "max_width": "100%"},
             ),
             rx.tabs.content(documents_tab(), value="documents", padding_top="16px"),
             rx.tabs.content(text_tab(), value="text", padding_top="16px"),

@@ -6,12 +6,14 @@ import reflex as rx
 
 from app import routes
 from app.components.insights import channel_badge, kpi_grid, section_card, skeleton_cards
+from app.components.provider_notice import offline_answers_notice
 from app.components.shell import dashboard_page, page_header
+from app.page_registry import page
 from app.state.insights_views import ConversationView
 from app.state.overview import PERIOD_DAYS, OverviewState
 
 
-@rx.page(route="/", on_load=rx.redirect(routes.OVERVIEW))
+@page("/", on_load=rx.redirect(routes.OVERVIEW))
 def index() -> rx.Component:
     return rx.center(rx.spinner(size="3"), height="100vh")
 
@@ -56,7 +58,7 @@ def checklist() -> rx.Component:
         rx.vstack(
             rx.hstack(
                 rx.vstack(
-                    rx.heading("Get started", size="4"),
+                    rx.heading("Get started", size="4", as_="h2"),
                     rx.text(
                         "Four steps to a widget that answers from your docs. "
                         "They tick themselves as you go.",
@@ -71,7 +73,7 @@ def checklist() -> rx.Component:
                 align="start",
                 wrap="wrap",
             ),
-            rx.progress(value=s.steps_done * 25, width="100%"),
+            rx.progress(value=s.steps_done * 25, width="100%", aria_label="Setup progress"),
             _step(
                 "widget",
                 s.has_widget,
@@ -188,7 +190,8 @@ def overview() -> rx.Component:
     s = OverviewState
     return rx.vstack(
         page_header("Overview", "Your workspace at a glance"),
-        rx.heading(s.tenant_name, size="4", id="overview-workspace"),
+        rx.cond(s.loaded & ~s.has_provider, offline_answers_notice()),
+        rx.heading(s.tenant_name, size="4", id="overview-workspace", as_="h2"),
         rx.cond(
             s.loaded,
             rx.vstack(

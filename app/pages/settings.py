@@ -9,6 +9,7 @@ from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.email_status import email_address_card, invitation_delivery
 from app.components.forms import field_error, labeled
 from app.components.shell import dashboard_page, page_header
+from app.components.tables import stacked_on_phones
 from app.components.team_ui import (
     one_time_secret_dialog,
     read_only_notice,
@@ -16,7 +17,7 @@ from app.components.team_ui import (
     table_skeleton,
 )
 from app.state.members import InviteView, MembersState, MemberView
-from app.state.settings import MODEL_CHOICES, ProviderCard, SettingsState
+from app.state.settings import AUTOMATIC_MODEL, ProviderCard, SettingsState
 
 # ---- workspace and plan ---------------------------------------------------------------
 
@@ -86,6 +87,14 @@ def plan_section() -> rx.Component:
                 ),
                 rx.text("Only owners and admins change the plan.", size="1", color_scheme="gray"),
             ),
+            rx.text(
+                "Billing is not connected: this is a self-hosted install, so the plan only "
+                "sets the limits and the token budget below. Nobody is charged.",
+                size="1",
+                color_scheme="gray",
+                width="100%",
+                id="plan-billing-note",
+            ),
             width="100%",
             align="center",
             wrap="wrap",
@@ -101,6 +110,7 @@ def plan_section() -> rx.Component:
             ),
             rx.progress(
                 value=SettingsState.token_percent,
+                aria_label="Tokens used this month",
                 color_scheme=rx.cond(SettingsState.token_percent >= 90, "red", "indigo"),
                 width="100%",
             ),
@@ -160,6 +170,12 @@ def _provider_fields(card: ProviderCard) -> rx.Component:
                     aria_label="Base URL",
                 ),
                 _secret_input("compat_key", "Key (optional for Ollama)"),
+                rx.text(
+                    "A local Ollama: http://localhost:11434/v1, no key. Save, pick one of its "
+                    "models as the default model above, then Test connection.",
+                    size="1",
+                    color_scheme="gray",
+                ),
                 width="100%",
                 spacing="2",
             ),
@@ -261,19 +277,49 @@ def providers_section() -> rx.Component:
                     labeled(
                         "Default model",
                         "default-model",
-                        rx.input(
+                        rx.select.root(
+                            rx.select.trigger(id="default-model", width="100%"),
+                            rx.select.content(
+                                rx.select.item(
+                                    "Automatic (by plan and connected providers)",
+                                    value=AUTOMATIC_MODEL,
+                                ),
+                                rx.foreach(
+                                    SettingsState.model_options,
+                                    lambda o: rx.select.item(o["label"], value=o["value"]),
+                                ),
+                            ),
                             name="default_model",
-                            id="default-model",
-                            default_value=SettingsState.default_model,
-                            key=SettingsState.default_model,
-                            placeholder="Automatic (by plan and available keys)",
-                            list="model-choices",
-                            max_length=120,
-                            width="100%",
+                            default_value=SettingsState.model_choice,
+                            key=SettingsState.model_choice
+                            + SettingsState.model_options.length().to(str),
                             disabled=~SettingsState.can_credentials,
                         ),
-                        rx.el.datalist(
-                            *[rx.el.option(value=m) for m in MODEL_CHOICES], id="model-choices"
+                        rx.cond(
+                            SettingsState.models_loading,
+                            rx.text(
+                                "Asking your providers for their models…",
+                                size="1",
+                                color_scheme="gray",
+                            ),
+                            rx.cond(
+                                SettingsState.models_note != "",
+                                rx.text(
+                                    SettingsState.models_note,
+                                    size="1",
+                                    color_scheme="amber",
+                                    id="models-note",
+                                ),
+                                rx.cond(
+                                    SettingsState.model_options.length() == 0,
+                                    rx.text(
+                                        "Connect a provider below to choose one of its models.",
+                                        size="1",
+                                        color_scheme="gray",
+                                        id="models-empty",
+                                    ),
+                                ),
+                            ),
                         ),
                         field_error(SettingsState.model_error, "default-model-error"),
                     ),
@@ -322,6 +368,9 @@ def _role_select(member: MemberView) -> rx.Component:
         ),
         rx.badge(member.role, color_scheme="gray"),
     )
+
+
+MEMBER_HEADERS = ("Email", "Role", "Joined", "")
 
 
 def member_row(member: MemberView) -> rx.Component:
@@ -486,17 +535,13 @@ def members_section() -> rx.Component:
             rx.box(
                 rx.table.root(
                     rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in ("Email", "Role", "Joined", "")
-                            ]
-                        )
+                        rx.table.row(*[rx.table.column_header_cell(h) for h in MEMBER_HEADERS])
                     ),
                     rx.table.body(rx.foreach(MembersState.members, member_row)),
                     variant="surface",
                     width="100%",
                     id="members-table",
+                    style=stacked_on_phones(MEMBER_HEADERS),
                 ),
                 width="100%",
                 overflow_x="auto",
@@ -513,6 +558,7 @@ def members_section() -> rx.Component:
                         variant="surface",
                         width="100%",
                         id="invites-table",
+                        style=stacked_on_phones(("Email", "Role", "", "")),
                     ),
                     width="100%",
                     overflow_x="auto",
@@ -653,7 +699,8 @@ def settings() -> rx.Component:
                 rx.tabs.content(rx.box(providers_section(), padding_top="16px"), value="providers"),
                 rx.tabs.content(rx.box(members_section(), padding_top="16px"), value="members"),
                 rx.tabs.content(rx.box(account_section(), padding_top="16px"), value="account"),
-                default_value="workspace",
+                value=SettingsState.tab,
+                on_change=SettingsState.set_tab,
                 width="100%",
             ),
             table_skeleton(4),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.forms import field_label
+from app.components.provider_notice import offline_answers_notice
 from app.components.shell import dashboard_page, empty_state
 from app.components.widget_form import form_field, form_section, snippet_block
 from app.services.widgets import MAX_DOMAINS, MAX_STARTERS
@@ -55,7 +57,7 @@ def basics() -> rx.Component:
         rx.hstack(
             rx.switch(checked=S.enabled, on_change=S.set_enabled, id="widget-enabled"),
             rx.vstack(
-                rx.text("Enabled", size="2", weight="medium"),
+                field_label("Enabled", "widget-enabled"),
                 rx.text(
                     "A disabled widget shows visitors an “unavailable” message.",
                     size="1",
@@ -206,14 +208,17 @@ def answers() -> rx.Component:
             form_field(
                 "Temperature",
                 rx.hstack(
-                    rx.slider(
-                        value=[S.temperature],
-                        min=0,
-                        max=2,
-                        step=0.1,
-                        on_change=S.set_temperature,
+                    # A native range input: labelled by its <label>, keyboard and screen
+                    # reader friendly (Radix's slider thumb cannot take a name).
+                    rx.el.input(
+                        type="range",
+                        min="0",
+                        max="2",
+                        step="0.1",
+                        value=S.temperature,
+                        on_change=S.set_temperature_text,
                         id="widget-temperature",
-                        width="100%",
+                        style={"width": "100%", "accent_color": rx.color("accent", 9)},
                     ),
                     rx.badge(S.temperature_label, variant="surface", id="temperature-value"),
                     width="100%",
@@ -228,7 +233,7 @@ def answers() -> rx.Component:
         ),
         rx.hstack(
             rx.switch(checked=S.citations, on_change=S.set_citations, id="widget-citations"),
-            rx.text("Show sources under answers", size="2"),
+            field_label("Show sources under answers", "widget-citations", weight="regular"),
             align="center",
             spacing="3",
         ),
@@ -282,9 +287,25 @@ def preview() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.hstack(
-                rx.heading("Live preview", size="3"),
+                rx.heading("Live preview", size="3", as_="h2"),
                 rx.spacer(),
-                rx.badge("Unsaved changes show here", variant="soft", color_scheme="gray"),
+                rx.cond(
+                    S.dirty,
+                    rx.badge(
+                        rx.icon("circle-dot", size=12),
+                        "Unsaved changes: visitors don't see them yet",
+                        variant="soft",
+                        color_scheme="amber",
+                        id="preview-status",
+                    ),
+                    rx.badge(
+                        rx.icon("check", size=12),
+                        "Saved: this is what visitors see",
+                        variant="soft",
+                        color_scheme="green",
+                        id="preview-status",
+                    ),
+                ),
                 width="100%",
                 align="center",
                 wrap="wrap",
@@ -317,7 +338,7 @@ def header() -> rx.Component:
                 color_scheme="gray",
                 id="back-to-widgets",
             ),
-            rx.heading(S.name, size="6", id="editor-heading"),
+            rx.heading(S.name, size="6", id="editor-heading", as_="h1"),
             spacing="1",
             min_width="0",
         ),
@@ -373,6 +394,7 @@ def widget_editor() -> rx.Component:
                 ),
                 rx.vstack(
                     header(),
+                    rx.cond(~S.has_provider, offline_answers_notice("editor-offline-answers")),
                     rx.grid(
                         rx.vstack(
                             basics(),
@@ -413,4 +435,7 @@ def widget_editor() -> rx.Component:
             editor_skeleton(),
         ),
         width="100%",
+        id="widget-editor",
+        # Read by the leave guard (state/widgets.py LEAVE_GUARD_SCRIPT).
+        custom_attrs={"data-dirty": S.dirty},
     )

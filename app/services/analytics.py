@@ -17,11 +17,14 @@ Definitions (the same everywhere in the product):
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Date, and_, case, cast, func, or_
 from sqlmodel import Session, col, select
 
@@ -36,6 +39,19 @@ LOW_CONFIDENCE_SCORE = 0.5
 DASHBOARD_CHANNEL = "dashboard"
 MAX_DAYS = 366
 TOP_LIMIT = 10
+# Questions whose embeddings are at least this cosine-similar are one question ("Is there a
+# student discount?" / "Do you have a student discount?" ~0.93 with MiniLM; "student" /
+# "senior discount" ~0.71, "ship to Canada" / "to the US" ~0.78). Q&A pairs match at 0.86.
+SIMILAR_QUESTION = 0.85
+# Only the most frequent distinct wordings are embedded (cached per text on disk); the rest
+# keep their exact-text groups. Bounds the work of one page load.
+MAX_CLUSTERED = 300
+MAX_VARIANTS = 3
+
+log = logging.getLogger("chatconnect.analytics")
+
+# texts -> one vector per text (any dimension); see `question_embedder`.
+EmbedTexts = Callable[[list[str]], list[list[float]]]
 
 
 class AnalyticsError(ValueError):
@@ -137,6 +153,7 @@ class QuestionCount:
     last_asked: datetime
     conversation_id: str = ""
     reason: str = ""  # unanswered | low confidence (unanswered questions only)
+    variants: list[str] = field(default_factory=list)  # other wordings grouped with it
 
 
 @dataclass(slots=True)
@@ -321,19 +338,31 @@ def feedback(session: Session, tenant_id: str, period: Period, scope: Scope = Sc
     return result
 
 
+def question_embedder() -> EmbedTexts:
+    """How analytics embeds questions: the workspace embedder's `embed_texts` (local MiniLM
+    or OpenAI, with its on-disk cache), one torch thread so a page load never takes every
+    core. The one place to adapt when the embedding layer changes."""
+    from app.rag.embedding import get_embedder
+    from app.settings import get_settings
+
+    return get_embedder(get_settings(), torch_threads=1).embed_texts
+
+
 def top_questions(
     session: Session,
     tenant_id: str,
     period: Period,
     scope: Scope = Scope(),
     limit: int = TOP_LIMIT,
+    embed: EmbedTexts | None = None,
 ) -> list[QuestionCount]:
-    """Visitor questions grouped by normalized text (case, spacing, end punctuation)."""
+    """Visitor questions grouped by normalized text (case, spacing, end punctuation) and,
+    with `embed`, by meaning (see SIMILAR_QUESTION)."""
     ts = TenantScope(session, tenant_id)
     query = _messages(
         ts, scope, period, Message.text, Message.created_at, Message.conversation_id
     ).where(Message.role == "user")
-    return _group_questions(session.exec(query.execution_options(yield_per=2000)), limit)
+    return _group_questions(session.exec(query.execution_options(yield_per=2000)), limit, embed)
 
 
 def unanswered_questions(
@@ -342,6 +371,7 @@ def unanswered_questions(
     period: Period,
     scope: Scope = Scope(),
     limit: int = TOP_LIMIT,
+    embed: EmbedTexts | None = None,
 ) -> list[QuestionCount]:
     """The questions behind unanswered or low-confidence answers, most frequent first."""
     ts = TenantScope(session, tenant_id)
@@ -366,7 +396,7 @@ def unanswered_questions(
         if question is not None:
             reason = "unanswered" if not answered else "low confidence"
             rows.append((question, created_at, conversation_id, reason))
-    return _group_questions(rows, limit)
+    return _group_questions(rows, limit, embed)
 
 
 def question_before(
@@ -395,7 +425,7 @@ def question_before(
     return result
 
 
-def _group_questions(rows: Any, limit: int) -> list[QuestionCount]:
+def _group_questions(rows: Any, limit: int, embed: EmbedTexts | None = None) -> list[QuestionCount]:
     counts: Counter[str] = Counter()
     latest: dict[str, QuestionCount] = {}
     for row in rows:
@@ -415,22 +445,67 @@ def _group_questions(rows: Any, limit: int) -> list[QuestionCount]:
                 reason=reason,
             )
     ranked = sorted(counts, key=lambda k: (-counts[k], -latest[k].last_asked.timestamp(), k))
+    groups = _similar_groups(ranked, embed) if embed is not None else [[k] for k in ranked]
     result = []
-    for key in ranked[:limit]:
-        item = latest[key]
-        item.count = counts[key]
+    for keys in groups:
+        # The most frequent wording names the group; the newest member gives the link.
+        newest = max(keys, key=lambda k: latest[k].last_asked)
+        item = QuestionCount(
+            question=latest[keys[0]].question,
+            count=sum(counts[k] for k in keys),
+            last_asked=latest[newest].last_asked,
+            conversation_id=latest[newest].conversation_id,
+            reason=latest[newest].reason,
+            variants=[latest[k].question for k in keys[1 : 1 + MAX_VARIANTS]],
+        )
         result.append(item)
-    return result
+    result.sort(key=lambda q: (-q.count, -q.last_asked.timestamp(), q.question))
+    return result[:limit]
 
 
-def report(session: Session, tenant_id: str, period: Period, scope: Scope = Scope()) -> Report:
-    """Everything the Analytics page shows, for one period and filter."""
+def _similar_groups(ranked: list[str], embed: EmbedTexts) -> list[list[str]]:
+    """Leader clustering of normalized questions, most frequent first: each joins the first
+    group whose leader it is SIMILAR_QUESTION-similar to (compared with the leader only,
+    so a chain of near neighbours never drifts into another topic)."""
+    head, tail = ranked[:MAX_CLUSTERED], ranked[MAX_CLUSTERED:]
+    if len(head) < 2:
+        return [[k] for k in ranked]
+    try:
+        vectors = np.asarray(embed(head), dtype=np.float32)
+    except Exception:  # a provider outage must not break the page: exact groups instead
+        log.warning("question embedding failed; grouping by exact text", exc_info=True)
+        return [[k] for k in ranked]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = vectors / np.where(norms == 0, 1, norms)
+    leaders: list[int] = []
+    groups: list[list[str]] = []
+    for i, key in enumerate(head):
+        if leaders:
+            similarity = vectors[leaders] @ vectors[i]
+            best = int(np.argmax(similarity))
+            if similarity[best] >= SIMILAR_QUESTION:
+                groups[best].append(key)
+                continue
+        leaders.append(i)
+        groups.append([key])
+    return groups + [[k] for k in tail]
+
+
+def report(
+    session: Session,
+    tenant_id: str,
+    period: Period,
+    scope: Scope = Scope(),
+    embed: EmbedTexts | None = None,
+) -> Report:
+    """Everything the Analytics page shows, for one period and filter; with `embed`,
+    questions that mean the same are grouped."""
     _validate_widget(TenantScope(session, tenant_id), scope)
     return Report(
         period=period,
         kpis=kpi_report(session, tenant_id, period, scope),
         days=daily(session, tenant_id, period, scope),
         feedback=feedback(session, tenant_id, period, scope),
-        top_questions=top_questions(session, tenant_id, period, scope),
-        unanswered=unanswered_questions(session, tenant_id, period, scope),
+        top_questions=top_questions(session, tenant_id, period, scope, embed=embed),
+        unanswered=unanswered_questions(session, tenant_id, period, scope, embed=embed),
     )

@@ -23,6 +23,8 @@ PAGE_SIZE = 20
 MAX_SEARCH = 200
 MAX_EXPORT_ROWS = 50_000
 FEEDBACK_FILTERS = ("", "up", "down", "any")
+# Conversation.channel values: visitors (web), dashboard tests (dashboard), REST API (api).
+CHANNELS = ("web", "dashboard", "api")
 # Spreadsheet apps run a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,10 +41,13 @@ class ConversationFilter:
     feedback: str = ""  # "", "up", "down", "any"
     flagged: bool = False  # unanswered or low confidence
     search: str = ""
+    channel: str = ""  # "" = every channel, else one of CHANNELS
 
     def __post_init__(self) -> None:
         if self.feedback not in FEEDBACK_FILTERS:
             raise ConversationFilterError("Unknown feedback filter.")
+        if self.channel and self.channel not in CHANNELS:
+            raise ConversationFilterError("Unknown channel.")
         if len(self.search) > MAX_SEARCH:
             raise ConversationFilterError(f"Search at most {MAX_SEARCH} characters.")
         if self.date_from and self.date_to and self.date_to < self.date_from:
@@ -101,6 +106,8 @@ def _filtered(ts: TenantScope, flt: ConversationFilter) -> Any:
     query = ts.select(Conversation)
     if flt.widget_id:
         query = query.where(Conversation.widget_id == flt.widget_id)
+    if flt.channel:
+        query = query.where(Conversation.channel == flt.channel)
     if flt.date_from:
         query = query.where(
             Conversation.last_message_at >= datetime.combine(flt.date_from, time.min, tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,6 +24,7 @@ class QuestionView:
     last: str = ""
     conversation_id: str = ""
     reason: str = ""
+    variants: str = ""  # "Do you have a student discount? · student discount"
 
 
 class AnalyticsState(AuthState):
@@ -42,6 +44,12 @@ class AnalyticsState(AuthState):
     top_questions: list[QuestionView] = []
     unanswered: list[QuestionView] = []
     total_messages: int = 0
+    grouping: bool = False  # similar questions are being grouped (embeddings)
+    # Which report the background grouping belongs to (a newer filter discards it).
+    _generation: int = 0
+    cost_total: float = 0.0
+    tokens_total: int = 0
+    conversations_total: int = 0
 
     def _period(self) -> Period:
         if self.preset in PRESETS:
@@ -54,7 +62,7 @@ class AnalyticsState(AuthState):
             raise AnalyticsError("Pick both a start and an end date.") from exc
         return Period(start, end)
 
-    def _reload(self) -> None:
+    def _reload(self):  # type: ignore[no-untyped-def]  (None or the grouping event)
         ident = self._require()
         try:
             period = self._period()
@@ -64,6 +72,8 @@ class AnalyticsState(AuthState):
         scope = Scope(widget_id=None if self.widget_id == "all" else self.widget_id)
         try:
             with session_scope() as session:
+                # Exact-text groups now; the grouping by meaning follows in the background
+                # (it may have to load the embedding model).
                 rep = analytics.report(session, ident.tenant_id, period, scope)
                 options = widgets.list_widgets(session, ident.tenant_id)
         except NotFoundError:
@@ -75,6 +85,9 @@ class AnalyticsState(AuthState):
         self.widget_options = [{"id": w.id, "name": w.name} for w in options]
         self.kpis = kpi_views(rep.kpis, period.days)
         self.total_messages = rep.kpis.current.messages
+        self.cost_total = round(sum(d.cost_usd for d in rep.days), 6)
+        self.tokens_total = sum(d.tokens_in + d.tokens_out for d in rep.days)
+        self.conversations_total = sum(d.conversations for d in rep.days)
         self.days = [
             {
                 "label": f"{d.day:%b %d}",
@@ -97,32 +110,67 @@ class AnalyticsState(AuthState):
         self.top_questions = [_question(q) for q in rep.top_questions]
         self.unanswered = [_question(q) for q in rep.unanswered]
         self.loaded = True
+        self._generation += 1
+        self.grouping = bool(rep.top_questions)
+        return AnalyticsState.group_similar_questions if self.grouping else None
+
+    @rx.event(background=True)
+    async def group_similar_questions(self):
+        """Regroup the question lists by meaning, off the event loop."""
+        async with self:
+            ident = self._require()
+            generation = self._generation
+            try:
+                period = self._period()
+            except AnalyticsError:
+                self.grouping = False
+                return
+            scope = Scope(widget_id=None if self.widget_id == "all" else self.widget_id)
+
+        def compute() -> tuple[list[analytics.QuestionCount], list[analytics.QuestionCount]]:
+            embed = analytics.question_embedder()
+            with session_scope() as session:
+                return (
+                    analytics.top_questions(session, ident.tenant_id, period, scope, embed=embed),
+                    analytics.unanswered_questions(
+                        session, ident.tenant_id, period, scope, embed=embed
+                    ),
+                )
+
+        top, unanswered = await asyncio.to_thread(compute)
+        async with self:
+            if generation != self._generation:
+                return  # the filters changed meanwhile; that reload regroups itself
+            self.top_questions = [_question(q) for q in top]
+            self.unanswered = [_question(q) for q in unanswered]
+            self.grouping = False
 
     @rx.event
     def load(self):
-        self._reload()
+        return self._reload()
 
     @rx.event
     def choose_preset(self, value: str | list[str]):
         value = value if isinstance(value, str) else (value[0] if value else "30")
         self.preset = value if value in (*PRESETS, "custom") else "30"
         if self.preset != "custom":
-            self._reload()
+            return self._reload()
+        return None
 
     @rx.event
     def choose_from(self, value: str):
         self.preset, self.date_from = "custom", value
-        self._reload()
+        return self._reload()
 
     @rx.event
     def choose_to(self, value: str):
         self.preset, self.date_to = "custom", value
-        self._reload()
+        return self._reload()
 
     @rx.event
     def choose_widget(self, value: str):
         self.widget_id = value
-        self._reload()
+        return self._reload()
 
 
 def _question(q: analytics.QuestionCount) -> QuestionView:
@@ -132,4 +180,5 @@ def _question(q: analytics.QuestionCount) -> QuestionView:
         last=when(q.last_asked),
         conversation_id=q.conversation_id,
         reason=q.reason,
+        variants=" · ".join(q.variants),
     )

@@ -15,6 +15,7 @@ from app.state.auth import AuthState
 from app.state.insights_views import ConversationView, conversation_view, money, when
 
 FEEDBACK_CHOICES = {"all": "", "up": "up", "down": "down", "any": "any"}
+CHANNEL_CHOICES = {"all": "", **{c: c for c in conversation_log.CHANNELS}}
 
 
 def parse_day(value: str, label: str) -> date | None:
@@ -38,6 +39,7 @@ class ConversationsState(AuthState):
     date_from: str = ""
     date_to: str = ""
     feedback: str = "all"
+    channel: str = "all"
     flagged: bool = False
     search: str = ""
     filter_error: str = ""
@@ -48,6 +50,7 @@ class ConversationsState(AuthState):
             date_from=parse_day(self.date_from, "From"),
             date_to=parse_day(self.date_to, "To"),
             feedback=FEEDBACK_CHOICES.get(self.feedback, ""),
+            channel=CHANNEL_CHOICES.get(self.channel, ""),
             flagged=self.flagged,
             search=self.search[: conversation_log.MAX_SEARCH],
         )
@@ -83,6 +86,11 @@ class ConversationsState(AuthState):
         self._reload()
 
     @rx.event
+    def choose_channel(self, value: str):
+        self.channel, self.page = (value if value in CHANNEL_CHOICES else "all"), 1
+        self._reload()
+
+    @rx.event
     def choose_flagged(self, value: bool):
         self.flagged, self.page = bool(value), 1
         self._reload()
@@ -104,7 +112,7 @@ class ConversationsState(AuthState):
 
     @rx.event
     def clear_filters(self):
-        self.widget_id, self.feedback, self.flagged = "all", "all", False
+        self.widget_id, self.feedback, self.channel, self.flagged = "all", "all", "all", False
         self.date_from = self.date_to = self.search = ""
         self.page = 1
         self._reload()
@@ -200,15 +208,22 @@ class TranscriptState(AuthState):
 
     @rx.event
     def load(self):
+        """Page loader (`on_load`, never `on_mount`): on a client-side navigation a
+        component's on_mount is sent before the router has the new URL, so it would read
+        the previous page's (empty) route arguments and show "not found"."""
         ident = self._require()
-        conversation_id = str(self.router.page.params.get("conversation_id", ""))[:64]
-        self.loaded = True
+        # /conversations/<id>, from the URL being opened (router.page is deprecated).
+        conversation_id = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1][:64]
+        if conversation_id != self.current_id:
+            # Another transcript (a click, back/forward): never show the previous one meanwhile.
+            self.loaded, self.messages, self.improve_open = False, [], False
+            yield
         try:
             with session_scope() as session:
                 tr = conversation_log.transcript(session, ident.tenant_id, conversation_id)
         except NotFoundError:
-            self.found = False
-            self.messages = []
+            self.found, self.loaded = False, True
+            self.current_id, self.messages = "", []
             return
         c = tr.conversation
         self.found = True
@@ -239,6 +254,7 @@ class TranscriptState(AuthState):
             )
             for m in tr.messages
         ]
+        self.loaded = True
 
     @rx.event
     def start_improve(self, message_id: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app.db import session_scope
-from app.services import analytics, conversation_log, onboarding
+from app.services import analytics, conversation_log, model_catalog, onboarding
 from app.state.auth import AuthState
 from app.state.insights_views import ConversationView, KpiView, conversation_view, kpi_views
 
@@ -21,6 +21,7 @@ class OverviewState(AuthState):
     tested: bool = False
     embedded: bool = False
     steps_done: int = 0
+    has_provider: bool = True  # False: answers are quoted passages (offline)
 
     @rx.event
     def load(self):
@@ -31,6 +32,7 @@ class OverviewState(AuthState):
             )
             rows = conversation_log.recent_conversations(session, ident.tenant_id, limit=5)
             ticks = onboarding.checklist(session, ident.tenant_id)
+            self.has_provider = bool(model_catalog.workspace_providers(session, ident.tenant_id))
         self.kpis = kpi_views(report, PERIOD_DAYS)
         self.recent = [conversation_view(r) for r in rows]
         self.has_widget = ticks.widget_created

@@ -15,17 +15,12 @@ import reflex as rx
 from app import routes
 from app.db import session_scope
 from app.models import Tenant
-from app.services import credentials, providers, workspace
+from app.services import credentials, model_catalog, providers, workspace
 from app.services.permissions import Action, PermissionDeniedError, can
 from app.state.auth import AuthState, post_form_script
 
-MODEL_CHOICES = (
-    "gpt-4o-mini",
-    "gpt-4.1",
-    "claude-haiku-4-5",
-    "claude-sonnet-4-5",
-    "gemini-2.5-flash",
-)
+AUTOMATIC_MODEL = "auto"  # the select's value for "no default model" ('' cannot be a value)
+TABS = ("workspace", "providers", "members", "account")
 
 
 @dataclasses.dataclass
@@ -58,8 +53,13 @@ class SettingsState(AuthState):
     tokens_budget: int = 0
     usage_lines: list[list[str]] = []  # [label, value]
 
+    tab: str = "workspace"
     provider_cards: list[ProviderCard] = []
     default_model: str = ""
+    # The default-model list: {"value", "label"}, asked from the connected providers.
+    model_options: list[dict[str, str]] = []
+    models_note: str = ""
+    models_loading: bool = False
     model_error: str = ""
     credential_error: str = ""
     testing: str = ""  # provider being tested
@@ -133,7 +133,49 @@ class SettingsState(AuthState):
     @rx.event
     def load(self):
         ident = self._require()
+        # /settings?tab=providers opens that tab; a plain visit starts on the first one.
+        requested = str(self.router.url.query_parameters.get("tab", ""))
+        self.tab = requested if requested in TABS else "workspace"
         self._reload(ident.tenant_id, ident.role)
+        return SettingsState.load_models
+
+    @rx.event
+    def set_tab(self, value: str):
+        self.tab = value if value in TABS else "workspace"
+
+    @rx.var
+    def model_choice(self) -> str:
+        return self.default_model or AUTOMATIC_MODEL
+
+    @rx.event(background=True)
+    async def load_models(self):
+        """Ask each connected provider for its models (seconds at most, off the event loop)."""
+        async with self:
+            ident = self._require()
+            self.models_loading = True
+        with session_scope() as session:
+            tenant = session.get(Tenant, ident.tenant_id)
+            creds = credentials.credentials_for(tenant) if tenant is not None else None
+        catalog = await model_catalog.list_models(creds) if creds is not None else None
+        async with self:
+            self.models_loading = False
+            if catalog is None:
+                return
+            options = [
+                {
+                    "value": o.model,
+                    "label": f"{o.model} · {model_catalog.LABELS.get(o.provider, o.provider)}",
+                }
+                for o in catalog.options
+            ]
+            if self.default_model and self.default_model not in {o["value"] for o in options}:
+                options.insert(0, {"value": self.default_model, "label": self.default_model})
+            self.model_options = options
+            self.models_note = "; ".join(
+                f"Could not list {model_catalog.LABELS.get(p, p)} models ({why}): "
+                + ("showing its known models." if model_catalog.known_models(p) else "none shown.")
+                for p, why in catalog.unreachable.items()
+            )
 
     # ---- workspace and plan -------------------------------------------------------------
 
@@ -187,6 +229,7 @@ class SettingsState(AuthState):
             return rx.toast.error(str(exc))
         self._reload(ident.tenant_id, ident.role)
         return [
+            SettingsState.load_models,
             rx.toast.success("Credentials saved (encrypted)."),
             rx.call_script(
                 "document.querySelectorAll('form.provider-form input[type=password]')"
@@ -204,7 +247,7 @@ class SettingsState(AuthState):
         except (PermissionDeniedError, providers.ProviderSettingsError) as exc:
             return rx.toast.error(str(exc))
         self._reload(ident.tenant_id, ident.role)
-        return rx.toast.success("Credentials removed.")
+        return [SettingsState.load_models, rx.toast.success("Credentials removed.")]
 
     @rx.event
     def save_default_model(self, form: dict):
@@ -213,8 +256,9 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 tenant = session.get(Tenant, ident.tenant_id)
+                chosen = str(form.get("default_model", ""))[:500]
                 providers.set_default_model(
-                    session, tenant, ident.role, str(form.get("default_model", ""))[:500]
+                    session, tenant, ident.role, "" if chosen == AUTOMATIC_MODEL else chosen
                 )
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))

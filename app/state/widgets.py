@@ -16,6 +16,7 @@ import reflex as rx
 from app import routes
 from app.db import NotFoundError, session_scope
 from app.models import Widget
+from app.services import model_catalog
 from app.services import widgets as svc
 from app.settings import get_settings
 from app.state.auth import AuthState
@@ -23,6 +24,7 @@ from app.state.auth import AuthState
 DEFAULT_MODEL = "default"  # the select's value for "use the workspace default model"
 PREVIEW_FRAME_ID = "widget-preview"
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+LEAVE_QUESTION = "This widget has unsaved changes. Leave without saving them?"
 
 
 def editor_url(widget_id: str) -> str:
@@ -56,6 +58,24 @@ def preview_script(widget_id: str, settings: dict[str, Any]) -> str:
         "})()"
     )
 
+
+# Asks before leaving the editor with unsaved changes: a tab close or reload
+# (beforeunload) and any in-app link or navigation item (capture phase, so the router
+# never sees a cancelled click). The flag is the editor's `data-dirty` attribute.
+LEAVE_GUARD_SCRIPT = (
+    "(()=>{if(window.__ccLeaveGuard)return;window.__ccLeaveGuard=true;"
+    "const dirty=()=>document.getElementById('widget-editor')?.dataset.dirty==='true';"
+    "window.addEventListener('beforeunload',(e)=>{if(dirty()){e.preventDefault();"
+    "e.returnValue='';}});"
+    "document.addEventListener('click',(e)=>{if(!dirty())return;"
+    "const el=e.target.closest&&e.target.closest('a[href],[data-nav-href]');if(!el)return;"
+    "const href=el.getAttribute('data-nav-href')||el.getAttribute('href');"
+    "if(!href||href.startsWith('#')||el.target==='_blank')return;"
+    "const url=new URL(href,window.location.href);"
+    "if(url.origin===window.location.origin&&url.pathname===window.location.pathname)return;"
+    f"if(!window.confirm({json.dumps(LEAVE_QUESTION)})){{e.preventDefault();"
+    "e.stopImmediatePropagation();}},true);})()"
+)
 
 RELOAD_PREVIEW_SCRIPT = (
     f"(()=>{{const f=document.getElementById('{PREVIEW_FRAME_ID}');if(f)f.src=f.src;}})()"
@@ -205,6 +225,23 @@ class WidgetEditorState(AuthState):
 
     script_snippet: str = ""
     iframe_snippet: str = ""
+    has_provider: bool = True  # False: answers are quoted passages (offline)
+    # The form as last loaded or saved (JSON): `dirty` compares the form with it.
+    saved_form: str = ""
+
+    def _form(self) -> str:
+        return json.dumps(
+            [
+                self.name, self.enabled, self.title, self.avatar_url, self.primary_color,
+                self.theme, self.position, self.greeting, self.starters, self.placeholder,
+                self.system_prompt, self.model, self.temperature, self.citations,
+                self.unknown_answer, self.domains,
+            ]
+        )  # fmt: skip
+
+    @rx.var
+    def dirty(self) -> bool:
+        return bool(self.saved_form) and self._form() != self.saved_form
 
     @rx.var
     def preview_url(self) -> str:
@@ -242,6 +279,7 @@ class WidgetEditorState(AuthState):
         snippets = svc.embed_snippets(get_settings().public_url, widget.id)
         self.script_snippet = snippets["script"]
         self.iframe_snippet = snippets["iframe"]
+        self.saved_form = self._form()
 
     @rx.event
     def load(self):
@@ -254,10 +292,14 @@ class WidgetEditorState(AuthState):
         try:
             with session_scope() as session:
                 self._fill(svc.get_widget(session, ident.tenant_id, widget_id))
+                self.has_provider = bool(
+                    model_catalog.workspace_providers(session, ident.tenant_id)
+                )
         except NotFoundError:
-            self.editing_id = ""
+            self.editing_id, self.saved_form = "", ""
             self.missing = True
         self.loaded = True
+        yield rx.call_script(LEAVE_GUARD_SCRIPT)
 
     # ---- live preview --------------------------------------------------------------
 
@@ -377,6 +419,16 @@ class WidgetEditorState(AuthState):
         self._require()
         if value:
             self.temperature = round(min(2.0, max(0.0, float(value[0]))), 1)
+
+    @rx.event
+    def set_temperature_text(self, value: str):
+        """The range input's value (a string like "0.7")."""
+        self._require()
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return
+        self.temperature = round(min(2.0, max(0.0, number)), 1)
 
     @rx.event
     def set_citations(self, value: bool):

@@ -86,9 +86,6 @@ def test_api_keys_and_settings_flow(app_server: AppServer, browser) -> None:  # 
     # ---- providers: set a credential (masked), test against the fake LLM ---------------
     with FakeLLM(script=Script(text="OK")) as llm:
         page.click("#tab-providers")
-        page.fill("#default-model", "llama3.2")
-        page.click("#default-model-save")
-        expect(page.get_by_text("Default model saved.")).to_be_visible(timeout=15_000)
         page.fill("#cred-compat_base_url", llm.openai_url)
         page.fill("#cred-compat_key", "local-secret-4321")
         page.click("#cred-save-openai_compatible")
@@ -96,6 +93,12 @@ def test_api_keys_and_settings_flow(app_server: AppServer, browser) -> None:  # 
         expect(status).to_contain_text("4321", timeout=15_000)
         assert "local-secret" not in page.content()
         expect(page.locator("#cred-compat_key")).to_have_value("")
+        # The default model is picked from the models the server lists.
+        expect(page.locator("#models-empty")).to_have_count(0, timeout=15_000)
+        page.click("#default-model")
+        page.get_by_role("option", name="llama3.2 · OpenAI-compatible (Ollama, vLLM)").click()
+        page.click("#default-model-save")
+        expect(page.get_by_text("Default model saved.")).to_be_visible(timeout=15_000)
         page.click("#cred-test-openai_compatible")
         result = page.locator("#cred-test-result-openai_compatible")
         expect(result).to_contain_text("Connected", timeout=30_000)

@@ -316,6 +316,17 @@ def test_conversation_filters_and_paging(world: World) -> None:
     }
     with pytest.raises(conversation_log.ConversationFilterError):
         ConversationFilter(feedback="maybe")
+    # Channels: visitors, dashboard tests, API; combined with the other filters.
+    assert ids(channel="api") == {c["c6"]}
+    assert ids(channel="dashboard") == {c["d1"]}
+    assert ids(channel="web") == set(c.values()) - {c["c6"], c["d1"]}
+    assert ids(channel="web", widget_id=world.widget["b"], flagged=True) == {
+        c["c3"],
+        c["c4"],
+        c["p2"],
+    }
+    with pytest.raises(conversation_log.ConversationFilterError, match="channel"):
+        ConversationFilter(channel="email")
     with session_scope(world.engine) as s:
         first = conversation_log.list_conversations(s, world.tenant, page_size=5)
         second = conversation_log.list_conversations(s, world.tenant, page=2, page_size=5)

@@ -9,8 +9,9 @@ drive the official SDKs against it:
         client = AsyncOpenAI(api_key="x", base_url=llm.gemini_url)       # .../v1beta/openai/
         client = AsyncAnthropic(api_key="x", base_url=llm.anthropic_url)
 
-Routes: POST `<anything>/chat/completions` (OpenAI, OpenAI-compatible, Gemini) and
-POST `/v1/messages` (Anthropic). Each request is recorded (path, headers, JSON body).
+Routes: POST `<anything>/chat/completions` (OpenAI, OpenAI-compatible, Gemini),
+POST `/v1/messages` (Anthropic) and GET `<anything>/models` (the model list, `MODELS`).
+Each POST is recorded (path, headers, JSON body).
 `Script` decides what the next calls get: the answer text and its chunks, usage numbers,
 an error status for the first N calls (with Retry-After), delays, a mid-stream drop.
 """
@@ -31,6 +32,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+MODELS = ("llama3.2", "qwen2.5:7b")  # what GET .../models lists
 
 
 @dataclass
@@ -147,8 +150,13 @@ class FakeLLM:
             routes=[
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
                 Route("/{prefix:path}/chat/completions", self._openai, methods=["POST"]),
+                Route("/{prefix:path}/models", self._models, methods=["GET"]),
             ]
         )
+
+    async def _models(self, request: Request) -> Response:
+        """The OpenAI-style model list an Ollama or vLLM server answers."""
+        return JSONResponse({"object": "list", "data": [{"id": m} for m in MODELS]})
 
     async def _begin(self, request: Request) -> tuple[Script, dict[str, Any], Response | None]:
         """Record the call; return the script and, when this call must fail, the error."""

@@ -75,3 +75,41 @@ def test_environment_and_dotenv_are_read(tmp_path: Path, monkeypatch: pytest.Mon
 def test_secrets_never_appear_in_repr() -> None:
     s = Settings(secret_key="x" * 10 + "abcdefghijklmnopqrstuvwxyz", openai_api_key="sk-top-secret")
     assert "sk-top-secret" not in repr(s) and "abcdefghijklmnop" not in repr(s)
+
+
+def test_public_url_follows_port_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    monkeypatch.setenv("PORT", "8080")
+    assert Settings().public_url == "http://127.0.0.1:8080"
+    assert Settings().public_origin == "http://127.0.0.1:8080"
+    monkeypatch.setenv("PUBLIC_URL", "https://chat.example.com/")
+    assert Settings().public_url == "https://chat.example.com"  # an explicit URL wins
+    monkeypatch.setenv("PUBLIC_URL", "")
+    assert Settings().public_url == "http://127.0.0.1:8080"  # empty = unset
+    monkeypatch.delenv("PUBLIC_URL")
+    monkeypatch.delenv("PORT")
+    assert Settings().public_url == "http://127.0.0.1:3000"
+    monkeypatch.setenv("PORT", "70000")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_startup_banner_says_where_to_go_and_what_answers(tmp_path: Path) -> None:
+    from app.startup import banner
+
+    text = banner(Settings(port=8080, data_dir=tmp_path))
+    assert "http://127.0.0.1:8080/signup" in text
+    assert "http://127.0.0.1:8080/embed/demo.html?widget=" in text
+    assert f"SQLite in {tmp_path.resolve()}" in text
+    assert "offline: quoted passages" in text
+    scaled = banner(
+        Settings(
+            public_url="https://chat.example.com",
+            database_url="postgresql://u:secret@db.internal/chat",
+            qdrant_url="http://qdrant:6333",
+            openai_api_key="sk-test-0123456789",
+        )
+    )
+    assert "PostgreSQL at db.internal/chat" in scaled and "Qdrant at qdrant:6333" in scaled
+    assert "OpenAI (instance key)" in scaled
+    assert "secret" not in scaled and "sk-test" not in scaled  # never a credential

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
-from app.components.answer_markdown import answer_markdown
+from app.components.chat_markdown import chat_markdown
 from app.components.dialogs import form_dialog
 from app.components.forms import field_error, labeled
 from app.components.insights import channel_badge, skeleton_rows
@@ -338,7 +338,9 @@ def _message(m: MessageView) -> rx.Component:
                 rx.text(
                     m.text, size="2", white_space="pre-wrap", style={"overflowWrap": "anywhere"}
                 ),
-                answer_markdown(m.text, font_size="var(--font-size-2)", width="100%"),
+                chat_markdown(
+                    m.html, class_name="answer-md", font_size="var(--font-size-2)", width="100%"
+                ),
             ),
             rx.cond(m.notice != "", rx.text(m.notice, size="1", color_scheme="amber")),
             rx.cond(

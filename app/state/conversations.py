@@ -10,6 +10,7 @@ import reflex as rx
 
 from app.db import NotFoundError, session_scope
 from app.services import conversation_log, qa, widgets
+from app.services.answer_html import markdown_to_html
 from app.services.conversation_log import ConversationFilter, ConversationFilterError
 from app.state.auth import AuthState
 from app.state.insights_views import ConversationView, conversation_view, money, when
@@ -158,6 +159,7 @@ class MessageView:
     id: str = ""
     role: str = ""
     text: str = ""
+    html: str = ""  # answers: the same server-side rendering the widget shows
     time: str = ""
     model: str = ""
     tokens: str = ""
@@ -237,6 +239,7 @@ class TranscriptState(AuthState):
                 id=m.id,
                 role=m.role,
                 text=m.text,
+                html=markdown_to_html(m.text) if m.role != "user" else "",
                 time=when(m.created_at),
                 model=m.model or "",
                 tokens=(

@@ -18,7 +18,7 @@ from app.models import Conversation, DocumentStatus, Message
 from app.rag.chat import ChatEngine
 from app.rag.embedding import LocalEmbedder
 from app.rag.ingest import IngestConfig, JobRunner
-from app.rag.retrieval import Retriever
+from app.rag.retriever import retriever_factory
 from app.rag.store import EdgeStore
 from app.services import accounts, documents, qa, widgets
 from app.services.cache import CachedQueryEmbedder, MemoryTTLCache, reset_cache
@@ -172,7 +172,7 @@ def service(env: Env, embedder: LocalEmbedder) -> Iterator[ChatService]:
         )
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
-    yield ChatService(ChatEngine(Retriever(store, query_embedder), qa.QAMatcher(query_embedder)))
+    yield ChatService(ChatEngine(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder)))
     store.close()
     reset_cache()
     reset_rate_limiter()

@@ -480,8 +480,12 @@ class EdgeStore(VectorStore):
         self._write(qe.UpdateOperation.delete_points_by_filter(flt))
 
     def _delete_points(self, tenant_id: str, point_ids: list[str]) -> None:
-        flt = self._filter(tenant_id)
-        flt = qe.Filter(must=[*flt.must, qe.HasIdCondition(point_ids)])
+        flt = qe.Filter(
+            must=[
+                qe.FieldCondition("tenant_id", match=qe.MatchValue(tenant_id)),
+                qe.HasIdCondition(set(point_ids)),
+            ]
+        )
         self._write(qe.UpdateOperation.delete_points_by_filter(flt))
 
     def _search_dense(

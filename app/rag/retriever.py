@@ -50,36 +50,39 @@ CANDIDATES_FACTOR = 4
 MIN_CANDIDATES = 20
 
 
-def rrf_fuse(
-    ranked_lists: Sequence[Sequence[NodeWithScore]], k: int = RRF_K
-) -> list[tuple[NodeWithScore, float]]:
+def _id(hit: Any) -> str:
+    # NodeWithScore (node_id) or the engine's SearchHit (id): the benchmarks fuse both.
+    return hit.node_id if isinstance(hit, NodeWithScore) else hit.id
+
+
+def rrf_fuse(ranked_lists: Sequence[Sequence[Any]], k: int = RRF_K) -> list[tuple[Any, float]]:
     """Reciprocal Rank Fusion: score = sum over lists of 1 / (k + rank), rank from 1.
 
     Ties (same fused score) keep first-seen order, so the earlier list wins them.
     """
     scores: dict[str, float] = {}
-    hits: dict[str, NodeWithScore] = {}
+    hits: dict[str, Any] = {}
     for ranked in ranked_lists:
         for rank, hit in enumerate(ranked, start=1):
-            scores[hit.node_id] = scores.get(hit.node_id, 0.0) + 1.0 / (k + rank)
-            hits.setdefault(hit.node_id, hit)
+            scores[_id(hit)] = scores.get(_id(hit), 0.0) + 1.0 / (k + rank)
+            hits.setdefault(_id(hit), hit)
     order = sorted(scores, key=lambda pid: scores[pid], reverse=True)  # stable sort
     return [(hits[pid], scores[pid]) for pid in order]
 
 
-def _min_max(hits: Sequence[NodeWithScore]) -> dict[str, float]:
+def _min_max(hits: Sequence[Any]) -> dict[str, float]:
     if not hits:
         return {}
     values = [float(h.score or 0.0) for h in hits]
     lo, hi = min(values), max(values)
     if hi - lo <= 1e-12:  # one hit, or all equal: all equally (fully) relevant
-        return {h.node_id: 1.0 for h in hits}
-    return {h.node_id: (float(h.score or 0.0) - lo) / (hi - lo) for h in hits}
+        return {_id(h): 1.0 for h in hits}
+    return {_id(h): (float(h.score or 0.0) - lo) / (hi - lo) for h in hits}
 
 
 def weighted_fuse(
-    dense: Sequence[NodeWithScore], bm25: Sequence[NodeWithScore], alpha: float = DEFAULT_ALPHA
-) -> list[tuple[NodeWithScore, float]]:
+    dense: Sequence[Any], bm25: Sequence[Any], alpha: float = DEFAULT_ALPHA
+) -> list[tuple[Any, float]]:
     """Convex combination of min-max normalized scores: alpha*dense + (1-alpha)*bm25.
 
     Each list is normalized over its own candidates; a hit missing from a list gets 0 for
@@ -88,9 +91,9 @@ def weighted_fuse(
     if not 0.0 <= alpha <= 1.0:
         raise ValueError("alpha must be in [0, 1]")
     nd, nb = _min_max(dense), _min_max(bm25)
-    hits: dict[str, NodeWithScore] = {}
+    hits: dict[str, Any] = {}
     for h in (*dense, *bm25):
-        hits.setdefault(h.node_id, h)
+        hits.setdefault(_id(h), h)
     scores = {pid: alpha * nd.get(pid, 0.0) + (1 - alpha) * nb.get(pid, 0.0) for pid in hits}
     order = sorted(scores, key=lambda pid: scores[pid], reverse=True)
     return [(hits[pid], scores[pid]) for pid in order]

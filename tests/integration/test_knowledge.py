@@ -172,7 +172,9 @@ def service(env: Env, embedder: LocalEmbedder) -> Iterator[ChatService]:
         )
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
-    yield ChatService(ChatEngine(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder)))
+    yield ChatService(
+        ChatEngine(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder))
+    )
     store.close()
     reset_cache()
     reset_rate_limiter()

@@ -88,7 +88,7 @@ class ListStore:
         return self.bm25[:top_k]
 
 
-def R(engine: Any, tenant: str = "t", **kw: Any) -> HybridRetriever:  # noqa: N802
+def R(engine: Any, tenant: str = "t", **kw: Any) -> HybridRetriever:
     return HybridRetriever(TenantVectorStore(engine, tenant), EMB, **kw)
 
 

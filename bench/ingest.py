@@ -225,12 +225,12 @@ def summarize(plan: Plan, r: Run, load_at_start: list[float]) -> dict[str, Any]:
         "ingest_batched_word_pieces_per_s": tp["ours_batched"]["word_pieces_per_s"],
         "raw_encode_chunks_per_s": tp["raw_encode"]["chunks_per_s"],
         "raw_encode_word_pieces_per_s": tp["raw_encode"]["word_pieces_per_s"],
-        "llamaindex_default_embedded_word_pieces_per_s": li["hf_default"][
+        "llamaindex_default_embedded_word_pieces_per_s": li.get("hf_default", {}).get(
             "embedded_word_pieces_per_s"
-        ],
-        "ours_vs_llamaindex_default_embedded_wps_ratio": li["hf_default"][
+        ),
+        "ours_vs_llamaindex_default_embedded_wps_ratio": li.get("hf_default", {}).get(
             "ours_vs_this_embedded_wps_ratio"
-        ],
+        ),
         "ours_vs_llamaindex_adapter_embedded_wps_ratio": li["our_adapter"][
             "ours_vs_this_embedded_wps_ratio"
         ],
@@ -241,9 +241,9 @@ def summarize(plan: Plan, r: Run, load_at_start: list[float]) -> dict[str, Any]:
             "truncated_fraction"
         ],
         "chunks": tp["ours_truncation"]["inputs"],
-        "ours_batched_vs_llamaindex_default_embedded_wps_ratio": cmp["llamaindex_vs_batched"][
+        "ours_batched_vs_llamaindex_default_embedded_wps_ratio": cmp["llamaindex_vs_batched"].get(
             "hf_default"
-        ],
+        ),
         "chunks_per_document_shape": cmp["ours_per_document"]["chunks"],
         "documents": tp["documents"],
         # --- search latency ---

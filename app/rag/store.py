@@ -864,6 +864,13 @@ class TenantVectorStore(BasePydanticVectorStore):
     refused with ValueError rather than silently ignored.
 
     `ref_doc_id` is the ChatConnect document id (the reader makes it every node's source).
+
+    Why not LlamaIndex's `QdrantVectorStore` for the server path: its filters, deletes
+    (`delete(ref_doc_id)` filters on `doc_id` alone) and queries take whatever scope the
+    caller passes, so the tenant rule would have to be re-added in an override of every
+    method; it also has no Qdrant Edge backend, stores nodes in its own payload layout and
+    computes sparse vectors with fastembed instead of the Bm25 model both our backends share
+    (per-tenant IDF). Wrapping our two engines keeps one tenant-filtered code path for both.
     Query modes: DEFAULT = dense cosine, SPARSE / TEXT_SEARCH = BM25 (IDF over this tenant's
     chunks only), HYBRID = the engine's in-query RRF. The app's retriever fuses dense and
     BM25 itself (weighted, `app.rag.retriever`).

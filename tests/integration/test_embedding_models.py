@@ -22,8 +22,9 @@ from app.rag.embedding import CachedEmbedder, LocalEmbedder, MemoryEmbeddingCach
 from app.rag.ingest import IngestConfig, JobRunner
 from app.rag.retriever import HybridRetriever
 from app.rag.store import TenantVectorStore, VectorStore, open_store, space_key
+from app.rag.types import Chunk
 from app.services import accounts, documents
-from app.services.ingestion import requeue_other_models
+from app.services.ingestion import purge_stale_points, requeue_other_models
 from app.settings import Settings
 from tests.support.fake_openai_embeddings import FakeEmbeddings
 
@@ -91,8 +92,13 @@ def test_openai_embeddings_end_to_end_then_switch_back(
         try:
             local_key = space_key(local.vector_space, local.dim)
             assert local_store.count(tenant_id) == 0
+            # Left over from an earlier stint on this model: a document since deleted.
+            stale = Chunk(tenant_id, "deleted-doc", 0, "stale text", vector=[0.1] * 384)
+            local_store.upsert(tenant_id, [stale])
             assert requeue_other_models(engine, local_key) == 1
             assert requeue_other_models(engine, local_key) == 0  # its job is already queued
+            assert purge_stale_points(engine, local_store, page=1) == 1
+            assert local_store.count(tenant_id) == 0
             with session_scope(engine) as s:
                 job = s.exec(
                     select(IngestJob).where(

@@ -262,14 +262,7 @@ class JobRunner:
                 ready.append(ctx)
             except Exception as exc:
                 self._handle(ctx, exc)
-        if not ready:
-            return
-        try:
-            self._transform(ready)
-        except Exception as exc:
-            for ctx in ready:
-                self._handle(ctx, exc)
-            return
+        ready = self._transform_group(ready)
         for ctx in ready:
             try:
                 if not ctx.nodes:
@@ -286,6 +279,30 @@ class JobRunner:
                     "latency_ms": round((time.perf_counter() - started) * 1000),
                 },
             )
+
+    def _transform_group(self, ready: list[_Job]) -> list[_Job]:
+        """Split and embed the group; the jobs that are still this worker's to finish.
+
+        A document deleted (or a job taken over) mid-run concerns that one job only: it is
+        handled, and the others run again without it (their vectors come from the
+        embedding cache). Any other failure is every member's, retried with backoff.
+        """
+        while ready:
+            for ctx in ready:
+                ctx.nodes, ctx.embedded = [], 0
+            try:
+                self._transform(ready)
+                return ready
+            except (DocumentGoneError, JobTakenOverError) as exc:
+                gone = [c for c in ready if exc.args and exc.args[0] in (c.document_id, c.job_id)]
+                for ctx in gone or ready:
+                    self._handle(ctx, exc)
+                ready = [c for c in ready if c not in gone] if gone else []
+            except Exception as exc:
+                for ctx in ready:
+                    self._handle(ctx, exc)
+                return []
+        return []
 
     def _load(self, ctx: _Job) -> list[SectionDocument]:
         ctx.progress.stage(DocumentStatus.parsing, f"Parsing {ctx.filename}")

@@ -491,7 +491,11 @@ def print_table(summary: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes (smoke run for CI: well under a minute on an idle 2-core machine)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes: a smoke run for CI, results in *_quick.json",
+    )
     parser.add_argument(
         "--only",
         nargs="+",

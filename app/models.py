@@ -257,6 +257,8 @@ class Document(TenantOwned, table=True):
     chunk_count: int = 0
     token_count: int = 0
     storage_path: str = Field(default="", max_length=500)
+    # "<embedding model>:<vector size>" it was indexed with; None = before this was recorded.
+    index_model: str | None = Field(default=None, max_length=200)
 
 
 class IngestJob(TenantOwned, table=True):

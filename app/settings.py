@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(default=25, ge=1, le=1024)
     embedding_provider: Literal["local", "openai"] = "local"
     openai_embedding_model: str = "text-embedding-3-small"
+    # LlamaIndex node postprocessors applied to every retrieval, in order (see README).
+    retrieval_postprocessors: str = ""
     log_level: str = "INFO"
     # Argon2id: OWASP minimum is m=19 MiB, t=2, p=1; 46 MiB, t=2 verifies in ~60-120 ms here.
     argon2_memory_kib: int = Field(default=47_104, ge=19_456)

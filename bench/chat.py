@@ -6,7 +6,7 @@
   query embedding, hybrid retrieval, prompt building, sanitizing, persisting the message
   and UsageDaily) with an instant fake responder in place of the LLM, so the figure is
   everything except the model. Measured with 1 and 20 concurrent conversations.
-- Baseline in the same process: the bare `Retriever.retrieve` call of the same queries;
+- Baseline in the same process: the bare `HybridRetriever.retrieve` call of the same queries;
   the ratio says how much the turn costs beyond retrieval.
 - Extractive: `ExtractiveResponder` on the top-8 retrieved sources of each query.
 
@@ -143,7 +143,7 @@ def main() -> None:
         from app.rag.answer_types import AnswerRequest
         from app.rag.chat import ChatEngine, hits_to_sources
         from app.rag.extractive import ExtractiveResponder
-        from app.rag.retrieval import Retriever
+        from app.rag.retriever import retriever_factory
         from app.services.cache import CachedQueryEmbedder, MemoryTTLCache
         from app.services.chat import ChatService
         from app.services.qa import QAMatcher
@@ -151,9 +151,10 @@ def main() -> None:
         queries = list(load_queries().values())
         # Unique questions per run so the answer cache never hides the work.
         qs = [f"{queries[i % len(queries)]} (#{i})" for i in range(n_questions * 4)]
-        retriever = Retriever(store, CachedQueryEmbedder(embedder, MemoryTTLCache()))
+        query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
+        retriever_for = retriever_factory(store, query_embedder)
         service = ChatService(
-            ChatEngine(retriever, QAMatcher(retriever.embedder)),
+            ChatEngine(retriever_for, QAMatcher(query_embedder)),
             make_primary=lambda _loaded: InstantResponder(),
         )
         asyncio.run(_turns(service, tenant, widget, qs[:5], 1))  # warm-up
@@ -161,7 +162,7 @@ def main() -> None:
         base = []
         for q in qs[:n_questions]:
             started = time.perf_counter()
-            retriever.retrieve(tenant, q + " baseline", mode="hybrid", top_k=6)
+            retriever_for(tenant, top_k=6).retrieve(q + " baseline")
             base.append(time.perf_counter() - started)
         c1 = asyncio.run(_turns(service, tenant, widget, qs[n_questions : 2 * n_questions], 1))
         c20 = asyncio.run(
@@ -174,7 +175,7 @@ def main() -> None:
         extractive = ExtractiveResponder()
         ext_times = []
         for q in queries[:n_questions]:
-            sources = hits_to_sources(retriever.retrieve(tenant, q, mode="hybrid", top_k=8))
+            sources = hits_to_sources(retriever_for(tenant, top_k=8).retrieve(q))
             req = AnswerRequest(question=q, sources=sources)
 
             async def run(r: AnswerRequest = req) -> None:

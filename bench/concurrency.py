@@ -7,7 +7,7 @@ through `JobRunner` (sandboxed parse_file, chunking, embedding via
 embedding cache, EdgeStore upsert) inside a `WorkerPool` thread (which lowers its own nice
 value). The main thread meanwhile runs chat-style queries: the query is embedded with the
 query embedder as chat configures it (`torch_threads=QUERY_TORCH_THREADS`) and
-retrieved with `Retriever` (hybrid),
+retrieved with `HybridRetriever` (hybrid),
 with a short pause between queries like a stream of chat turns.
 Idle latency is measured on the same index just before and just after the ingestion.
 """
@@ -24,12 +24,12 @@ from typing import Any
 from app.db import make_engine, run_migrations, session_scope
 from app.rag.embedding import get_embedder
 from app.rag.ingest import IngestConfig, JobRunner, WorkerPool
-from app.rag.retrieval import Fusion, Retriever
+from app.rag.retriever import Fusion, retriever_factory
 from app.rag.store import EdgeStore
 from app.services.accounts import sign_up
-from app.services.chat import QUERY_TORCH_THREADS
 from app.services.documents import create_document
 from app.services.ingestion import ingest_torch_threads
+from app.services.vectors import QUERY_TORCH_THREADS
 from app.settings import Settings
 from bench.common import (
     ChildMemorySampler,
@@ -100,12 +100,12 @@ def _enqueue(engine: Any, settings: Settings, tenant_id: str, docs: list[CorpusD
 
 
 def _time_queries(
-    retriever: Retriever, tenant_id: str, queries: itertools.cycle, n: int
+    retriever_for: Any, tenant_id: str, queries: itertools.cycle, n: int
 ) -> list[float]:
     times = []
     for _ in range(n):
         t0 = time.perf_counter()
-        retriever.retrieve(tenant_id, next(queries), mode="hybrid", top_k=TOP_K)
+        retriever_for(tenant_id, top_k=TOP_K).retrieve(next(queries))
         times.append(time.perf_counter() - t0)
         time.sleep(QUERY_GAP_S)
     return times
@@ -139,7 +139,7 @@ def measure_concurrent(
     # As app.services.chat configures chat queries: one intra-op thread.
     query_embedder = _TimedQueries(get_embedder(settings, torch_threads=QUERY_TORCH_THREADS))
     how: Fusion = fusion.get("fusion", "rrf")
-    retriever = Retriever(
+    retriever = retriever_factory(
         store, query_embedder, fusion=how, alpha=fusion.get("alpha", 0.5), rrf_k=fusion.get("k", 60)
     )
 
@@ -150,7 +150,7 @@ def measure_concurrent(
     _enqueue(engine, settings, tenant_id, seed_docs)
     make_runner().drain()
     cycle = itertools.cycle(queries)
-    retriever.retrieve(tenant_id, "warm up", mode="hybrid", top_k=TOP_K)
+    retriever(tenant_id, top_k=TOP_K).retrieve("warm up")
     query_embedder.seconds.clear()
     idle_before = _time_queries(retriever, tenant_id, cycle, idle_queries)
     embed_idle = list(query_embedder.seconds)
@@ -191,7 +191,7 @@ def measure_concurrent(
         "ingest_documents_per_s": round(len(ingest_docs) / sw.seconds, 2),
         "ingest_torch_threads": threads,
         "worker_nice": pool.nice,
-        "query": f"Retriever.retrieve(mode='hybrid', top_k={TOP_K}), fusion {fusion}",
+        "query": f"HybridRetriever(top_k={TOP_K}).retrieve, fusion {fusion}",
         "query_gap_s": QUERY_GAP_S,
         "idle": idle,
         "idle_before": percentiles_ms(idle_before),

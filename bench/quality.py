@@ -3,7 +3,7 @@
 The index is the one part 1 built (one tenant, title + " " + text per document, our chunks).
 A document's score is its best chunk's score, so a ranked chunk list becomes a ranked
 document list by first occurrence. Per query, dense and BM25 each return `POOL` chunks
-(400 = the candidate pool `Retriever.retrieve(top_k=100)` fetches per branch); hybrid
+(400 = the candidate pool `HybridRetriever(top_k=100)` fetches per branch); hybrid
 applies the Retriever's own fusion functions (`rrf_fuse`, `weighted_fuse`) to those two
 lists, keeping every fused chunk so recall@100 counts documents, not chunks. The fusion
 setting is chosen on qrels/train.tsv by nDCG@10 and reported on qrels/test.tsv.
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.rag.embedding import LocalEmbedder
-from app.rag.retrieval import Retriever, rrf_fuse, weighted_fuse
-from app.rag.store import VectorStore
+from app.rag.retriever import HybridRetriever, rrf_fuse, weighted_fuse
+from app.rag.store import TenantVectorStore, VectorStore
 from app.rag.types import SearchHit
 from bench.common import (
     SCIFACT_REFERENCE_BM25,
@@ -29,7 +29,7 @@ from bench.common import (
 
 TENANT = "scifact"
 POOL = 400
-CHAT_TOP_K = 10  # the "what a chat turn would see" view: Retriever.retrieve(top_k=10)
+CHAT_TOP_K = 10  # the "what a chat turn would see" view: HybridRetriever(top_k=10)
 RRF_KS = (5, 10, 20, 40, 60, 100)
 ALPHAS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 
@@ -110,20 +110,21 @@ def _check_retriever(
     best: dict[str, Any],
     qids: list[str],
 ) -> dict[str, Any]:
-    """The offline fusion must equal what Retriever.retrieve(top_k=100) returns."""
+    """The offline fusion must equal what HybridRetriever.retrieve (top_k=100) returns."""
     known = _KnownVectors(store.dim, {queries[q]: cands[q].vector for q in qids})
-    retriever = Retriever(
-        store,
+    retriever = HybridRetriever(
+        TenantVectorStore(store, TENANT),
         known,
+        top_k=POOL // 4,
         fusion=best["fusion"],
         alpha=best.get("alpha", 0.5),
         rrf_k=best.get("k", 60),
     )
     same = 0
     for qid in qids:
-        live = retriever.retrieve(TENANT, queries[qid], mode="hybrid", top_k=POOL // 4)
+        live = retriever.retrieve(queries[qid])
         offline = fuse(cands[qid], best)[: POOL // 4]
-        same += [h.id for h in live] == [h.id for h in offline]
+        same += [h.node_id for h in live] == [h.id for h in offline]
     return {"queries_checked": len(qids), "identical_rankings": same}
 
 

@@ -1,18 +1,21 @@
 """Part 1: ingestion throughput and truncation.
 
-- OUR pipeline (parse_text -> chunk_parsed -> embed_chunks with an uncached LocalEmbedder ->
-  EdgeStore upsert), in two shapes:
-  * per document, the way `JobRunner` runs it: documents in claim groups of up to
-    `GROUP_MAX` small ones, each parsed and chunked, the group's chunks embedded together in
-    batches of `EMBED_BATCH`, then each document's old points deleted and new ones upserted;
-  * batched across documents (a slice's chunks embedded as one stream, upserts of 256).
+- OUR pipeline, per document, the way `JobRunner` runs it: documents in claim groups of up
+  to `GROUP_MAX` small ones, each parsed into section Documents, the group run through the
+  LlamaIndex IngestionPipeline (TokenSplitter -> LocalEmbedder, uncached, batches of
+  `PIPELINE_BATCH`), then each document's old points deleted and its nodes added through the
+  tenant-bound TenantVectorStore;
+- the previous direct path on the same documents (chunk_document -> embed_array in batches
+  of `EMBED_BATCH` -> EdgeStore upsert, no LlamaIndex objects): `pipeline_overhead_ratio`
+  = direct seconds / pipeline seconds (>= 0.95: the pipeline costs at most ~5% more);
+- batched across documents (a slice's chunks embedded as one stream, upserts of 256).
   Parsing is `parse_text` in-process here; the sandboxed `parse_file` path (one child process
   per document) is exercised by part 4 (bench.concurrency), which runs the real JobRunner.
 - raw `SentenceTransformer.encode` of the same chunk texts: same loaded model, same thread
   count, same batch size, same precision (bf16 autocast when LocalEmbedder uses it).
 - plain LlamaIndex: `VectorStoreIndex.from_documents` with its default splitter
   (SentenceSplitter, 1024 tiktoken tokens, overlap 200), with HuggingFaceEmbedding (plain
-  defaults: fp32, embed_batch_size 10) and with our EmbedderAdapter(LocalEmbedder).
+  defaults: fp32, embed_batch_size 10) and with our LocalEmbedder (a BaseEmbedding).
 Speeds are compared per embedded word-piece (what the model actually reads, <= 256 per input);
 truncation is measured with the model tokenizer, special tokens included.
 
@@ -36,8 +39,9 @@ from app.rag.chunking import MAX_SEQ_LENGTH, chunk_document, get_tokenizer
 from app.rag.embedding import LocalEmbedder
 from app.rag.ingest import EMBED_BATCH, GROUP_MAX
 from app.rag.parsing import parse_text
-from app.rag.pipeline import chunk_parsed, embed_chunks
-from app.rag.store import EdgeStore
+from app.rag.pipeline import DocumentPipeline
+from app.rag.readers import SandboxedFileReader, documents_for
+from app.rag.store import EdgeStore, TenantVectorStore
 from app.rag.types import Chunk, ParsedDocument, Section
 from bench.common import CorpusDoc, Stopwatch, log
 
@@ -105,7 +109,54 @@ def count_model_tokens(texts: list[str]) -> list[int]:
 # ---- our pipeline ------------------------------------------------------------------------
 
 
+def chunk_parsed(
+    parsed: ParsedDocument, *, tenant_id: str, document_id: str, title: str
+) -> list[Chunk]:
+    return chunk_document(parsed, tenant_id=tenant_id, document_id=document_id, title=title)
+
+
+def embed_chunks(chunks: list[Chunk], embedder: LocalEmbedder, *, batch_size: int) -> Iterator[int]:
+    """The previous direct embedding path: fill `chunk.vector` batch by batch."""
+    for start in range(0, len(chunks), batch_size):
+        batch = chunks[start : start + batch_size]
+        vectors = embedder.embed_array([c.text for c in batch]).tolist()
+        for chunk, vector in zip(batch, vectors, strict=True):
+            chunk.vector = vector
+        yield start + len(batch)
+
+
 def run_per_document(
+    docs: list[CorpusDoc], store: EdgeStore, embedder: LocalEmbedder, group: int = GROUP_MAX
+) -> PipelineRun:
+    """What JobRunner does through LlamaIndex, minus the job bookkeeping and the sandbox."""
+    stage = _Stages()
+    pipe = DocumentPipeline(SandboxedFileReader(max_bytes=1 << 30), embedder)
+    tenant_store = TenantVectorStore(store, TENANT)
+    chunks = pieces = 0
+    with Stopwatch() as sw:
+        for start in range(0, len(docs), group):
+            members = docs[start : start + group]
+            documents = []
+            for doc in members:
+                with stage("parse"):
+                    parsed = parse_text(doc.full_text, title=doc.title)
+                    documents.extend(
+                        documents_for(parsed, tenant_id=TENANT, document_id=doc.id, title=doc.title)
+                    )
+            with stage("chunk+embed"):
+                nodes = pipe.transform(documents, on_progress=lambda *_: None)
+            with stage("upsert"):
+                by_doc: dict[str, list[Any]] = {}
+                for node in nodes:
+                    by_doc.setdefault(node.metadata["document_id"], []).append(node)
+                for doc in members:
+                    pipe.write(tenant_store, doc.id, by_doc.get(doc.id, []))
+            chunks += len(nodes)
+            pieces += sum(n.metadata["token_count"] for n in nodes)
+    return PipelineRun("per_document", sw.seconds, sw.cpu, chunks, pieces, stage.totals)
+
+
+def run_direct_per_document(
     docs: list[CorpusDoc], store: EdgeStore, embedder: LocalEmbedder, group: int = GROUP_MAX
 ) -> tuple[PipelineRun, list[Chunk]]:
     """What JobRunner does, minus the job bookkeeping and the sandbox: documents are taken
@@ -135,7 +186,7 @@ def run_per_document(
                     store.upsert(TENANT, chunks)
                     all_chunks.extend(chunks)
     run = PipelineRun(
-        "per_document" if group > 1 else "one_at_a_time",
+        "direct_per_document" if group > 1 else "one_at_a_time",
         sw.seconds,
         sw.cpu,
         len(all_chunks),
@@ -276,6 +327,7 @@ class _Totals:
     """Per-configuration results accumulated over the interleaved slices."""
 
     per_doc: list[PipelineRun] = field(default_factory=list)
+    direct: list[PipelineRun] = field(default_factory=list)
     batched: list[PipelineRun] = field(default_factory=list)
     raw: list[tuple[float, float]] = field(default_factory=list)
     li: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -294,15 +346,17 @@ def measure_throughput(
     the LlamaIndex setups on the first `compare_slices` slices, compared with raw encode and
     with each other over those same slices.
     """
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-
-    from app.rag.embedding import EmbedderAdapter
-
     embedder = LocalEmbedder()  # uncached: every chunk goes through the model
     embedder.embed_array(["warm up the model and the allocator"] * 8)
-    hf = HuggingFaceEmbedding(model_name=embedder.model_path, device="cpu")
-    hf.get_text_embedding("warm up")
-    li_models: dict[str, Any] = {"hf_default": hf, "our_adapter": EmbedderAdapter(embedder)}
+    li_models: dict[str, Any] = {"our_adapter": embedder}
+    try:  # optional: llama-index-embeddings-huggingface is not a pinned dependency
+        from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+        hf = HuggingFaceEmbedding(model_name=embedder.model_path, device="cpu")
+        hf.get_text_embedding("warm up")
+        li_models = {"hf_default": hf, **li_models}
+    except ImportError:
+        log("  llama-index-embeddings-huggingface not installed: hf_default comparison skipped")
     store = EdgeStore(Path(tempfile.mkdtemp(dir=workdir)) / "qdrant")
     other = EdgeStore(Path(tempfile.mkdtemp(dir=workdir)) / "qdrant")
     t = _Totals(li={k: [] for k in li_models})
@@ -334,7 +388,8 @@ def _run_slice(
         lambda: t.raw.append(raw_encode(embedder, texts)),
     ]
     if compare:
-        steps.append(lambda: t.per_doc.append(run_per_document(part, other, embedder)[0]))
+        steps.append(lambda: t.per_doc.append(run_per_document(part, other, embedder)))
+        steps.append(lambda: t.direct.append(run_direct_per_document(part, other, embedder)[0]))
         for name, model in li_models.items():
             steps.append(lambda n=name, m=model: t.li[n].append(llamaindex_default(part, m, n)))
     if i % 2:
@@ -393,6 +448,7 @@ def _throughput_result(
 ) -> dict[str, Any]:
     n_cmp = min(compare_slices, len(slices))
     per_doc = _merge(t.per_doc, "per_document")
+    direct = _merge(t.direct, "direct_per_document")
     batched = _merge(t.batched, "batched")
     batched_cmp = _merge(t.batched[:n_cmp], "batched")
     raw_s, raw_cpu = sum(s for s, _ in t.raw), sum(c for _, c in t.raw)
@@ -444,16 +500,20 @@ def _throughput_result(
                 "VectorStoreIndex.from_documents(docs, embed_model=...) with the default "
                 "SentenceSplitter (1024 tiktoken tokens, overlap 200); hf_default = "
                 "HuggingFaceEmbedding plain defaults (fp32, embed_batch_size 10); our_adapter = "
-                "EmbedderAdapter(LocalEmbedder) (bf16, as our pipeline): isolates the splitter. "
+                "our LocalEmbedder BaseEmbedding (bf16, as our pipeline): isolates the splitter. "
                 "ours_vs_this_* compare our per-document pipeline; llamaindex_vs_batched our "
                 "batched one (embedded word-pieces per second, > 1 = ours faster)"
             ),
         },
         "ingest_vs_raw_ratio": round(raw_cmp_s / per_doc.seconds, 3),
+        "direct_per_document": direct.summary(),
+        "pipeline_overhead_ratio": round(direct.seconds / per_doc.seconds, 3),
+        "pipeline_overhead_ratio_cpu_time": round(direct.cpu_seconds / per_doc.cpu_seconds, 3),
         "per_slice_seconds": {
             "batched": [round(r.seconds, 2) for r in t.batched],
             "raw_encode": [round(s, 2) for s, _ in t.raw],
             "per_document": [round(r.seconds, 2) for r in t.per_doc],
+            "direct_per_document": [round(r.seconds, 2) for r in t.direct],
         },
         "ours_truncation": ours_trunc,
         "truncated_fraction": ours_trunc["truncated_fraction"],

@@ -489,17 +489,49 @@ def chunk_card(chunk: ChunkRow) -> rx.Component:
             rx.cond(chunk.qa, rx.badge("Q&A pair", color_scheme="violet")),
             rx.cond(chunk.cited, rx.badge("cited", color_scheme="green")),
             rx.badge(
-                "score ",
+                "rank ",
                 chunk.score,
                 variant="outline",
                 class_name="chunk-score",
-                title="Hybrid score: dense + keyword, normalized per question (best = 1)",
+                title="Hybrid rank score: dense + keyword, normalized per question (best = 1)",
+            ),
+            rx.badge(
+                "relevance ",
+                chunk.relevance,
+                variant="soft",
+                color_scheme="gray",
+                class_name="chunk-relevance",
+                title=(
+                    "Raw cosine similarity of the chunk to the question (about 0.5 and up: "
+                    "on topic; — : found by keywords only)"
+                ),
             ),
             spacing="2",
             align="center",
             wrap="wrap",
         ),
-        rx.text(chunk.text, size="2", color_scheme="gray", margin_top="6px"),
+        rx.cond(
+            chunk.quote != "",
+            rx.text(
+                chunk.before,
+                rx.el.mark(
+                    chunk.quote,
+                    class_name="chunk-quote",
+                    title="The sentence the answer quotes",
+                    style={
+                        "background": rx.color("amber", 4),
+                        "color": rx.color("gray", 12),
+                        "border_radius": "3px",
+                        "padding": "0 2px",
+                    },
+                ),
+                chunk.after,
+                size="2",
+                color_scheme="gray",
+                margin_top="6px",
+            ),
+            rx.text(chunk.text, size="2", color_scheme="gray", margin_top="6px"),
+        ),
         class_name="chunk",
         padding="12px",
         border_radius="8px",

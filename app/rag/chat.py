@@ -14,13 +14,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.schema import NodeWithScore
+
 from app.rag.answer import Responder
 from app.rag.answer_types import AnswerDone, AnswerRequest, Source, Turn, Usage
 from app.rag.chunking import count_tokens
 from app.rag.pricing import cost_usd
-from app.rag.retrieval import Retriever
 from app.rag.sanitize import clean_citations, sanitize_markdown
-from app.rag.types import SearchHit
 
 # No retrieval gate by default: hybrid's gate is on the dense score, which would drop exact
 # keyword hits ("descale" scores 0.09 with MiniLM). Relevance is judged by the answerers:
@@ -102,20 +103,27 @@ def condense_question(history: list[Turn], question: str) -> str:
     return question
 
 
-def hits_to_sources(hits: list[SearchHit]) -> list[Source]:
-    return [
-        Source(
-            n=i,
-            document_id=h.document_id,
-            title=h.title,
-            text=h.text,
-            score=h.score,
-            page=h.page,
-            section=h.section,
-            chunk_index=h.chunk_index,
+def hits_to_sources(hits: list[NodeWithScore]) -> list[Source]:
+    """Retrieved nodes (see the engineers' contract) as numbered answer sources."""
+    sources = []
+    for i, hit in enumerate(hits, start=1):
+        meta = hit.node.metadata
+        sources.append(
+            Source(
+                n=i,
+                document_id=str(meta.get("document_id") or ""),
+                title=str(meta.get("title") or ""),
+                text=hit.node.get_content(),
+                score=float(hit.score or 0.0),
+                page=meta.get("page"),
+                section=meta.get("section"),
+                chunk_index=int(meta.get("chunk_index") or 0),
+            )
         )
-        for i, h in enumerate(hits, start=1)
-    ]
+    return sources
+
+
+RetrieverFor = Callable[..., BaseRetriever]
 
 
 class ChatEngine:
@@ -123,16 +131,15 @@ class ChatEngine:
 
     def __init__(
         self,
-        retriever: Retriever,
+        retriever_for: RetrieverFor,
         qa_matcher: QAMatcher | None = None,
         *,
         top_k: int = DEFAULT_TOP_K,
-        score_threshold: float | None = DEFAULT_SCORE_THRESHOLD,
     ) -> None:
-        self.retriever = retriever
+        # retriever_for(tenant_id, top_k=...) -> a retriever bound to that tenant.
+        self.retriever_for = retriever_for
         self.qa_matcher = qa_matcher
         self.top_k = top_k
-        self.score_threshold = score_threshold
 
     async def sources_for(
         self, tenant_id: str, widget_id: str | None, query: str
@@ -142,14 +149,8 @@ class ChatEngine:
             pair = await self.qa_matcher(tenant_id, widget_id, query)
             if pair is not None:
                 return [pair], pair.document_id
-        hits = await asyncio.to_thread(
-            self.retriever.retrieve,
-            tenant_id,
-            query,
-            mode="hybrid",
-            top_k=self.top_k,
-            score_threshold=self.score_threshold,
-        )
+        retriever = self.retriever_for(tenant_id, top_k=self.top_k)
+        hits = await asyncio.to_thread(retriever.retrieve, query)
         return hits_to_sources(hits), None
 
     async def run(

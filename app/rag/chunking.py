@@ -38,7 +38,7 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
-from app.rag.types import Chunk, ParsedDocument
+from app.rag.types import Chunk, ParsedDocument, Section
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +225,44 @@ def _next_start(s: int, c: int, cum: list[int], brk: list[int], overlap: float, 
     return best
 
 
+def is_heading_only(section: Section) -> bool:
+    """A section that holds nothing but its own heading ("Brewing" followed by a subheading)."""
+    return bool(section.section) and section.text.strip() == (section.section or "").strip()
+
+
+def merge_heading_only(sections: list[Section]) -> tuple[list[Section], list[int]]:
+    """Fold heading-only sections into the text that follows them (or, at the very end,
+    into the one before), so a bare heading is never indexed alone.
+
+    Returns the merged sections and, for each, the index of the input section whose
+    page/section metadata it keeps (the one holding the text).
+    """
+    merged: list[Section] = []
+    origin: list[int] = []
+    pending: list[str] = []
+    for i, section in enumerate(sections):
+        if not section.text or not section.text.strip():
+            continue
+        if is_heading_only(section):
+            pending.append(section.text.strip())
+            continue
+        text = "\n".join([*pending, section.text]) if pending else section.text
+        pending = []
+        merged.append(Section(text=text, page=section.page, section=section.section))
+        origin.append(i)
+    if pending:
+        if merged:
+            last = merged[-1]
+            merged[-1] = Section(
+                text="\n".join([last.text, *pending]), page=last.page, section=last.section
+            )
+        else:  # nothing but headings: keep them, as one section, rather than lose them
+            first = next(i for i, s in enumerate(sections) if s.text and s.text.strip())
+            merged.append(Section(text="\n".join(pending), page=sections[first].page))
+            origin.append(first)
+    return merged, origin
+
+
 def chunk_document(
     doc: ParsedDocument,
     *,
@@ -242,7 +280,9 @@ def chunk_document(
     `max_tokens` counts special tokens, like the model does; `reserve_tokens` leaves room for
     anything a caller prepends before embedding. `token_count` is the model's input length
     for `chunk.text` ([CLS] and [SEP] included), always <= max_tokens - reserve_tokens.
-    `extra` holds `section_index`, `char_start`, `char_end` (offsets into that section).
+    `extra` holds `section_index` (of the input section whose page/section the chunk
+    carries), `char_start`, `char_end` (offsets into that section's text after merging).
+    Heading-only sections are merged into the following text first (`merge_heading_only`).
     """
     tk = _resolve(tokenizer)
     specials = tk.post_processor.num_special_tokens_to_add(False) if tk.post_processor else 0
@@ -254,22 +294,21 @@ def chunk_document(
     if not 0 <= overlap <= 0.3:
         raise ValueError("overlap must be in [0, 0.3]")
 
+    sections, origin = merge_heading_only(doc.sections)
     pieces: list[tuple[int, int, int]] = []  # (section index, char start, char end)
-    for si, section in enumerate(doc.sections):
-        if not section.text or not section.text.strip():
-            continue
+    for si, section in enumerate(sections):
         for a, b in _split_section(section.text, tk, budget, overlap, max_chars):
             pieces.append((si, a, b))
 
-    texts = [doc.sections[si].text[a:b] for si, a, b in pieces]
+    texts = [sections[si].text[a:b] for si, a, b in pieces]
     counts = [len(e.ids) for e in tk.encode_batch(texts, add_special_tokens=True)]
     checked: list[tuple[int, int, int, int]] = []
     for (si, a, b), n in zip(pieces, counts, strict=True):
-        checked.extend(_enforce(doc.sections[si].text, si, a, b, n, tk, limit))
+        checked.extend(_enforce(sections[si].text, si, a, b, n, tk, limit))
 
     chunks: list[Chunk] = []
     for si, a, b, n in checked:
-        section = doc.sections[si]
+        section = sections[si]
         chunks.append(
             Chunk(
                 tenant_id=tenant_id,
@@ -280,7 +319,7 @@ def chunk_document(
                 page=section.page,
                 section=section.section,
                 token_count=n,
-                extra={"section_index": si, "char_start": a, "char_end": b},
+                extra={"section_index": origin[si], "char_start": a, "char_end": b},
             )
         )
     return chunks

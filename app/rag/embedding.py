@@ -1,14 +1,20 @@
-"""Text -> normalized vectors: local all-MiniLM-L6-v2 or OpenAI, behind one interface.
+"""Text -> normalized vectors as LlamaIndex embedding models: local all-MiniLM-L6-v2 or OpenAI.
 
-- `Embedder`: the interface the rest of `app.rag` uses (vectors are L2-normalized, so the
-  dot product is the cosine).
+- `BaseEmbedder`: a LlamaIndex `BaseEmbedding` (so it plugs into an `IngestionPipeline`, a
+  retriever or anything else LlamaIndex) plus the numpy helpers the rest of `app.rag` uses
+  (`embed_array`, `embed_texts`, `embed_query`; vectors are L2-normalized, so the dot
+  product is the cosine). As a pipeline transformation it embeds the node text verbatim
+  (`MetadataMode.NONE`): LlamaIndex's usual EMBED mode prepends "key: value" metadata
+  lines, which the splitter did not budget for and which would push chunks past the
+  model's 256 word-pieces (silently truncated).
 - `LocalEmbedder`: the packaged all-MiniLM-L6-v2 on CPU via sentence-transformers; the
   model is loaded once per process and shared by every instance.
-- `OpenAIEmbedder`: the official SDK against OpenAI or any compatible `/v1/embeddings`.
+- `OpenAIEmbedder`: LlamaIndex's `OpenAIEmbedding` (official SDK) against OpenAI or any
+  compatible `/v1/embeddings`, with inputs sent verbatim, results ordered by index and
+  normalized, and any model name accepted (compatible servers).
 - `CachedEmbedder` + `SQLiteEmbeddingCache`: vectors keyed by (model_name, sha256(text)),
   so re-ingesting unchanged content embeds nothing.
-- `EmbedderAdapter`: any Embedder as a LlamaIndex `BaseEmbedding` (an IngestionPipeline
-  transformation), passed explicitly; global `Settings` are never touched.
+Models are passed explicitly; LlamaIndex's global `Settings` are never touched.
 """
 
 from __future__ import annotations
@@ -20,8 +26,7 @@ import logging
 import os
 import sqlite3
 import threading
-from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -29,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.embeddings.openai import OpenAIEmbedding
 from pydantic import Field, PrivateAttr
 
 from app.rag.chunking import LOCAL_MODEL_NAME, MAX_SEQ_LENGTH, local_model_path
@@ -46,12 +52,18 @@ log = logging.getLogger(__name__)
 # since elsewhere autocast runs through emulation (not measured here, so not assumed).
 DEFAULT_BF16: bool | None = None  # None = auto
 DEFAULT_LOCAL_BATCH_SIZE = 32
+# Texts per step when the embedder runs as a pipeline transformation: each step reports
+# progress, so the document's progress bar moves while it embeds.
+PIPELINE_BATCH = 64
 OPENAI_DIMS = {
     "text-embedding-3-small": 1536,
     "text-embedding-3-large": 3072,
     "text-embedding-ada-002": 1536,
 }
 CACHE_FILE = "embedding_cache.sqlite"
+
+# Called with (the nodes just embedded, nodes embedded so far, total) after each step.
+ProgressCallback = Callable[[Sequence[BaseNode], int, int], None]
 
 
 @runtime_checkable
@@ -74,18 +86,29 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-class BaseEmbedder(ABC):
-    """Implements the interface on top of one method, `embed_array`."""
+class BaseEmbedder(BaseEmbedding):
+    """A LlamaIndex embedding model implemented on top of one method, `embed_array`.
 
-    model_name: str
+    Subclasses implement `embed_array` and `dim`; LlamaIndex's hooks (`_get_*_embedding`)
+    and the app's helpers all route through it.
+    """
+
+    metadata_mode: MetadataMode = Field(
+        default=MetadataMode.NONE, description="What of a node is embedded (text only)."
+    )
 
     @property
-    @abstractmethod
-    def dim(self) -> int: ...
+    def dim(self) -> int:
+        raise NotImplementedError
 
-    @abstractmethod
+    @property
+    def vector_space(self) -> str:
+        """Names the space its vectors live in: (this, dim) picks the store collection."""
+        return self.model_name
+
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32, L2-normalized, in input order."""
+        raise NotImplementedError
 
     async def aembed_array(self, texts: Sequence[str]) -> np.ndarray:
         # CPU-bound by default: off the event loop.
@@ -102,6 +125,64 @@ class BaseEmbedder(ABC):
 
     async def aembed_query(self, text: str) -> list[float]:
         return (await self.aembed_array([text]))[0].tolist()
+
+    # ---- LlamaIndex hooks ---------------------------------------------------------------
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed_query(query)
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return await self.aembed_query(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed_texts([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_texts(list(texts))
+
+    async def _aget_text_embedding(self, text: str) -> list[float]:
+        return (await self.aembed_texts([text]))[0]
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return await self.aembed_texts(list(texts))
+
+    # ---- as an IngestionPipeline transformation ------------------------------------------
+
+    def __call__(
+        self,
+        nodes: Sequence[BaseNode],
+        on_progress: ProgressCallback | None = None,
+        **kwargs: Any,
+    ) -> Sequence[BaseNode]:
+        """Embed each node's text (no metadata), PIPELINE_BATCH at a time.
+
+        `on_progress(batch, done, total)` runs after each step (IngestionPipeline.run passes its
+        keyword arguments on to every transformation).
+        """
+        texts = [node.get_content(metadata_mode=self.metadata_mode) for node in nodes]
+        for start in range(0, len(texts), PIPELINE_BATCH):
+            batch = texts[start : start + PIPELINE_BATCH]
+            vectors = self.get_text_embedding_batch(batch)
+            done = nodes[start : start + PIPELINE_BATCH]
+            for node, vector in zip(done, vectors, strict=True):
+                node.embedding = vector
+            if on_progress is not None:
+                on_progress(done, start + len(batch), len(texts))
+        return nodes
+
+    async def acall(
+        self,
+        nodes: Sequence[BaseNode],
+        on_progress: ProgressCallback | None = None,
+        **kwargs: Any,
+    ) -> Sequence[BaseNode]:
+        texts = [node.get_content(metadata_mode=self.metadata_mode) for node in nodes]
+        vectors = await self.aget_text_embedding_batch(texts)
+        for node, vector in zip(nodes, vectors, strict=True):
+            node.embedding = vector
+        if on_progress is not None:
+            on_progress(nodes, len(texts), len(texts))
+        return nodes
 
 
 # ---- local model ---------------------------------------------------------------------
@@ -127,6 +208,22 @@ _MODEL_LOCKS_GUARD = threading.Lock()
 def _model_lock(key: tuple[str, str]) -> threading.Lock:
     with _MODEL_LOCKS_GUARD:
         return _MODEL_LOCKS.setdefault(key, threading.Lock())
+
+
+@lru_cache(maxsize=8)
+def _config_dim(path: str) -> int | None:
+    import json
+
+    try:
+        modules = json.loads((Path(path) / "modules.json").read_text())
+        config = json.loads((Path(path) / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    plain = {"Transformer", "Pooling", "Normalize"}
+    if any(m.get("type", "").rsplit(".", 1)[-1] not in plain for m in modules):
+        return None  # a Dense layer (or anything else) may change the size
+    size = config.get("hidden_size")
+    return size if isinstance(size, int) else None
 
 
 @lru_cache(maxsize=1)
@@ -168,6 +265,12 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 class LocalEmbedder(BaseEmbedder):
     """all-MiniLM-L6-v2 on CPU (384 dims, 256 word-pieces max; see app.rag.chunking)."""
 
+    model_path: str = Field(description="Directory of the sentence-transformers model.")
+    batch_size: int = Field(default=DEFAULT_LOCAL_BATCH_SIZE, gt=0)
+    bf16: bool = Field(default=False, description="bf16 autocast on CPU.")
+    torch_threads: int | None = Field(default=None, description="Intra-op threads per call.")
+    device: str = "cpu"
+
     def __init__(
         self,
         model_path: str | Path | None = None,
@@ -177,13 +280,22 @@ class LocalEmbedder(BaseEmbedder):
         bf16: bool | None = DEFAULT_BF16,
         torch_threads: int | None = None,
         device: str = "cpu",
+        **kwargs: Any,
     ) -> None:
-        self.model_path = str(model_path or local_model_path())
-        self.model_name = model_name
-        self.batch_size = batch_size
-        self.bf16 = native_bf16() if bf16 is None else bf16
-        self.torch_threads = torch_threads
-        self.device = device
+        super().__init__(
+            model_path=str(model_path or local_model_path()),
+            model_name=model_name,
+            batch_size=batch_size,
+            bf16=native_bf16() if bf16 is None else bf16,
+            torch_threads=torch_threads,
+            device=device,
+            embed_batch_size=kwargs.pop("embed_batch_size", PIPELINE_BATCH),
+            **kwargs,
+        )
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ChatConnectLocalEmbedding"
 
     @property
     def model(self) -> SentenceTransformer:
@@ -200,7 +312,10 @@ class LocalEmbedder(BaseEmbedder):
 
     @property
     def dim(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        # From the model's config when it is a plain Transformer + Pooling (+ Normalize)
+        # stack, so opening the vector store does not have to load the weights.
+        known = _config_dim(self.model_path)
+        return known if known is not None else int(self.model.get_embedding_dimension())
 
     def warmup(self) -> None:
         self.embed_array(["warm up"])
@@ -241,8 +356,18 @@ class LocalEmbedder(BaseEmbedder):
 # ---- OpenAI --------------------------------------------------------------------------
 
 
-class OpenAIEmbedder(BaseEmbedder):
-    """OpenAI embeddings (or any server speaking `/v1/embeddings`) via the official SDK."""
+class OpenAIEmbedder(BaseEmbedder, OpenAIEmbedding):
+    """LlamaIndex's `OpenAIEmbedding` (official SDK), for OpenAI or any `/v1/embeddings` server.
+
+    What the subclass changes: any model name is accepted (Ollama's "nomic-embed-text"...),
+    texts go out verbatim (the parent replaces newlines) with "" sent as " " (the API
+    refuses empty strings), results are put in `index` order and L2-normalized, batches
+    run `concurrency` at a time on the async path, and `model_name` names the vector space
+    ("model@dimensions" when shortened: a shortened vector is a different vector).
+    """
+
+    concurrency: int = Field(default=4, gt=0)
+    _dim: int | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -255,39 +380,28 @@ class OpenAIEmbedder(BaseEmbedder):
         concurrency: int = 4,
         timeout: float = 60.0,
         max_retries: int = 3,
+        **kwargs: Any,
     ) -> None:
-        self.model = model
-        self.dimensions = dimensions
-        # The cache key: a shortened vector is a different vector.
-        self.model_name = model if dimensions is None else f"{model}@{dimensions}"
-        self.batch_size = min(batch_size, 2048)  # API limit per request
-        self.concurrency = concurrency
-        self._client_args: dict[str, Any] = {
+        OpenAIEmbedding.__init__(
+            self,
+            model_name=model,  # the parent then sends exactly this name
             # Compatible servers (Ollama, vLLM) often need no key, but the SDK requires one.
-            "api_key": api_key or "not-needed",
-            "base_url": base_url,
-            "timeout": timeout,
-            "max_retries": max_retries,
-        }
-        self._dim: int | None = dimensions or OPENAI_DIMS.get(model)
-        self._client: Any = None
-        self._aclient: Any = None
+            api_key=api_key or "not-needed",
+            api_base=base_url,
+            dimensions=dimensions,
+            embed_batch_size=min(batch_size, 2048),  # API limit per request
+            timeout=timeout,
+            max_retries=max_retries,  # the SDK's own retries, with backoff
+            concurrency=concurrency,
+            **kwargs,
+        )
+        if dimensions is not None:
+            self.model_name = f"{model}@{dimensions}"
+        self._dim = dimensions or OPENAI_DIMS.get(model)
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from openai import OpenAI
-
-            self._client = OpenAI(**self._client_args)
-        return self._client
-
-    @property
-    def aclient(self) -> Any:
-        if self._aclient is None:
-            from openai import AsyncOpenAI
-
-            self._aclient = AsyncOpenAI(**self._client_args)
-        return self._aclient
+    @classmethod
+    def class_name(cls) -> str:
+        return "ChatConnectOpenAIEmbedding"
 
     @property
     def dim(self) -> int:
@@ -296,15 +410,13 @@ class OpenAIEmbedder(BaseEmbedder):
         return self._dim
 
     def _request(self, batch: Sequence[str]) -> dict[str, Any]:
-        # The API rejects empty strings; float encoding is what compatible servers support.
-        args: dict[str, Any] = {
-            "model": self.model,
+        # Float encoding is what compatible servers support.
+        return {
+            "model": self._text_engine,
             "input": [t if t.strip() else " " for t in batch],
             "encoding_format": "float",
+            **self.additional_kwargs,  # carries `dimensions`
         }
-        if self.dimensions is not None:
-            args["dimensions"] = self.dimensions
-        return args
 
     def _parse(self, response: Any, n: int) -> np.ndarray:
         data = sorted(response.data, key=lambda d: d.index)
@@ -315,29 +427,33 @@ class OpenAIEmbedder(BaseEmbedder):
             self._dim = vectors.shape[1]
         return vectors
 
+    def _batches(self, texts: Sequence[str]) -> list[Sequence[str]]:
+        size = self.embed_batch_size
+        return [texts[i : i + size] for i in range(0, len(texts), size)]
+
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dim or 0), dtype=np.float32)
-        parts = []
-        for start in range(0, len(texts), self.batch_size):
-            batch = texts[start : start + self.batch_size]
-            parts.append(
-                self._parse(self.client.embeddings.create(**self._request(batch)), len(batch))
-            )
-        return np.concatenate(parts)
+        client = self._get_client()
+        return np.concatenate(
+            [
+                self._parse(client.embeddings.create(**self._request(b)), len(b))
+                for b in self._batches(texts)
+            ]
+        )
 
     async def aembed_array(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dim or 0), dtype=np.float32)
         gate = asyncio.Semaphore(self.concurrency)
+        aclient = self._get_aclient()
 
         async def one(batch: Sequence[str]) -> np.ndarray:
             async with gate:
-                response = await self.aclient.embeddings.create(**self._request(batch))
+                response = await aclient.embeddings.create(**self._request(batch))
             return self._parse(response, len(batch))
 
-        batches = [texts[i : i + self.batch_size] for i in range(0, len(texts), self.batch_size)]
-        return np.concatenate(await asyncio.gather(*(one(b) for b in batches)))
+        return np.concatenate(await asyncio.gather(*(one(b) for b in self._batches(texts))))
 
 
 # ---- cache ---------------------------------------------------------------------------
@@ -474,35 +590,70 @@ class CachedEmbedder(BaseEmbedder):
     would be a write on the chat path.
     """
 
-    def __init__(self, inner: Embedder, cache: EmbeddingCache, *, cache_queries: bool = False):
-        self.inner = inner
-        self.cache = cache
-        self.cache_queries = cache_queries
-        self.model_name = inner.model_name
-        self.hits = 0
-        self.misses = 0
+    cache_queries: bool = False
+    _inner: BaseEmbedding = PrivateAttr()
+    _cache: Any = PrivateAttr()
+    _hits: int = PrivateAttr(default=0)
+    _misses: int = PrivateAttr(default=0)
+
+    def __init__(
+        self, inner: BaseEmbedding, cache: EmbeddingCache, *, cache_queries: bool = False
+    ) -> None:
+        super().__init__(
+            model_name=inner.model_name,
+            embed_batch_size=inner.embed_batch_size,
+            cache_queries=cache_queries,
+        )
+        self._inner = inner
+        self._cache = cache
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ChatConnectCachedEmbedding"
+
+    @property
+    def inner(self) -> BaseEmbedding:
+        return self._inner
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        return self._cache
+
+    @property
+    def hits(self) -> int:
+        return self._hits
+
+    @property
+    def misses(self) -> int:
+        return self._misses
 
     @property
     def dim(self) -> int:
-        return self.inner.dim
+        return _dim_of(self._inner)
+
+    @property
+    def vector_space(self) -> str:
+        inner = self._inner
+        return inner.vector_space if isinstance(inner, BaseEmbedder) else inner.model_name
 
     def _inner_array(self, texts: list[str]) -> np.ndarray:
-        if isinstance(self.inner, BaseEmbedder):
-            return self.inner.embed_array(texts)
-        return np.asarray(self.inner.embed_texts(texts), dtype=np.float32)
+        if isinstance(self._inner, BaseEmbedder):
+            return self._inner.embed_array(texts)
+        # Any other LlamaIndex embedding model (normalized here like ours).
+        return _normalize(np.asarray(self._inner.get_text_embedding_batch(texts)))
 
     def _plan(
         self, texts: Sequence[str]
     ) -> tuple[list[str], dict[str, np.ndarray], dict[str, str]]:
         """Keys in input order, cached vectors, and the texts to embed (one per key)."""
         keys = [text_key(t) for t in texts]
-        found = self.cache.get_many(self.model_name, keys)
+        found = self._cache.get_many(self.model_name, keys)
         missing: dict[str, str] = {}
         for key, text in zip(keys, texts, strict=True):
             if key not in found:
                 missing.setdefault(key, text)
-        self.misses += len(missing)
-        self.hits += len(texts) - len(missing)
+        self._misses += len(missing)
+        self._hits += len(texts) - len(missing)
         return keys, found, missing
 
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
@@ -511,7 +662,7 @@ class CachedEmbedder(BaseEmbedder):
         keys, found, missing = self._plan(texts)
         if missing:
             new = dict(zip(missing, self._inner_array(list(missing.values())), strict=True))
-            self.cache.put_many(self.model_name, new)
+            self._cache.put_many(self.model_name, new)
             found.update(new)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
 
@@ -521,90 +672,34 @@ class CachedEmbedder(BaseEmbedder):
         keys, found, missing = await asyncio.to_thread(self._plan, texts)
         if missing:
             batch = list(missing.values())
-            if isinstance(self.inner, BaseEmbedder):
-                vectors = await self.inner.aembed_array(batch)
+            if isinstance(self._inner, BaseEmbedder):
+                vectors = await self._inner.aembed_array(batch)
             else:
                 vectors = await asyncio.to_thread(self._inner_array, batch)
             new = dict(zip(missing, vectors, strict=True))
-            await asyncio.to_thread(self.cache.put_many, self.model_name, new)
+            await asyncio.to_thread(self._cache.put_many, self.model_name, new)
             found.update(new)
         return np.stack([found[k] for k in keys]).astype(np.float32, copy=False)
 
     def embed_query(self, text: str) -> list[float]:
         if self.cache_queries:
             return super().embed_query(text)
-        return self.inner.embed_query(text)
+        if isinstance(self._inner, BaseEmbedder):
+            return self._inner.embed_query(text)
+        return self._inner.get_query_embedding(text)
 
     async def aembed_query(self, text: str) -> list[float]:
         if self.cache_queries:
             return await super().aembed_query(text)
-        if isinstance(self.inner, BaseEmbedder):
-            return await self.inner.aembed_query(text)
-        return await asyncio.to_thread(self.inner.embed_query, text)
+        if isinstance(self._inner, BaseEmbedder):
+            return await self._inner.aembed_query(text)
+        return await self._inner.aget_query_embedding(text)
 
 
-# ---- LlamaIndex ----------------------------------------------------------------------
-
-
-class EmbedderAdapter(BaseEmbedding):
-    """Any `Embedder` as a LlamaIndex embedding model / IngestionPipeline transformation.
-
-    Nodes are embedded with `metadata_mode` NONE by default: LlamaIndex's usual EMBED mode
-    prepends "key: value" metadata lines, which the chunker did not budget for and which
-    would push chunks past the model's 256 word-pieces (silently truncated).
-    """
-
-    metadata_mode: MetadataMode = Field(default=MetadataMode.NONE)
-    _embedder: Any = PrivateAttr()
-
-    def __init__(self, embedder: Embedder, *, embed_batch_size: int = 256, **kwargs: Any):
-        super().__init__(
-            model_name=embedder.model_name, embed_batch_size=embed_batch_size, **kwargs
-        )
-        self._embedder = embedder
-
-    @classmethod
-    def class_name(cls) -> str:
-        return "ChatConnectEmbedderAdapter"
-
-    @property
-    def embedder(self) -> Embedder:
-        return self._embedder
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._embedder.embed_query(query)
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        if isinstance(self._embedder, BaseEmbedder):
-            return await self._embedder.aembed_query(query)
-        return await asyncio.to_thread(self._embedder.embed_query, query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._embedder.embed_texts([text])[0]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._embedder.embed_texts(list(texts))
-
-    async def _aget_text_embedding(self, text: str) -> list[float]:
-        return (await self._aget_text_embeddings([text]))[0]
-
-    async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        if isinstance(self._embedder, BaseEmbedder):
-            return await self._embedder.aembed_texts(list(texts))
-        return await asyncio.to_thread(self._embedder.embed_texts, list(texts))
-
-    def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
-        texts = [node.get_content(metadata_mode=self.metadata_mode) for node in nodes]
-        for node, vector in zip(nodes, self.get_text_embedding_batch(texts, **kwargs), strict=True):
-            node.embedding = vector
-        return nodes
-
-    async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
-        texts = [node.get_content(metadata_mode=self.metadata_mode) for node in nodes]
-        vectors = await self.aget_text_embedding_batch(texts, **kwargs)
-        for node, vector in zip(nodes, vectors, strict=True):
-            node.embedding = vector
-        return nodes
+def _dim_of(model: BaseEmbedding) -> int:
+    if isinstance(model, BaseEmbedder):
+        return model.dim
+    return len(model.get_text_embedding("dimension probe"))
 
 
 # ---- selection -----------------------------------------------------------------------

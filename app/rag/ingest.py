@@ -11,8 +11,10 @@ Job state lives in the database, so any process can resume any job:
 - a file the parser rejects fails at once with the parser's reason (retrying cannot help);
   anything else (a store or model hiccup) is retried with backoff, then fails.
 
-The stages themselves live in `app.rag.pipeline`; embedding runs batch by batch so the
-document's progress bar moves while it embeds.
+The stages themselves live in `app.rag.pipeline` (LlamaIndex reader -> IngestionPipeline
+-> tenant-bound vector store); embedding reports each batch, so the document's progress bar
+moves while it embeds. A finished document records the (embedding model, vector size) it
+was indexed with (`Document.index_model`), so a model switch can re-queue it.
 """
 
 from __future__ import annotations
@@ -24,21 +26,23 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import BaseNode
+from llama_index.core.schema import Document as SectionDocument
 from sqlalchemy import Engine, or_, update
 from sqlmodel import select
 
 from app.db import session_scope
 from app.models import Document, DocumentStatus, IngestJob, JobStatus, utcnow
-from app.rag.embedding import Embedder
-from app.rag.parsing import ParseError, parse_file
-from app.rag.pipeline import chunk_parsed, embed_chunks
-from app.rag.store import VectorStore
-from app.rag.types import Chunk
+from app.rag.parsing import ParseError
+from app.rag.pipeline import DocumentPipeline
+from app.rag.readers import SandboxedFileReader
+from app.rag.store import TenantVectorStore, VectorStore, space_key
 
 log = logging.getLogger("chatconnect.ingest")
 
@@ -90,8 +94,16 @@ class _Job:
     attempts: int
     max_attempts: int
     progress: _ProgressWriter
-    chunks: list[Chunk] = field(default_factory=list)
+    keep_title: bool = True  # False: the file's own title (metadata, first heading) wins
+    documents: list[SectionDocument] = field(default_factory=list)
+    nodes: list[BaseNode] = field(default_factory=list)
     embedded: int = 0
+
+
+def title_is_default(title: str, filename: str) -> bool:
+    """True when the title is still the one made up from the file name at upload."""
+    stem = PurePosixPath(filename or "").stem
+    return bool(stem) and " ".join(title.split()) == " ".join(stem.split())
 
 
 def worker_identity() -> str:
@@ -110,7 +122,7 @@ class JobRunner:
         self,
         engine: Engine,
         store: VectorStore,
-        embedder: Embedder,
+        embedder: BaseEmbedding,
         config: IngestConfig,
         worker_id: str | None = None,
     ) -> None:
@@ -119,6 +131,15 @@ class JobRunner:
         self.embedder = embedder
         self.config = config
         self.worker_id = worker_id or worker_identity()
+        reader = SandboxedFileReader(
+            max_bytes=config.max_upload_bytes,
+            timeout_s=config.parse_timeout_s,
+            memory_mb=config.parse_memory_mb,
+        )
+        self.pipeline = DocumentPipeline(reader, embedder)
+        # What documents indexed here are recorded as (the store holds only this space).
+        space = getattr(embedder, "vector_space", embedder.model_name)
+        self.index_model = space_key(space, store.dim)
 
     # ---- claiming -------------------------------------------------------------------
 
@@ -221,6 +242,7 @@ class JobRunner:
                 job.attempts,
                 job.max_attempts,
                 _ProgressWriter(self, job_id, doc.id),
+                keep_title=not title_is_default(doc.title, doc.filename),
             )
         if ctx.attempts > ctx.max_attempts:
             self._fail(job_id, ctx.document_id, f"Gave up after {ctx.max_attempts} attempts.")
@@ -228,7 +250,7 @@ class JobRunner:
         return ctx
 
     def run_group(self, job_ids: list[str]) -> None:
-        """parse + chunk each, embed all chunks together, then index and finish each."""
+        """parse each, split and embed all together, then index and finish each."""
         started = time.perf_counter()
         ready: list[_Job] = []
         for job_id in job_ids:
@@ -236,25 +258,20 @@ class JobRunner:
             if ctx is None:
                 continue
             try:
-                ctx.chunks = self._parse_and_chunk(ctx)
+                ctx.documents = self._load(ctx)
                 ready.append(ctx)
             except Exception as exc:
                 self._handle(ctx, exc)
-        if not ready:
-            return
-        try:
-            self._embed(ready)
-        except Exception as exc:
-            for ctx in ready:
-                self._handle(ctx, exc)
-            return
+        ready = self._transform_group(ready)
         for ctx in ready:
             try:
+                if not ctx.nodes:
+                    raise ParseError("No extractable text.")
                 counts = self._index(ctx)
             except Exception as exc:
                 self._handle(ctx, exc)
                 continue
-            self._finish(ctx.job_id, ctx.document_id, counts)
+            self._finish(ctx, counts)
             log.info(
                 "document ready",
                 extra={
@@ -263,57 +280,90 @@ class JobRunner:
                 },
             )
 
-    def _parse_and_chunk(self, ctx: _Job) -> list[Chunk]:
+    def _transform_group(self, ready: list[_Job]) -> list[_Job]:
+        """Split and embed the group; the jobs that are still this worker's to finish.
+
+        A document deleted (or a job taken over) mid-run concerns that one job only: it is
+        handled, and the others run again without it (their vectors come from the
+        embedding cache). Any other failure is every member's, retried with backoff.
+        """
+        while ready:
+            for ctx in ready:
+                ctx.nodes, ctx.embedded = [], 0
+            try:
+                self._transform(ready)
+                return ready
+            except (DocumentGoneError, JobTakenOverError) as exc:
+                gone = [c for c in ready if exc.args and exc.args[0] in (c.document_id, c.job_id)]
+                for ctx in gone or ready:
+                    self._handle(ctx, exc)
+                ready = [c for c in ready if c not in gone] if gone else []
+            except Exception as exc:
+                for ctx in ready:
+                    self._handle(ctx, exc)
+                return []
+        return []
+
+    def _load(self, ctx: _Job) -> list[SectionDocument]:
         ctx.progress.stage(DocumentStatus.parsing, f"Parsing {ctx.filename}")
         path = stored_file(self.config.files_dir, ctx.tenant_id, ctx.document_id)
         try:
             data = path.read_bytes()
         except FileNotFoundError as exc:
             raise ParseError("The stored file is missing; upload it again.") from exc
-        parsed = parse_file(
+        return self.pipeline.load(
             data,
             ctx.filename,
-            max_bytes=self.config.max_upload_bytes,
-            timeout_s=self.config.parse_timeout_s,
-            memory_mb=self.config.parse_memory_mb,
+            tenant_id=ctx.tenant_id,
+            document_id=ctx.document_id,
+            title=ctx.title if ctx.keep_title else None,
         )
-        ctx.progress.stage(DocumentStatus.chunking, "Splitting into chunks")
-        chunks = chunk_parsed(
-            parsed, tenant_id=ctx.tenant_id, document_id=ctx.document_id, title=ctx.title
-        )
-        if not chunks:
-            raise ParseError("No extractable text.")
-        return chunks
 
-    def _embed(self, group: list[_Job]) -> None:
-        spans: list[tuple[_Job, int, int]] = []
-        everything: list[Chunk] = []
+    def _transform(self, group: list[_Job]) -> None:
+        """One IngestionPipeline run over the whole group's Documents."""
+        by_id = {ctx.document_id: ctx for ctx in group}
+        documents: list[SectionDocument] = []
         for ctx in group:
-            spans.append((ctx, len(everything), len(ctx.chunks)))
-            everything.extend(ctx.chunks)
-            ctx.progress.stage(DocumentStatus.embedding, f"Embedding 0/{len(ctx.chunks)} chunks")
-        for done in embed_chunks(everything, self.embedder, batch_size=EMBED_BATCH):
-            for ctx, start, total in spans:
-                own = min(max(done - start, 0), total)
-                if own > 0 and own != ctx.embedded:
-                    ctx.embedded = own
-                    ctx.progress.embedding(own, total)
+            ctx.progress.stage(DocumentStatus.chunking, "Splitting into chunks")
+            documents.extend(ctx.documents)
+
+        def on_split(nodes: Sequence[BaseNode]) -> None:
+            for node in nodes:
+                by_id[node.metadata["document_id"]].nodes.append(node)
+            for ctx in group:
+                if ctx.nodes:
+                    ctx.progress.stage(
+                        DocumentStatus.embedding, f"Embedding 0/{len(ctx.nodes)} chunks"
+                    )
+
+        def on_progress(batch: Sequence[BaseNode], done: int, total: int) -> None:
+            touched: set[str] = set()
+            for node in batch:
+                doc_id = node.metadata["document_id"]
+                by_id[doc_id].embedded += 1
+                touched.add(doc_id)
+            for doc_id in touched:
+                ctx = by_id[doc_id]
+                ctx.progress.embedding(ctx.embedded, len(ctx.nodes))
+
+        self.pipeline.transform(documents, on_split=on_split, on_progress=on_progress)
 
     def _index(self, ctx: _Job) -> tuple[int, int]:
-        total = len(ctx.chunks)
+        total = len(ctx.nodes)
         ctx.progress.stage(DocumentStatus.indexing, f"Indexing {total} chunks")
         # Drop whatever an earlier attempt or version wrote, then write this version.
-        self.store.delete_document(ctx.tenant_id, ctx.document_id)
-        self.store.upsert(ctx.tenant_id, ctx.chunks)
+        self.pipeline.write(
+            TenantVectorStore(self.store, ctx.tenant_id), ctx.document_id, ctx.nodes
+        )
         ctx.progress.check_alive()
-        return total, sum(c.token_count for c in ctx.chunks)
+        return total, sum(int(n.metadata.get("token_count") or 0) for n in ctx.nodes)
 
     def _handle(self, ctx: _Job, exc: Exception) -> None:
         """One failed document: its outcome depends on what went wrong."""
         if isinstance(exc, JobTakenOverError):
             log.warning("job taken over by another worker", extra={"tenant_id": ctx.tenant_id})
         elif isinstance(exc, DocumentGoneError):
-            self.store.delete_document(ctx.tenant_id, ctx.document_id)
+            TenantVectorStore(self.store, ctx.tenant_id).delete(ctx.document_id)
             with session_scope(self.engine) as s:
                 job = s.get(IngestJob, ctx.job_id)
                 if job is not None:
@@ -331,7 +381,8 @@ class JobRunner:
 
     # ---- outcomes -------------------------------------------------------------------
 
-    def _finish(self, job_id: str, document_id: str, counts: tuple[int, int]) -> None:
+    def _finish(self, ctx: _Job, counts: tuple[int, int]) -> None:
+        job_id, document_id = ctx.job_id, ctx.document_id
         with session_scope(self.engine) as s:
             doc = s.get(Document, document_id)
             job = s.get(IngestJob, job_id)
@@ -339,6 +390,10 @@ class JobRunner:
                 doc.status, doc.progress, doc.error = DocumentStatus.ready, 100, None
                 doc.chunk_count, doc.token_count = counts
                 doc.step = f"Ready: {counts[0]} chunks"
+                doc.index_model = self.index_model
+                found = ctx.nodes[0].metadata.get("title") if ctx.nodes else None
+                if not ctx.keep_title and found and title_is_default(doc.title, doc.filename):
+                    doc.title = str(found)[:300]
                 s.add(doc)
             if job is not None:
                 job.status, job.stage, job.error = JobStatus.done, DocumentStatus.ready, None

@@ -215,9 +215,17 @@ def _finish(doc: ParsedDocument, filename: str) -> ParsedDocument:
         raise ParseError(
             f"{display_name(filename)} contains too much text (over {MAX_TEXT_CHARS:,} characters)."
         )
+    # Title: the file's own (PDF/DOCX metadata, Markdown front matter or H1, DOCX Title
+    # style, HTML <title>), else the first heading of a structured document, else the stem.
     title = (doc.title or "").strip()
-    doc.title = title or PurePosixPath(display_name(filename)).stem or None
+    if not title and doc.kind in _HEADED_KINDS:
+        title = next((s.section.strip() for s in doc.sections if s.section), "")
+    doc.title = title[:TITLE_CHARS] or PurePosixPath(display_name(filename)).stem or None
     return doc
+
+
+_HEADED_KINDS = frozenset({"md", "docx", "html"})
+TITLE_CHARS = 300
 
 
 def display_name(filename: str) -> str:

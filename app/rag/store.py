@@ -20,7 +20,9 @@ explicitly to either backend, so both store identical vectors for the same text.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import threading
 import time
 import warnings
@@ -30,6 +32,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import qdrant_edge as qe
+from llama_index.core.schema import (
+    BaseNode,
+    MetadataMode,
+    NodeRelationship,
+    RelatedNodeInfo,
+    TextNode,
+)
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    FilterCondition,
+    FilterOperator,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+    VectorStoreQueryResult,
+)
+from pydantic import PrivateAttr
 
 from app.rag.types import Chunk, SearchHit
 
@@ -153,6 +172,7 @@ def _hits(tenant_id: str, rows: Iterable[tuple[object, float, Any]]) -> list[Sea
                 page=p.get("page"),
                 section=p.get("section"),
                 chunk_index=int(p.get("chunk_index", 0)),
+                token_count=int(p.get("token_count") or 0),
             )
         )
     return hits
@@ -193,6 +213,13 @@ class VectorStore(ABC):
 
     def delete_tenant(self, tenant_id: str) -> None:
         self._delete(require_tenant(tenant_id), None)
+
+    def delete_points(self, tenant_id: str, point_ids: Sequence[str]) -> None:
+        """Delete these points if (and only if) they belong to `tenant_id`."""
+        tenant_id = require_tenant(tenant_id)
+        ids = [_require_id(p, "point id") for p in point_ids]
+        if ids:
+            self._delete_points(tenant_id, ids)
 
     # ---- reads ----------------------------------------------------------------------
 
@@ -301,6 +328,9 @@ class VectorStore(ABC):
     def _delete(self, tenant_id: str, document_id: str | None) -> None: ...
 
     @abstractmethod
+    def _delete_points(self, tenant_id: str, point_ids: list[str]) -> None: ...
+
+    @abstractmethod
     def _search_dense(
         self,
         tenant_id: str,
@@ -382,7 +412,9 @@ class EdgeStore(VectorStore):
                 payload_m=HNSW_PAYLOAD_M,
             ),
         )
-        if (self.path / "edge_config.json").exists():
+        # Whether this open made a new, empty shard (a first start, or a new embedding model).
+        self.created = not (self.path / "edge_config.json").exists()
+        if not self.created:
             # Passing the config makes a dimension/metric mismatch fail loudly here.
             self._shard: qe.EdgeShard | None = qe.EdgeShard.load(str(self.path), config)
         else:
@@ -445,6 +477,15 @@ class EdgeStore(VectorStore):
 
     def _delete(self, tenant_id: str, document_id: str | None) -> None:
         flt = self._filter(tenant_id, None if document_id is None else [document_id])
+        self._write(qe.UpdateOperation.delete_points_by_filter(flt))
+
+    def _delete_points(self, tenant_id: str, point_ids: list[str]) -> None:
+        flt = qe.Filter(
+            must=[
+                qe.FieldCondition("tenant_id", match=qe.MatchValue(tenant_id)),
+                qe.HasIdCondition(set(point_ids)),
+            ]
+        )
         self._write(qe.UpdateOperation.delete_points_by_filter(flt))
 
     def _search_dense(
@@ -583,7 +624,8 @@ class ServerStore(VectorStore):
 
     def _ensure_collection(self) -> None:
         m = self._m
-        if self.client.collection_exists(self.collection):
+        self.created = not self.client.collection_exists(self.collection)
+        if not self.created:
             vectors = self.client.get_collection(self.collection).config.params.vectors
             params = vectors.get(DENSE) if isinstance(vectors, dict) else None
             if params is None or params.size != self.dim:
@@ -650,6 +692,15 @@ class ServerStore(VectorStore):
 
     def _delete(self, tenant_id: str, document_id: str | None) -> None:
         flt = self._filter(tenant_id, None if document_id is None else [document_id])
+        self._call(
+            lambda: self.client.delete(
+                self.collection, points_selector=self._m.FilterSelector(filter=flt), wait=True
+            )
+        )
+
+    def _delete_points(self, tenant_id: str, point_ids: list[str]) -> None:
+        flt = self._filter(tenant_id)
+        flt.must.append(self._m.HasIdCondition(has_id=point_ids))
         self._call(
             lambda: self.client.delete(
                 self.collection, points_selector=self._m.FilterSelector(filter=flt), wait=True
@@ -754,13 +805,270 @@ class ServerStore(VectorStore):
         self._call(self.client.close)
 
 
-def open_store(settings: Settings, dim: int = DEFAULT_DIM) -> VectorStore:
-    """The store the settings ask for: a Qdrant server if QDRANT_URL is set, else Edge."""
+# The vector space the store started with: its collection keeps the configured name, so an
+# existing deployment needs no migration. Any other (model, size) gets its own collection.
+LEGACY_SPACE = ("sentence-transformers/all-MiniLM-L6-v2", DEFAULT_DIM)
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def space_key(vector_space: str, dim: int) -> str:
+    """One string per (embedding model, vector size): what a document was indexed with."""
+    return f"{vector_space}:{dim}"
+
+
+def collection_name(base: str, vector_space: str, dim: int) -> str:
+    """The collection (server) or shard directory name (Edge) for one (model, size).
+
+    Vectors of two models never share a collection, so switching EMBEDDING_PROVIDER can
+    never mix them, and switching back finds the old collection again.
+    """
+    if (vector_space, dim) == LEGACY_SPACE:
+        return base
+    slug = _SLUG.sub("-", vector_space.lower()).strip("-")[:60] or "model"
+    digest = hashlib.sha256(vector_space.encode()).hexdigest()[:8]  # slugs may collide
+    return f"{base}__{slug}-{digest}-{dim}"
+
+
+def open_store(
+    settings: Settings, dim: int = DEFAULT_DIM, vector_space: str = LEGACY_SPACE[0]
+) -> VectorStore:
+    """The engine the settings ask for (a Qdrant server if QDRANT_URL is set, else an Edge
+    shard), holding the collection of this (embedding model, vector size)."""
     if settings.qdrant_url:
         from qdrant_client import QdrantClient
 
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         client = QdrantClient(url=settings.qdrant_url, api_key=api_key)
-        return ServerStore(client, settings.qdrant_collection, dim)
+        name = collection_name(settings.qdrant_collection, vector_space, dim)
+        return ServerStore(client, name, dim)
     # The Edge shard is one collection by construction; its directory is the "collection".
-    return EdgeStore(settings.qdrant_path, dim)
+    base = Path(settings.qdrant_path)
+    return EdgeStore(base.with_name(collection_name(base.name, vector_space, dim)), dim)
+
+
+# ---------------------------------------------------------------------------------
+# LlamaIndex: a vector store bound to one tenant
+# ---------------------------------------------------------------------------------
+
+
+class TenantVectorStore(BasePydanticVectorStore):
+    """One tenant's part of a collection, as a LlamaIndex vector store.
+
+    The tenant is fixed when the object is made and cannot be changed or passed per call:
+    every add, query and delete runs through the engine methods above with that tenant,
+    which add the tenant filter inside the engine query (and re-check each returned
+    point). What callers may narrow further is the document: `MetadataFilters` on
+    `document_id` (EQ, IN) and `doc_ids`. A filter on `tenant_id` is accepted only when
+    it names this tenant; naming another one matches nothing (it is never an error that
+    would tell a probe anything, and it is never widened). Other metadata filters are
+    refused with ValueError rather than silently ignored.
+
+    `ref_doc_id` is the ChatConnect document id (the reader makes it every node's source).
+
+    Why not LlamaIndex's `QdrantVectorStore` for the server path: its filters, deletes
+    (`delete(ref_doc_id)` filters on `doc_id` alone) and queries take whatever scope the
+    caller passes, so the tenant rule would have to be re-added in an override of every
+    method; it also has no Qdrant Edge backend, stores nodes in its own payload layout and
+    computes sparse vectors with fastembed instead of the Bm25 model both our backends share
+    (per-tenant IDF). Wrapping our two engines keeps one tenant-filtered code path for both.
+    Query modes: DEFAULT = dense cosine, SPARSE / TEXT_SEARCH = BM25 (IDF over this tenant's
+    chunks only), HYBRID = the engine's in-query RRF. The app's retriever fuses dense and
+    BM25 itself (weighted, `app.rag.retriever`).
+    """
+
+    stores_text: bool = True
+    flat_metadata: bool = True
+    _engine: VectorStore = PrivateAttr()
+    _tenant: str = PrivateAttr()
+
+    def __init__(self, engine: VectorStore, tenant_id: str) -> None:
+        super().__init__()
+        self._engine = engine
+        self._tenant = require_tenant(tenant_id)
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "ChatConnectTenantVectorStore"
+
+    @property
+    def tenant_id(self) -> str:
+        return self._tenant
+
+    @property
+    def client(self) -> VectorStore:
+        """The engine (shared by every tenant's store; its methods all take a tenant)."""
+        return self._engine
+
+    @property
+    def dim(self) -> int:
+        return self._engine.dim
+
+    # ---- writes ---------------------------------------------------------------------
+
+    def add(self, nodes: Sequence[BaseNode], **add_kwargs: Any) -> list[str]:
+        """Upsert embedded chunk nodes; the whole batch is refused if any node is another
+        tenant's, lacks an embedding of the right size, or has no document/chunk index."""
+        chunks = [self._chunk(node) for node in nodes]
+        self._engine.upsert(self._tenant, chunks)
+        return [c.id for c in chunks]
+
+    def _chunk(self, node: BaseNode) -> Chunk:
+        meta = node.metadata
+        owner = meta.get("tenant_id", self._tenant)
+        if owner != self._tenant:
+            raise ValueError(f"node {node.node_id} belongs to another tenant")
+        document_id = meta.get("document_id") or node.ref_doc_id
+        index = meta.get("chunk_index")
+        if not document_id or not isinstance(index, int):
+            raise ValueError(f"node {node.node_id} needs document_id and chunk_index metadata")
+        chunk = Chunk(
+            tenant_id=self._tenant,
+            document_id=str(document_id),
+            index=index,
+            text=node.get_content(metadata_mode=MetadataMode.NONE),
+            title=meta.get("title") or "",
+            page=meta.get("page"),
+            section=meta.get("section"),
+            token_count=int(meta.get("token_count") or 0),
+            vector=node.get_embedding() if node.embedding is not None else None,
+        )
+        if node.node_id != chunk.id:
+            # Point ids are uuid5(tenant, document, chunk): a retry overwrites, never duplicates.
+            raise ValueError(f"node id {node.node_id} is not the point id of its chunk")
+        return chunk
+
+    def delete(self, ref_doc_id: str, **delete_kwargs: Any) -> None:
+        """Delete one of this tenant's documents (another tenant's id matches nothing)."""
+        self._engine.delete_document(self._tenant, ref_doc_id)
+
+    def delete_nodes(
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        **delete_kwargs: Any,
+    ) -> None:
+        """Delete this tenant's nodes by id and/or document filter; never "everything"
+        by omission (use `clear()` to drop the tenant's whole knowledge base)."""
+        if node_ids is None and filters is None:
+            raise ValueError("delete_nodes needs node_ids or filters; use clear() for all")
+        scope = self._scope(filters, None)
+        if scope is _NOTHING:
+            return
+        if node_ids is not None:
+            if scope is not None:
+                raise ValueError("delete_nodes: pass node_ids or document filters, not both")
+            self._engine.delete_points(self._tenant, node_ids)
+            return
+        for document_id in scope or []:
+            self._engine.delete_document(self._tenant, document_id)
+
+    def clear(self) -> None:
+        self._engine.delete_tenant(self._tenant)
+
+    # ---- reads ----------------------------------------------------------------------
+
+    def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
+        """`score_threshold` (kwarg) keeps hits scoring at least that (cosine or BM25)."""
+        scope = self._scope(query.filters, query.doc_ids)
+        if scope is _NOTHING:
+            return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+        top_k = query.similarity_top_k
+        threshold = kwargs.get("score_threshold")
+        mode = query.mode
+        if mode == VectorStoreQueryMode.DEFAULT:
+            if query.query_embedding is None:
+                raise ValueError("a dense query needs query_embedding")
+            hits = self._engine.search_dense(
+                self._tenant,
+                query.query_embedding,
+                top_k,
+                document_ids=scope,
+                score_threshold=threshold,
+            )
+        elif mode in (VectorStoreQueryMode.SPARSE, VectorStoreQueryMode.TEXT_SEARCH):
+            hits = self._engine.search_bm25(
+                self._tenant,
+                query.query_str or "",
+                query.sparse_top_k or top_k,
+                document_ids=scope,
+                score_threshold=threshold,
+            )
+        elif mode == VectorStoreQueryMode.HYBRID:
+            if query.query_embedding is None:
+                raise ValueError("a hybrid query needs query_embedding")
+            hits = self._engine.search_hybrid(
+                self._tenant,
+                query.query_embedding,
+                query.query_str or "",
+                query.hybrid_top_k or top_k,
+                document_ids=scope,
+            )
+        else:
+            raise ValueError(f"query mode {mode.value!r} is not supported")
+        return VectorStoreQueryResult(
+            nodes=[hit_node(self._tenant, h) for h in hits],
+            similarities=[h.score for h in hits],
+            ids=[h.id for h in hits],
+        )
+
+    def _scope(self, filters: MetadataFilters | None, doc_ids: list[str] | None) -> Any:
+        """None (all the tenant's documents), a list of document ids, or _NOTHING."""
+        documents: set[str] | None = None if doc_ids is None else set(doc_ids)
+        for key, values in _conditions(filters):
+            if key == "tenant_id":
+                if self._tenant not in values:
+                    return _NOTHING
+            elif key in ("document_id", "ref_doc_id", "doc_id"):
+                documents = set(values) if documents is None else documents & set(values)
+            else:
+                raise ValueError(f"unsupported filter key {key!r} (document_id, tenant_id)")
+        if documents is None:
+            return None
+        return sorted(documents) if documents else _NOTHING
+
+
+_NOTHING = object()
+
+
+def _conditions(filters: MetadataFilters | None) -> list[tuple[str, list[str]]]:
+    """AND-ed (key, allowed values) pairs; anything richer is refused, not guessed at."""
+    if filters is None:
+        return []
+    if filters.condition not in (None, FilterCondition.AND) and len(filters.filters) > 1:
+        raise ValueError("only AND-ed metadata filters are supported")
+    out: list[tuple[str, list[str]]] = []
+    for f in filters.filters:
+        if isinstance(f, MetadataFilters):
+            out.extend(_conditions(f))
+            continue
+        if f.operator == FilterOperator.EQ:
+            values = [f.value]
+        elif f.operator == FilterOperator.IN and isinstance(f.value, list):
+            values = list(f.value)
+        else:
+            raise ValueError(f"unsupported filter operator {f.operator.value!r} (==, in)")
+        out.append((f.key, [str(v) for v in values]))
+    return out
+
+
+def hit_node(tenant_id: str, hit: SearchHit) -> TextNode:
+    """A stored chunk as the shared `TextNode` shape (see the engineers' contract)."""
+    from app.rag.readers import HIDDEN_KEYS
+
+    node = TextNode(
+        id_=hit.id,
+        text=hit.text,
+        metadata={
+            "tenant_id": tenant_id,
+            "document_id": hit.document_id,
+            "title": hit.title,
+            "page": hit.page,
+            "section": hit.section,
+            "chunk_index": hit.chunk_index,
+            "token_count": hit.token_count,
+        },
+        excluded_embed_metadata_keys=list(HIDDEN_KEYS),
+        excluded_llm_metadata_keys=list(HIDDEN_KEYS),
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=hit.document_id)
+    return node

@@ -72,3 +72,4 @@ class SearchHit:
     page: int | None
     section: str | None
     chunk_index: int
+    token_count: int = 0

@@ -35,16 +35,14 @@ from app.rag.chat import (
     WidgetConfig,
     condense_question,
 )
-from app.rag.embedding import get_embedder
 from app.rag.extractive import ExtractiveResponder
-from app.rag.retrieval import Retriever
 from app.services import conversations, metrics
-from app.services.cache import ANSWER_TTL_S, CachedQueryEmbedder, digest, get_cache
+from app.services.cache import ANSWER_TTL_S, digest, get_cache
 from app.services.cache import normalize_question as _normalize
 from app.services.credentials import credentials_for, secrets_of
 from app.services.limits import RateLimitedError, get_rate_limiter
 from app.services.qa import QAMatcher
-from app.services.vectors import get_store
+from app.services.vectors import query_embedder, retriever_for
 from app.settings import get_settings
 
 log = logging.getLogger("chatconnect.chat")
@@ -331,15 +329,8 @@ _service: ChatService | None = None
 _lock = threading.Lock()
 
 
-# One intra-op thread for queries: a one-sentence input gains nothing from more, and on a
-# busy 2-core machine two OpenMP threads spin-waiting made a query embed 15x slower
-# (550 ms vs 37 ms measured here while ingestion ran).
-QUERY_TORCH_THREADS = 1
-
-
 def build_engine() -> ChatEngine:
-    embedder = CachedQueryEmbedder(get_embedder(get_settings(), torch_threads=QUERY_TORCH_THREADS))
-    return ChatEngine(Retriever(get_store(), embedder), QAMatcher(embedder))
+    return ChatEngine(retriever_for, QAMatcher(query_embedder()))
 
 
 def get_chat_service() -> ChatService:

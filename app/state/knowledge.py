@@ -91,7 +91,12 @@ class ChunkRow:
     title: str = ""
     where: str = ""
     score: str = ""
+    relevance: str = ""  # raw cosine, or "—" (found by keywords only / a Q&A pair)
     text: str = ""
+    # When the answer quotes this chunk: the preview split around the quoted sentence.
+    before: str = ""
+    quote: str = ""
+    after: str = ""
     cited: bool = False
     qa: bool = False
 
@@ -159,22 +164,36 @@ def _identity_for_cookie(cookie: str) -> accounts.Identity | None:
         return accounts.identity_for_token(session, _cookie_token(cookie))
 
 
-def _chunk_row(source, cited: set[int]) -> ChunkRow:  # type: ignore[no-untyped-def]
+def _chunk_row(  # type: ignore[no-untyped-def]
+    source, cited: set[int], relevance: float | None = None, quote: str | None = None
+) -> ChunkRow:
     where = []
     if source.page:
         where.append(f"page {source.page}")
     if source.section:
         where.append(source.section)
     text = " ".join(source.text.split())
-    return ChunkRow(
+    row = ChunkRow(
         n=source.n,
         title=source.title,
         where=" · ".join(where) if where else f"chunk {source.chunk_index + 1}",
         score=f"{source.score:.3f}",
+        relevance="—" if relevance is None else f"{relevance:.2f}",
         text=text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS] + "…",
         cited=source.n in cited,
         qa=source.kind == "qa",
     )
+    quote = " ".join((quote or "").split())
+    at = text.find(quote) if quote else -1
+    if at >= 0:
+        # A window around the quoted sentence, so it shows even deep inside a long chunk.
+        room = max(0, SNIPPET_CHARS - len(quote))
+        start = max(0, at - room // 3)
+        end = min(len(text), at + len(quote) + room - (at - start))
+        row.before = ("…" if start else "") + text[start:at]
+        row.quote = quote
+        row.after = text[at + len(quote) : end] + ("…" if end < len(text) else "")
+    return row
 
 
 class KnowledgeState(AuthState):
@@ -666,7 +685,10 @@ class KnowledgeState(AuthState):
             if error:
                 return rx.toast.error(error)
             cited = set(result.cited)
-            self.chunks = [_chunk_row(c, cited) for c in result.chunks]
+            self.chunks = [
+                _chunk_row(c, cited, result.relevance.get(c.n), result.quotes.get(c.n))
+                for c in result.chunks
+            ]
             self.answer, self.answered, self.test_done = result.answer, result.answered, True
             source = (
                 result.model

@@ -67,6 +67,8 @@ def test_knowledge_main_flow(app_server: AppServer, browser) -> None:  # type: i
         )
     expect(row(page, "guide")).to_have_attribute("data-status", "ready")
     expect(row(page, "faq")).to_have_attribute("data-status", "ready")
+    # Titled from the file's own first heading, not its name (the CSV has none: its name).
+    expect(row(page, "guide").locator(".doc-title")).to_have_text("Espresso guide")
     expect(page.locator("#doc-count")).to_have_text("1-2 of 2")
     shot(page, "dash-knowledge-light-desktop")
 
@@ -76,12 +78,12 @@ def test_knowledge_main_flow(app_server: AppServer, browser) -> None:  # type: i
     page.fill("#doc-search", "")
     expect(page.locator("tr.doc-row")).to_have_count(2, timeout=10_000)
     page.click("#sort-title")
-    expect(page.locator("tr.doc-row .doc-title").first).to_have_text("faq")
+    expect(page.locator("tr.doc-row .doc-title").first).to_have_text("Espresso guide")
     page.click("#sort-title")
-    expect(page.locator("tr.doc-row .doc-title").first).to_have_text("guide")
+    expect(page.locator("tr.doc-row .doc-title").first).to_have_text("faq")
 
     # Re-index asks first, then the document goes through ingestion again to ready.
-    page.get_by_role("button", name="Re-index guide").click()
+    page.get_by_role("button", name="Re-index Espresso guide").click()
     confirm(page)
     expect(page.get_by_text("Queued for re-indexing.")).to_be_visible()
     expect(row(page, "guide")).to_have_attribute("data-status", "ready", timeout=INGEST_TIMEOUT_MS)
@@ -122,8 +124,16 @@ def test_knowledge_main_flow(app_server: AppServer, browser) -> None:  # type: i
     chunks = page.locator("#test-chunks .chunk")
     expect(chunks.first).to_be_visible(timeout=60_000)
     expect(chunks.first).to_contain_text("guide")
-    expect(chunks.first.locator(".chunk-score")).to_contain_text("score 1.000")
+    expect(chunks.first.locator(".chunk-score")).to_contain_text("rank 1.000")
+    # The raw cosine beside the normalized rank: a plain number well below the 1.000 rank.
+    relevance = chunks.first.locator(".chunk-relevance")
+    expect(relevance).to_have_text(re.compile(r"^relevance (0\.\d\d|—)$"))
+    assert relevance.inner_text() != "relevance 1.00"
     expect(page.locator("#test-answer")).to_contain_text("every two months")
+    # The cited chunk's preview highlights the sentence the answer quotes.
+    quote = page.locator("#test-chunks .chunk-quote")
+    expect(quote).to_have_count(1)
+    expect(quote).to_contain_text("every two months with citric acid")
     shot(page, "dash-knowledge-test-light-desktop")
 
     # Dark mode, and the phone width, for every tab worth seeing.

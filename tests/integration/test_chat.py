@@ -18,7 +18,7 @@ from app.models import Message, Tenant, Tier, UsageDaily
 from app.rag.chat import ChatEngine, TokenEvent
 from app.rag.embedding import LocalEmbedder
 from app.rag.ingest import IngestConfig, JobRunner
-from app.rag.retrieval import Retriever
+from app.rag.retriever import retriever_factory
 from app.rag.store import EdgeStore
 from app.services import accounts, conversations, credentials, documents, qa, widgets
 from app.services.cache import CachedQueryEmbedder, MemoryTTLCache, reset_cache
@@ -98,7 +98,7 @@ def world(engine: Engine, tmp_path: Path, embedder: LocalEmbedder) -> Iterator[W
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
     service = ChatService(
-        ChatEngine(Retriever(store, query_embedder), qa.QAMatcher(query_embedder))
+        ChatEngine(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder))
     )
     yield World(engine, store, service, ids[0], ids[1], ids[2], ids[3], settings, runner)
     store.close()

@@ -305,13 +305,15 @@ def doc_row_engine(engine: Engine, doc_id: str) -> Document:
 
 def test_small_documents_are_embedded_together(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
     batches: list[int] = []
-    real = env.runner.embedder.embed_array
+    model = type(env.runner.embedder)
+    real = model.embed_array
 
-    def counting(texts):  # type: ignore[no-untyped-def]
+    def counting(self, texts):  # type: ignore[no-untyped-def]
         batches.append(len(texts))
-        return real(texts)
+        return real(self, texts)
 
-    monkeypatch.setattr(env.runner.embedder, "embed_array", counting)
+    # On the class: LlamaIndex models are pydantic objects, which refuse new attributes.
+    monkeypatch.setattr(model, "embed_array", counting)
     good = [upload(env, f"faq-{i}.txt", f"Question {i}: {PARAGRAPH}".encode()) for i in range(6)]
     bad = upload(env, "scan.pdf", hostile_files.make_scanned_pdf())
     assert env.runner.drain() == 7
@@ -321,3 +323,30 @@ def test_small_documents_are_embedded_together(env: Env, monkeypatch: pytest.Mon
         assert row.status == DocumentStatus.ready and row.chunk_count == 1
         assert env.store.count(env.tenant, doc_id) == 1
     assert doc_row(env, bad).status == DocumentStatus.failed  # only the bad one fails
+
+
+def test_document_deleted_mid_group_spares_the_others(env: Env) -> None:
+    """A document deleted while its group embeds ends only its own job."""
+    ids = [upload(env, f"small-{i}.txt", f"Note {i}: {PARAGRAPH}".encode()) for i in range(3)]
+    victim = ids[1]
+
+    def delete_victim(document_id: str, stage: str, done: int, total: int) -> None:
+        if document_id == victim and stage == "chunking":
+            with session_scope(env.engine) as s:
+                doc = s.get(Document, victim)
+                if doc is not None:
+                    s.delete(doc)
+
+    env.runner.config.on_progress = delete_victim
+    try:
+        assert env.runner.drain() == 3
+    finally:
+        env.runner.config.on_progress = None
+    for doc_id in (ids[0], ids[2]):
+        row = doc_row(env, doc_id)
+        assert row.status == DocumentStatus.ready and row.chunk_count >= 1
+        assert env.store.count(env.tenant, doc_id) == row.chunk_count
+    assert doc_row(env, victim) is None
+    assert env.store.count(env.tenant, victim) == 0
+    with session_scope(env.engine) as s:
+        assert not s.exec(select(IngestJob).where(IngestJob.document_id == victim)).all()

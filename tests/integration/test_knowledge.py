@@ -18,7 +18,7 @@ from app.models import Conversation, DocumentStatus, Message
 from app.rag.chat import ChatEngine
 from app.rag.embedding import LocalEmbedder
 from app.rag.ingest import IngestConfig, JobRunner
-from app.rag.retrieval import Retriever
+from app.rag.retriever import retriever_factory
 from app.rag.store import EdgeStore
 from app.services import accounts, documents, qa, widgets
 from app.services.cache import CachedQueryEmbedder, MemoryTTLCache, reset_cache
@@ -172,7 +172,9 @@ def service(env: Env, embedder: LocalEmbedder) -> Iterator[ChatService]:
         )
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
-    yield ChatService(ChatEngine(Retriever(store, query_embedder), qa.QAMatcher(query_embedder)))
+    yield ChatService(
+        ChatEngine(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder))
+    )
     store.close()
     reset_cache()
     reset_rate_limiter()
@@ -195,6 +197,15 @@ def test_preview_shows_scored_chunks_and_logs_a_dashboard_turn(
     )
     assert result.cited == [1] and "Descale" in result.chunks[0].text
     assert all("Zebra" not in c.text for c in result.chunks)  # never another tenant's text
+    # Beside the normalized rank: the raw cosine of each chunk (issue 12 item 14), so a page
+    # of weak chunks does not all look like 1.000; and the sentence the answer quotes.
+    assert set(result.relevance) == {1, 2}
+    raw = [result.relevance[c.n] for c in result.chunks]
+    assert all(r is None or -1.0 <= r <= 1.0 for r in raw) and raw[0] is not None
+    assert raw[0] < 0.99  # a cosine, not the normalized 1.0 rank score
+    quote = result.quotes[1]
+    assert "every two months" in quote and quote in result.chunks[0].text
+    assert set(result.quotes) <= set(result.cited)
     with session_scope(env.engine) as s:
         conversation = s.get(Conversation, result.conversation_id)
         assert conversation.channel == DASHBOARD_CHANNEL and conversation.widget_id == widget_id

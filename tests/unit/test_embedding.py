@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import multiprocessing
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -22,7 +18,6 @@ from app.rag.embedding import (
     BaseEmbedder,
     CachedEmbedder,
     Embedder,
-    EmbedderAdapter,
     LocalEmbedder,
     MemoryEmbeddingCache,
     OpenAIEmbedder,
@@ -32,6 +27,8 @@ from app.rag.embedding import (
     text_key,
 )
 from app.settings import Settings
+from tests.support.fake_openai_embeddings import FakeEmbeddings
+from tests.support.fake_openai_embeddings import fake_vector as _fake_vector
 
 TEXTS = [
     "A cat is sleeping on the warm windowsill.",
@@ -50,24 +47,19 @@ def local() -> LocalEmbedder:
 class CountingEmbedder(BaseEmbedder):
     """A fake model: deterministic vectors, counts calls and texts."""
 
+    size: int = 8
+    calls: list[list[str]] = []
+
     def __init__(self, model_name: str = "fake", dim: int = 8) -> None:
-        self.model_name = model_name
-        self._dim = dim
-        self.calls: list[list[str]] = []
+        super().__init__(model_name=model_name, size=dim, calls=[])
 
     @property
     def dim(self) -> int:
-        return self._dim
+        return self.size
 
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(list(texts))
-        return np.stack([_fake_vector(self.model_name + t, self._dim) for t in texts])
-
-
-def _fake_vector(seed: str, dim: int) -> np.ndarray:
-    rng = np.random.default_rng(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8]))
-    v = rng.standard_normal(dim).astype(np.float32)
-    return v / np.linalg.norm(v)
+        return np.stack([_fake_vector(self.model_name + t, self.size) for t in texts])
 
 
 # ---- local model -----------------------------------------------------------------------
@@ -119,77 +111,47 @@ async def test_local_async(local: LocalEmbedder) -> None:
 # ---- OpenAI protocol against a local server ------------------------------------------------
 
 
-class _FakeOpenAI(BaseHTTPRequestHandler):
-    requests: list[dict[str, Any]] = []
-    dim = 1536
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append(
-            {"path": self.path, "auth": self.headers.get("Authorization"), **body}
-        )
-        if self.path != "/v1/embeddings" or any(not t for t in body["input"]):
-            self.send_error(400)
-            return
-        dim = body.get("dimensions", self.dim)
-        data = [
-            # Unnormalized and reversed, like nothing a client should rely on.
-            {"object": "embedding", "index": i, "embedding": (3 * _fake_vector(t, dim)).tolist()}
-            for i, t in reversed(list(enumerate(body["input"])))
-        ]
-        payload = json.dumps(
-            {
-                "object": "list",
-                "data": data,
-                "model": body["model"],
-                "usage": {"prompt_tokens": 1, "total_tokens": 1},
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
+@pytest.fixture(scope="module")
+def fake_openai() -> Iterator[FakeEmbeddings]:
+    with FakeEmbeddings(dim=1536) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
-def openai_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
+def openai_url(fake_openai: FakeEmbeddings) -> str:
+    return fake_openai.url
 
 
-def test_openai_embedder_batches_and_normalizes(openai_url: str) -> None:
-    _FakeOpenAI.requests.clear()
+def test_openai_embedder_batches_and_normalizes(
+    openai_url: str, fake_openai: FakeEmbeddings
+) -> None:
+    fake_openai.requests.clear()
     embedder = OpenAIEmbedder(api_key="sk-test", base_url=openai_url, batch_size=2)
     assert embedder.dim == 1536 and embedder.model_name == "text-embedding-3-small"
     texts = [*TEXTS, "fourth", ""]
     vectors = np.array(embedder.embed_texts(texts))
     assert vectors.shape == (5, 1536)
-    assert [len(r["input"]) for r in _FakeOpenAI.requests] == [2, 2, 1]
-    assert {r["auth"] for r in _FakeOpenAI.requests} == {"Bearer sk-test"}
-    assert {r["model"] for r in _FakeOpenAI.requests} == {"text-embedding-3-small"}
+    assert [len(r["input"]) for r in fake_openai.requests] == [2, 2, 1]
+    assert {r["auth"] for r in fake_openai.requests} == {"Bearer sk-test"}
+    assert {r["model"] for r in fake_openai.requests} == {"text-embedding-3-small"}
     np.testing.assert_allclose(vectors[0], _fake_vector(TEXTS[0], 1536), atol=1e-6)
     np.testing.assert_allclose(vectors[4], _fake_vector(" ", 1536), atol=1e-6)  # "" is refused
     assert embedder.embed_query("fourth") == pytest.approx(vectors[3].tolist(), abs=1e-6)
 
 
-async def test_openai_async_and_dimensions(openai_url: str) -> None:
+async def test_openai_async_and_dimensions(openai_url: str, fake_openai: FakeEmbeddings) -> None:
     embedder = OpenAIEmbedder(api_key="sk-test", base_url=openai_url, dimensions=64)
     assert embedder.model_name == "text-embedding-3-small@64"
     vectors = await embedder.aembed_texts(TEXTS)
     assert np.array(vectors).shape == (3, 64)
-    assert _FakeOpenAI.requests[-1]["dimensions"] == 64
+    assert fake_openai.requests[-1]["dimensions"] == 64
     unknown = OpenAIEmbedder("nomic-embed-text", base_url=openai_url)
     assert unknown.dim == 1536  # probed once from the server
 
 
-def test_get_embedder_selects_and_caches(openai_url: str, tmp_path: Path) -> None:
+def test_get_embedder_selects_and_caches(
+    openai_url: str, fake_openai: FakeEmbeddings, tmp_path: Path
+) -> None:
     settings = Settings(
         embedding_provider="openai",
         openai_api_key="sk-test",
@@ -199,10 +161,10 @@ def test_get_embedder_selects_and_caches(openai_url: str, tmp_path: Path) -> Non
     embedder = get_embedder(settings)
     assert get_embedder(settings) is embedder
     assert isinstance(embedder, CachedEmbedder) and isinstance(embedder.inner, OpenAIEmbedder)
-    _FakeOpenAI.requests.clear()
+    fake_openai.requests.clear()
     first = embedder.embed_texts(TEXTS)
     assert embedder.embed_texts(TEXTS) == first
-    assert len(_FakeOpenAI.requests) == 1
+    assert len(fake_openai.requests) == 1
     assert (tmp_path / "embedding_cache.sqlite").exists()
     local = Settings(embedding_provider="local", data_dir=tmp_path)
     assert isinstance(get_embedder(local, cached=False), LocalEmbedder)
@@ -292,24 +254,40 @@ def test_cached_local_embedder_matches_uncached(local: LocalEmbedder) -> None:
 # ---- LlamaIndex ----------------------------------------------------------------------------
 
 
-def test_llamaindex_pipeline_uses_adapter_without_globals(local: LocalEmbedder) -> None:
+def test_llamaindex_pipeline_embeds_text_without_globals(local: LocalEmbedder) -> None:
     from llama_index.core import Settings as LlamaSettings
+    from llama_index.core.base.embeddings.base import BaseEmbedding
     from llama_index.core.ingestion import IngestionPipeline
     from llama_index.core.schema import TextNode
 
-    adapter = EmbedderAdapter(local)
+    assert isinstance(local, BaseEmbedding)
     long_title = "A very long document title that would eat the token budget " * 5
     nodes = [TextNode(text=t, metadata={"title": long_title}) for t in TEXTS]
-    out = IngestionPipeline(transformations=[adapter]).run(nodes=nodes)
+    seen: list[tuple[int, int]] = []
+    out = IngestionPipeline(transformations=[local], disable_cache=True).run(
+        nodes=nodes, on_progress=lambda batch, done, total: seen.append((done, total))
+    )
     got = np.array([n.embedding for n in out])
     # Metadata is not embedded: the vectors are those of the chunk text alone.
     np.testing.assert_allclose(got, local.embed_texts(TEXTS), atol=1e-5)
-    assert adapter.get_query_embedding("cat") == pytest.approx(local.embed_query("cat"), abs=1e-5)
+    assert seen == [(3, 3)]
+    assert local.get_query_embedding("cat") == pytest.approx(local.embed_query("cat"), abs=1e-5)
     assert LlamaSettings._embed_model is None
 
 
-async def test_llamaindex_adapter_async() -> None:
-    adapter = EmbedderAdapter(CountingEmbedder())
-    vectors = await adapter.aget_text_embedding_batch(TEXTS)
-    query = await adapter.aget_query_embedding("q")
+async def test_llamaindex_interface_async() -> None:
+    model = CountingEmbedder()
+    vectors = await model.aget_text_embedding_batch(TEXTS)
+    query = await model.aget_query_embedding("q")
     assert len(vectors) == 3 and len(query) == 8
+
+
+def test_openai_embedder_is_llamaindex_openai_embedding(openai_url: str) -> None:
+    from llama_index.embeddings.openai import OpenAIEmbedding
+
+    embedder = OpenAIEmbedder("nomic-embed-text", base_url=openai_url, batch_size=2)
+    assert isinstance(embedder, OpenAIEmbedding)
+    # LlamaIndex's own entry points go through our request path (order, normalization).
+    batch = embedder.get_text_embedding_batch(["a\nb", "c", "d"])
+    np.testing.assert_allclose(batch[0], _fake_vector("a\nb", 1536), atol=1e-6)
+    np.testing.assert_allclose(batch[2], _fake_vector("d", 1536), atol=1e-6)

@@ -72,8 +72,14 @@ def test_docx_headings_become_sections_and_tables_become_records(docx_file: byte
     assert doc.sections[2].text == "Costs\nCosts were flat."
 
 
-def test_docx_without_core_title_uses_file_stem() -> None:
-    assert parse(hf.make_docx(title=None), "plan.docx").title == "plan"
+def test_docx_without_core_title_uses_its_first_heading() -> None:
+    # Issue 12 item 16: the document's own first heading beats the file name.
+    assert parse(hf.make_docx(title=None), "plan.docx").title == "Revenue"
+
+
+def test_text_without_headings_uses_file_stem() -> None:
+    assert parse(b"Just a line of notes.\nAnd another.", "plan.txt").title == "plan"
+    assert parse(b"## Setup\nRun it.", "guide.md").title == "Setup"
 
 
 def test_csv_rows_become_records_grouped_into_sections() -> None:

@@ -1,4 +1,5 @@
-"""`app.rag.retrieval`: fusion math, threshold semantics, and retrieval on both backends."""
+"""`app.rag.retriever`: fusion math, threshold semantics, postprocessors, and the
+HybridRetriever (a LlamaIndex BaseRetriever) on both backends."""
 
 from __future__ import annotations
 
@@ -7,12 +8,23 @@ import math
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from llama_index.core.base.base_retriever import BaseRetriever
+from llama_index.core.postprocessor import SimilarityPostprocessor
+from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.vector_stores.types import ExactMatchFilter, MetadataFilters
 from qdrant_client import QdrantClient
 
-from app.rag.retrieval import Retriever, rrf_fuse, weighted_fuse
-from app.rag.store import EdgeStore, ServerStore, VectorStore
+from app.rag.retriever import (
+    HybridRetriever,
+    build_postprocessors,
+    retriever_factory,
+    rrf_fuse,
+    weighted_fuse,
+)
+from app.rag.store import EdgeStore, ServerStore, TenantVectorStore, VectorStore
 from app.rag.types import Chunk, SearchHit
 
 DIM = 384
@@ -52,8 +64,12 @@ def hit(pid: str, score: float) -> SearchHit:
     )
 
 
+def nws(pid: str, score: float) -> NodeWithScore:
+    return NodeWithScore(node=TextNode(id_=pid, text=pid), score=score)
+
+
 class ListStore:
-    """Returns fixed candidate lists, to pin fusion and threshold semantics exactly."""
+    """An engine returning fixed candidate lists, to pin fusion and thresholds exactly."""
 
     dim = DIM
 
@@ -61,93 +77,121 @@ class ListStore:
         self.dense, self.bm25 = dense, bm25
 
     def search_dense(
-        self, tenant_id: str, vector: Sequence[float], top_k: int, **kw: object
+        self, tenant_id: str, vector: Sequence[float], top_k: int, **kw: Any
     ) -> list[SearchHit]:
-        return self.dense[:top_k]
+        gate = kw.get("score_threshold")
+        return [h for h in self.dense if gate is None or h.score >= gate][:top_k]
 
     def search_bm25(
-        self, tenant_id: str, query_text: str, top_k: int, **kw: object
+        self, tenant_id: str, query_text: str, top_k: int, **kw: Any
     ) -> list[SearchHit]:
         return self.bm25[:top_k]
+
+
+def R(engine: Any, tenant: str = "t", **kw: Any) -> HybridRetriever:
+    return HybridRetriever(TenantVectorStore(engine, tenant), EMB, **kw)
+
+
+def ids(nodes: list[NodeWithScore]) -> list[str]:
+    return [n.node_id for n in nodes]
 
 
 # ---- fusion math -----------------------------------------------------------------------
 
 
 def test_rrf_fuse() -> None:
-    a, b, c, d = hit("a", 0.9), hit("b", 0.8), hit("c", 0.7), hit("d", 5.0)
+    a, b, c, d = nws("a", 0.9), nws("b", 0.8), nws("c", 0.7), nws("d", 5.0)
     fused = rrf_fuse([[a, b, c], [c, a, d]], k=60)
-    assert [h.id for h, _ in fused] == ["a", "c", "b", "d"]
-    scores = dict((h.id, s) for h, s in fused)
+    assert [h.node_id for h, _ in fused] == ["a", "c", "b", "d"]
+    scores = dict((h.node_id, s) for h, s in fused)
     assert scores["a"] == pytest.approx(1 / 61 + 1 / 62)
     assert scores["c"] == pytest.approx(1 / 63 + 1 / 61)
     assert scores["d"] == pytest.approx(1 / 63)
 
 
 def test_weighted_fuse() -> None:
-    dense = [hit("a", 0.9), hit("b", 0.5), hit("c", 0.1)]
-    bm25 = [hit("c", 10.0), hit("a", 5.0), hit("d", 0.0)]
-    fused = dict((h.id, s) for h, s in weighted_fuse(dense, bm25, alpha=0.5))
+    dense = [nws("a", 0.9), nws("b", 0.5), nws("c", 0.1)]
+    bm25 = [nws("c", 10.0), nws("a", 5.0), nws("d", 0.0)]
+    fused = dict((h.node_id, s) for h, s in weighted_fuse(dense, bm25, alpha=0.5))
     assert fused == pytest.approx({"a": 0.75, "c": 0.5, "b": 0.25, "d": 0.0})
-    assert [h.id for h, _ in weighted_fuse(dense, bm25, alpha=1.0)][:3] == ["a", "b", "c"]
-    assert weighted_fuse(dense, bm25, alpha=0.0)[0][0].id == "c"
+    assert [h.node_id for h, _ in weighted_fuse(dense, bm25, alpha=1.0)][:3] == ["a", "b", "c"]
+    assert weighted_fuse(dense, bm25, alpha=0.0)[0][0].node_id == "c"
     # A single candidate (or all-equal scores) normalizes to 1, not 0/0.
-    assert weighted_fuse([hit("x", 0.3)], [], alpha=0.5)[0][1] == pytest.approx(0.5)
+    assert weighted_fuse([nws("x", 0.3)], [], alpha=0.5)[0][1] == pytest.approx(0.5)
     with pytest.raises(ValueError):
         weighted_fuse(dense, bm25, alpha=1.5)
 
 
-def test_hybrid_threshold_gates_on_dense_cosine() -> None:
+def test_hybrid_threshold_gates_on_dense_cosine_and_keeps_raw_scores() -> None:
     store = ListStore(
         dense=[hit("a", 0.8), hit("b", 0.4)], bm25=[hit("kw-only", 12.0), hit("b", 3.0)]
     )
-    r = Retriever(store, EMB)  # type: ignore[arg-type]
-    assert {h.id for h in r.retrieve("t", "q")} == {"a", "b", "kw-only"}
+    found = R(store).retrieve("q")
+    assert set(ids(found)) == {"a", "b", "kw-only"}
+    raw = {n.node_id: (n.metadata["dense_score"], n.metadata["bm25_score"]) for n in found}
+    assert raw == {"a": (0.8, None), "b": (0.4, 3.0), "kw-only": (None, 12.0)}
+    assert all(n.node.metadata["tenant_id"] == "t" for n in found)
+    # The raw scores reach neither the embedder nor the LLM.
+    assert "dense_score" not in found[0].node.get_content(metadata_mode="llm")  # type: ignore[arg-type]
     # b is below the gate; kw-only has no known cosine: both dropped.
     for fusion in ("rrf", "weighted"):
-        gated = r.retrieve("t", "q", score_threshold=0.5, fusion=fusion)  # type: ignore[arg-type]
-        assert [h.id for h in gated] == ["a"]
-    assert r.retrieve("t", "q", score_threshold=0.9) == []
-    # Returned score is the fusion score, not the cosine.
-    (top,) = r.retrieve("t", "q", top_k=1, score_threshold=0.5, fusion="rrf")
+        assert ids(R(store, score_threshold=0.5, fusion=fusion).retrieve("q")) == ["a"]
+    assert R(store, score_threshold=0.9).retrieve("q") == []
+    # The returned score is the fusion score, not the cosine.
+    (top,) = R(store, top_k=1, score_threshold=0.5, fusion="rrf").retrieve("q")
     assert top.score == pytest.approx(1 / 61)
 
 
 def test_default_fusion_is_the_measured_winner() -> None:
     store = ListStore(dense=[hit("a", 0.8)], bm25=[hit("a", 3.0)])
-    r = Retriever(store, EMB)  # type: ignore[arg-type]
+    r = R(store, top_k=1)
+    assert isinstance(r, BaseRetriever)
     assert (r.fusion, r.alpha) == ("weighted", 0.5)
-    (top,) = r.retrieve("t", "q", top_k=1)
+    (top,) = r.retrieve("q")
     assert top.score == pytest.approx(1.0)  # 0.5 * 1 + 0.5 * 1 (each list min-max normalized)
 
 
-def test_weighted_is_default_when_configured() -> None:
+def test_alpha_weights_dense_against_bm25() -> None:
     store = ListStore(dense=[hit("a", 0.8), hit("b", 0.4)], bm25=[hit("b", 3.0), hit("a", 1.0)])
-    assert (
-        Retriever(store, EMB, fusion="weighted", alpha=0.9)
-        .retrieve(  # type: ignore[arg-type]
-            "t", "q"
-        )[0]
-        .id
-        == "a"
+    assert ids(R(store, alpha=0.9).retrieve("q"))[0] == "a"
+    assert ids(R(store, alpha=0.1).retrieve("q"))[0] == "b"
+
+
+def test_core_postprocessor_changes_the_result() -> None:
+    """A LlamaIndex core postprocessor, configured by name, cuts weak fused hits."""
+    store = ListStore(
+        dense=[hit("a", 0.9), hit("b", 0.5), hit("c", 0.1)],
+        bm25=[hit("a", 9.0), hit("c", 1.0), hit("b", 0.5)],
     )
-    assert (
-        Retriever(store, EMB, fusion="weighted", alpha=0.1)
-        .retrieve(  # type: ignore[arg-type]
-            "t", "q"
-        )[0]
-        .id
-        == "b"
-    )
-    # Per-call overrides win over the configured defaults.
-    assert (
-        Retriever(store, EMB, fusion="rrf")
-        .retrieve(  # type: ignore[arg-type]
-            "t", "q", fusion="weighted", alpha=0.1
-        )[0]
-        .id
-        == "b"
-    )
+    plain = R(store).retrieve("q")
+    assert ids(plain) == ["a", "b", "c"]
+    (cutoff,) = build_postprocessors("similarity_cutoff:0.5")
+    assert isinstance(cutoff, SimilarityPostprocessor)
+    cut = R(store, node_postprocessors=[cutoff]).retrieve("q")
+    assert ids(cut) == ["a"]  # b fuses to 0.25 + 0.0, c to 0.0 + 0.0625
+    # The same through the factory every caller uses.
+    factory = retriever_factory(store, EMB, node_postprocessors=[cutoff])  # type: ignore[arg-type]
+    assert ids(factory("t").retrieve("q")) == ["a"]
+
+
+def test_postprocessor_setting_is_validated() -> None:
+    assert build_postprocessors("") == []
+    names = [
+        type(p).__name__
+        for p in build_postprocessors(
+            " long_context_reorder , "
+            "metadata_replacement:window, llama_index.core.postprocessor.LongContextReorder"
+        )
+    ]
+    assert names == ["LongContextReorder", "MetadataReplacementPostProcessor", "LongContextReorder"]
+    for bad in (
+        "rerank_magic",
+        "similarity_cutoff:high",
+        "os.path.join",
+        "collections.OrderedDict",
+    ):
+        with pytest.raises(ValueError, match="RETRIEVAL_POSTPROCESSORS"):
+            build_postprocessors(bad)
 
 
 # ---- on real backends ------------------------------------------------------------------
@@ -206,37 +250,41 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStor
     s.close()
 
 
+def docs_filter(*ids_: str) -> MetadataFilters:
+    return MetadataFilters.from_dicts(
+        [{"key": "document_id", "value": list(ids_), "operator": "in"}]
+    )
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_retrieve_modes(store: VectorStore, mode: str) -> None:
-    r = Retriever(store, EMB)
-    hits = r.retrieve("acme", "how many vacation days do employees get", mode=mode, top_k=3)  # type: ignore[arg-type]
+    hits = R(store, "acme", mode=mode, top_k=3).retrieve("how many vacation days do employees get")
     assert 0 < len(hits) <= 3
-    top = hits[0]
-    assert (top.document_id, top.chunk_index) == ("handbook", 0)
-    assert (top.title, top.page, top.section) == ("Employee Handbook", 3, "Leave")
-    assert "paid vacation" in top.text and top.score > 0
-    assert all(h.document_id != "r" for h in hits)  # never the other tenant's policy
+    top = hits[0].node.metadata
+    assert (top["document_id"], top["chunk_index"]) == ("handbook", 0)
+    assert (top["title"], top["page"], top["section"]) == ("Employee Handbook", 3, "Leave")
+    assert "paid vacation" in hits[0].node.get_content() and (hits[0].score or 0) > 0
+    assert all(h.node.metadata["document_id"] != "r" for h in hits)  # never the other tenant's
 
 
 def test_keyword_code_found_by_bm25_and_hybrid(store: VectorStore) -> None:
-    r = Retriever(store, EMB)
     for mode in ("bm25", "hybrid"):
-        top = r.retrieve("acme", "what does E4417 mean?", mode=mode, top_k=2)[0]  # type: ignore[arg-type]
-        assert top.section == "Errors"
+        top = R(store, "acme", mode=mode, top_k=2).retrieve("what does E4417 mean?")[0]
+        assert top.node.metadata["section"] == "Errors"
 
 
 def test_document_filter_and_threshold(store: VectorStore) -> None:
-    r = Retriever(store, EMB)
     for mode in ("hybrid", "dense", "bm25"):
-        hits = r.retrieve("acme", "requests key vacation", mode=mode, document_ids=["api"])  # type: ignore[arg-type]
-        assert hits and {h.document_id for h in hits} == {"api"}
-    assert r.retrieve("acme", "vacation", mode="dense", score_threshold=0.99) == []
-    assert r.retrieve("acme", "vacation", mode="hybrid", score_threshold=0.99) == []
-    dense = r.retrieve("acme", "paid vacation days", mode="dense", score_threshold=0.3)
-    assert dense and all(h.score >= 0.3 for h in dense)
-    cos = {h.id for h in dense}
-    gated = r.retrieve("acme", "paid vacation days", mode="hybrid", score_threshold=0.3)
-    assert gated and {h.id for h in gated} <= cos
+        hits = R(store, "acme", mode=mode, filters=docs_filter("api")).retrieve(
+            "requests key vacation"
+        )
+        assert hits and {h.node.metadata["document_id"] for h in hits} == {"api"}
+    assert R(store, "acme", mode="dense", score_threshold=0.99).retrieve("vacation") == []
+    assert R(store, "acme", mode="hybrid", score_threshold=0.99).retrieve("vacation") == []
+    dense = R(store, "acme", mode="dense", score_threshold=0.3).retrieve("paid vacation days")
+    assert dense and all((h.score or 0) >= 0.3 for h in dense)
+    gated = R(store, "acme", score_threshold=0.3).retrieve("paid vacation days")
+    assert gated and set(ids(gated)) <= set(ids(dense))
 
 
 def test_retriever_canary_never_crosses_tenants(
@@ -244,39 +292,40 @@ def test_retriever_canary_never_crosses_tenants(
 ) -> None:
     caplog.set_level(logging.ERROR, logger="app.rag.store")
     store.upsert("tenantA", [_chunk("tenantA", "secret", 0, CANARY, title="Secret")])
-    r = Retriever(store, EMB)
+    naming_a = MetadataFilters(filters=[ExactMatchFilter(key="tenant_id", value="tenantA")])
     for tenant in ("acme", "rival", "tenantB"):
         for mode in ("hybrid", "dense", "bm25"):
             for fusion in ("rrf", "weighted"):
-                hits = r.retrieve(tenant, CANARY, mode=mode, fusion=fusion, top_k=500)  # type: ignore[arg-type]
-                assert not any("zebra-canary-7731" in h.text for h in hits)
-                hits = r.retrieve(tenant, CANARY, mode=mode, top_k=500, document_ids=["secret"])  # type: ignore[arg-type]
-                assert hits == []
-    assert r.retrieve("tenantA", CANARY, top_k=1)[0].title == "Secret"
+                hits = R(store, tenant, mode=mode, fusion=fusion, top_k=500).retrieve(CANARY)
+                assert not any("zebra-canary-7731" in h.node.get_content() for h in hits)
+                for flt in (docs_filter("secret"), naming_a):
+                    assert (
+                        R(store, tenant, mode=mode, top_k=500, filters=flt).retrieve(CANARY) == []
+                    )
+    (top,) = R(store, "tenantA", top_k=1).retrieve(CANARY)
+    assert top.node.metadata["title"] == "Secret"
     assert not [rec for rec in caplog.records if "foreign" in rec.getMessage()]
 
 
 @pytest.mark.parametrize("bad", ["", " ", None])
 def test_tenant_required(store: VectorStore, bad: object) -> None:
-    r = Retriever(store, EMB)
-    for mode in ("hybrid", "dense", "bm25"):
-        for query in ("vacation", ""):
-            with pytest.raises(ValueError, match="tenant_id"):
-                r.retrieve(bad, query, mode=mode)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tenant_id"):
+        R(store, bad)  # type: ignore[arg-type]
 
 
 def test_argument_checks(store: VectorStore) -> None:
-    r = Retriever(store, EMB)
-    assert r.retrieve("acme", "   ") == []
+    assert R(store, "acme").retrieve("   ") == []
     with pytest.raises(ValueError, match="mode"):
-        r.retrieve("acme", "x", mode="fuzzy")  # type: ignore[arg-type]
+        R(store, "acme", mode="fuzzy")
     with pytest.raises(ValueError, match="fusion"):
-        r.retrieve("acme", "x", fusion="max")  # type: ignore[arg-type]
+        R(store, "acme", fusion="max")
     with pytest.raises(ValueError, match="top_k"):
-        r.retrieve("acme", "x", top_k=0)
+        R(store, "acme", top_k=0)
+    with pytest.raises(TypeError, match="TenantVectorStore"):
+        HybridRetriever(store, EMB)  # type: ignore[arg-type]
 
     class Wrong(FakeEmbedder):
         dim = 768
 
     with pytest.raises(ValueError, match="dim"):
-        Retriever(store, Wrong())
+        HybridRetriever(TenantVectorStore(store, "acme"), Wrong())

@@ -15,6 +15,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    ExactMatchFilter,
+    FilterCondition,
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+    VectorStoreQueryMode,
+)
 from qdrant_client import QdrantClient
 
 import app.rag.store as store_module
@@ -23,9 +34,11 @@ from app.rag.store import (
     SPARSE,
     EdgeStore,
     ServerStore,
+    TenantVectorStore,
     VectorStore,
     bm25_query_sparse,
     bm25_sparse,
+    collection_name,
     open_store,
 )
 from app.rag.types import Chunk, SearchHit
@@ -463,3 +476,132 @@ def test_micro_latency_10k_chunks_100_tenants(kind: str, tmp_path: Path) -> None
         summary += f"; optimize {time.perf_counter() - t0:.1f}s, then {measure()}"
     store.close()
     print(f"\n[{kind}] 10k chunks/100 tenants: ingest {ingest:.1f}s; {summary}")
+
+
+# ---- the LlamaIndex vector store, bound to one tenant ------------------------------------
+
+
+def _node_of(c: Chunk) -> TextNode:
+    node = TextNode(
+        id_=c.id,
+        text=c.text,
+        embedding=list(c.vector or []),
+        metadata={"tenant_id": c.tenant_id, "document_id": c.document_id, "chunk_index": c.index},
+    )
+    node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=c.document_id)
+    return node
+
+
+def _seed_two_tenants(store: VectorStore) -> tuple[TenantVectorStore, TenantVectorStore]:
+    a, b = TenantVectorStore(store, "tenantA"), TenantVectorStore(store, "tenantB")
+    a.add([_node_of(chunk("tenantA", "secret", i, f"{CANARY} part {i}")) for i in range(3)])
+    b.add([_node_of(chunk("tenantB", "public", 0, "tenant B public notes about canaries"))])
+    return a, b
+
+
+def _dense(text: str, **kw: object) -> VectorStoreQuery:
+    return VectorStoreQuery(query_embedding=embed(text), similarity_top_k=50, **kw)  # type: ignore[arg-type]
+
+
+def test_tenant_store_is_a_llamaindex_store_bound_to_its_tenant(store: VectorStore) -> None:
+    a, b = _seed_two_tenants(store)
+    assert isinstance(a, BasePydanticVectorStore) and a.tenant_id == "tenantA"
+    with pytest.raises(AttributeError):
+        a.tenant_id = "tenantB"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="tenant_id"):
+        TenantVectorStore(store, " ")
+    # A missing filter still means "this tenant only".
+    for query in (
+        _dense(CANARY),
+        VectorStoreQuery(query_str=CANARY, similarity_top_k=50, mode=VectorStoreQueryMode.SPARSE),
+        VectorStoreQuery(
+            query_embedding=embed(CANARY),
+            query_str=CANARY,
+            similarity_top_k=50,
+            mode=VectorStoreQueryMode.HYBRID,
+        ),
+    ):
+        got = b.query(query)
+        assert got.ids and all(n.metadata["tenant_id"] == "tenantB" for n in got.nodes or [])
+        assert not any("zebra-canary" in n.get_content() for n in got.nodes or [])
+    assert len(a.query(_dense(CANARY)).ids or []) == 3
+
+
+def test_tenant_store_filters_naming_another_tenant_match_nothing(store: VectorStore) -> None:
+    a, b = _seed_two_tenants(store)
+    probes = [
+        MetadataFilters(filters=[ExactMatchFilter(key="tenant_id", value="tenantA")]),
+        MetadataFilters(
+            filters=[MetadataFilter(key="tenant_id", value=["tenantA"], operator=FilterOperator.IN)]
+        ),
+        MetadataFilters(filters=[ExactMatchFilter(key="document_id", value="secret")]),
+        MetadataFilters(
+            filters=[
+                ExactMatchFilter(key="tenant_id", value="tenantA"),
+                ExactMatchFilter(key="document_id", value="secret"),
+            ]
+        ),
+    ]
+    for flt in probes:
+        assert b.query(_dense(CANARY, filters=flt)).ids == []
+    assert b.query(_dense(CANARY, doc_ids=["secret"])).ids == []
+    # Naming its own tenant is fine; anything but tenant/document filters is refused.
+    own = MetadataFilters(filters=[ExactMatchFilter(key="tenant_id", value="tenantA")])
+    assert len(a.query(_dense(CANARY, filters=own)).ids or []) == 3
+    with pytest.raises(ValueError, match="unsupported filter"):
+        a.query(
+            _dense(CANARY, filters=MetadataFilters.from_dicts([{"key": "title", "value": "x"}]))
+        )
+    either = MetadataFilters(
+        filters=[
+            ExactMatchFilter(key="tenant_id", value="tenantB"),
+            ExactMatchFilter(key="tenant_id", value="tenantA"),
+        ],
+        condition=FilterCondition.OR,
+    )
+    with pytest.raises(ValueError, match="AND"):
+        b.query(_dense(CANARY, filters=either))
+
+
+def test_tenant_store_deletes_never_touch_another_tenant(store: VectorStore) -> None:
+    a, b = _seed_two_tenants(store)
+    secret_ids = [chunk("tenantA", "secret", i, "x").id for i in range(3)]
+    b.delete("secret")  # another tenant's document id (ref_doc_id)
+    b.delete_nodes(node_ids=secret_ids)
+    b.delete_nodes(filters=MetadataFilters.from_dicts([{"key": "document_id", "value": "secret"}]))
+    b.delete_nodes(
+        filters=MetadataFilters(filters=[ExactMatchFilter(key="tenant_id", value="tenantA")])
+    )
+    with pytest.raises(ValueError, match="clear"):
+        b.delete_nodes()  # "delete everything" never happens by omission
+    assert store.count("tenantA") == 3
+    # A node of another tenant is refused, whole batch.
+    foreign = _node_of(chunk("tenantA", "secret", 9, "sneaky"))
+    with pytest.raises(ValueError, match="another tenant"):
+        b.add([_node_of(chunk("tenantB", "x", 0, "fine")), foreign])
+    assert store.count("tenantA") == 3 and store.count("tenantB") == 1
+    # The owner can delete by node id and by document.
+    a.delete_nodes(node_ids=secret_ids[:1])
+    assert store.count("tenantA") == 2
+    a.delete("secret")
+    assert store.count("tenantA") == 0 and store.count("tenantB") == 1
+    b.clear()
+    assert store.count("tenantB") == 0
+
+
+def test_collection_per_embedding_model(tmp_path: Path) -> None:
+    assert collection_name("chunks", "sentence-transformers/all-MiniLM-L6-v2", 384) == "chunks"
+    small = collection_name("chunks", "text-embedding-3-small", 1536)
+    short = collection_name("chunks", "text-embedding-3-small@256", 256)
+    assert len({"chunks", small, short}) == 3 and small.startswith("chunks__text-embedding-3")
+    from app.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    local = open_store(settings)
+    other = open_store(settings, dim=1536, vector_space="text-embedding-3-small")
+    try:
+        assert local.path == settings.qdrant_path and other.path != local.path  # type: ignore[attr-defined]
+        assert other.dim == 1536 and other.created  # type: ignore[attr-defined]
+    finally:
+        local.close()
+        other.close()

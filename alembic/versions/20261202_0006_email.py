@@ -2,8 +2,8 @@
 
 Existing accounts start unverified (nothing proved their address yet).
 
-Revision ID: 0005_wt_email
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 17:29:45.044410
 """
 
@@ -14,8 +14,8 @@ import sqlmodel
 
 from alembic import op
 
-revision: str = "0005_wt_email"
-down_revision: str | None = "0004"
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

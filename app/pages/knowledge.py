@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.chat_markdown import chat_markdown
 from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.forms import field_error, labeled
 from app.components.knowledge_upload import TRUNCATE, stage_badge, upload_card
@@ -623,10 +624,8 @@ def test_tab() -> rx.Component:
                             align="center",
                             width="100%",
                         ),
-                        rx.box(
-                            rx.markdown(KnowledgeState.answer),
-                            id="test-answer",
-                            margin_top="8px",
+                        chat_markdown(
+                            KnowledgeState.answer_html, id="test-answer", margin_top="8px"
                         ),
                         rx.text(KnowledgeState.answer_meta, size="1", color_scheme="gray"),
                         width="100%",

@@ -18,6 +18,7 @@ from app import routes
 from app.db import NotFoundError, session_scope
 from app.models import Document
 from app.services import accounts, documents, qa, widgets
+from app.services.answer_html import markdown_to_html
 from app.services.chat import ChatInputError, WidgetUnavailableError
 from app.services.conversations import BudgetExceededError
 from app.services.ingestion import wake_workers
@@ -235,6 +236,7 @@ class KnowledgeState(AuthState):
     test_done: bool = False
     chunks: list[ChunkRow] = []
     answer: str = ""
+    answer_html: str = ""  # drawn like the widget draws it
     answered: bool = False
     answer_meta: str = ""
     tab: str = "documents"
@@ -690,6 +692,7 @@ class KnowledgeState(AuthState):
                 for c in result.chunks
             ]
             self.answer, self.answered, self.test_done = result.answer, result.answered, True
+            self.answer_html = markdown_to_html(result.answer)
             source = (
                 result.model
                 if result.model == result.provider

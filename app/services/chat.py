@@ -1,6 +1,6 @@
 """The one chat path used by the embed page, the dashboard and the REST API.
 
-limits -> conversation + history -> (cached answer | ChatEngine turn) -> persist + meter.
+limits -> conversation + history -> (cached answer | ChatWorkflow turn) -> persist + meter.
 Blocking work (database, Redis, embeddings) runs in threads; the stream never blocks the
 event loop.
 """
@@ -18,16 +18,12 @@ from sqlmodel import Session, select
 
 from app.db import NotFoundError, TenantScope, session_scope
 from app.models import Document, QAPair, Tenant, Widget
-from app.rag.answer import (
-    ProviderCredentials,
-    Responder,
-    compose_responder,
-    select_responder,
-)
+from app.rag.answer import ProviderCredentials, Responder, compose_responder
 from app.rag.answer_types import Source, Turn, Usage
 from app.rag.chat import (
+    DEFAULT_SCORE_THRESHOLD,
+    DEFAULT_TOP_K,
     MAX_QUESTION_CHARS,
-    ChatEngine,
     SourcesEvent,
     TokenEvent,
     TurnInput,
@@ -36,8 +32,10 @@ from app.rag.chat import (
     condense_question,
 )
 from app.rag.embedding import get_embedder
-from app.rag.extractive import ExtractiveResponder
+from app.rag.llms import ExtractiveLLMResponder, select_responder
 from app.rag.retrieval import Retriever
+from app.rag.retrieval_adapter import SearchHitRetriever
+from app.rag.workflow import ChatWorkflow
 from app.services import conversations, metrics
 from app.services.cache import ANSWER_TTL_S, CachedQueryEmbedder, digest, get_cache
 from app.services.cache import normalize_question as _normalize
@@ -140,12 +138,12 @@ def load_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:
 class ChatService:
     def __init__(
         self,
-        engine: ChatEngine,
+        workflow: ChatWorkflow,
         make_primary: Callable[[_Loaded], Responder | None] | None = None,
         fallback: Responder | None = None,
     ) -> None:
-        self.engine = engine
-        self.fallback = fallback or ExtractiveResponder()
+        self.workflow = workflow
+        self.fallback = fallback or ExtractiveLLMResponder()
         self._make_primary = make_primary or self._primary_from_credentials
 
     def _primary_from_credentials(self, loaded: _Loaded) -> Responder | None:
@@ -257,8 +255,9 @@ class ChatService:
         cached = await asyncio.to_thread(get_cache().get, cache_key) if standalone else None
         if cached is not None:
             result = _from_cache(cached)
-            yield SourcesEvent(result.sources)
             yield TokenEvent(result.answer)
+            if result.sources:  # as the workflow sends them: after the answer
+                yield SourcesEvent(result.sources)
         else:
             turn = TurnInput(
                 tenant_id=req.tenant_id,
@@ -267,7 +266,7 @@ class ChatService:
                 history=history,
                 own_base_url=get_settings().public_url,
             )
-            async for event in self.engine.run(turn, self._responder_for(loaded)):
+            async for event in self.workflow.run_turn(turn, self._responder_for(loaded)):
                 if isinstance(event, TurnResult):
                     result = event
                 else:
@@ -337,9 +336,20 @@ _lock = threading.Lock()
 QUERY_TORCH_THREADS = 1
 
 
-def build_engine() -> ChatEngine:
+def workflow_over(retriever: Retriever, qa_matcher: QAMatcher | None = None) -> ChatWorkflow:
+    """The chat workflow with a tenant-bound LlamaIndex retriever per turn over `retriever`."""
+
+    def retriever_for(tenant_id: str) -> SearchHitRetriever:
+        return SearchHitRetriever(
+            retriever, tenant_id, top_k=DEFAULT_TOP_K, score_threshold=DEFAULT_SCORE_THRESHOLD
+        )
+
+    return ChatWorkflow(retriever_for, qa_matcher)
+
+
+def build_workflow() -> ChatWorkflow:
     embedder = CachedQueryEmbedder(get_embedder(get_settings(), torch_threads=QUERY_TORCH_THREADS))
-    return ChatEngine(Retriever(get_store(), embedder), QAMatcher(embedder))
+    return workflow_over(Retriever(get_store(), embedder), QAMatcher(embedder))
 
 
 def get_chat_service() -> ChatService:
@@ -347,7 +357,7 @@ def get_chat_service() -> ChatService:
     if _service is None:
         with _lock:
             if _service is None:
-                _service = ChatService(build_engine())
+                _service = ChatService(build_workflow())
     return _service
 
 

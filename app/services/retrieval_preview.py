@@ -1,7 +1,7 @@
 """The "test retrieval" box of the Knowledge page: which chunks a question retrieves, and the answer
 the widget would give to it.
 
-The chunks come from the same engine step a real turn uses (Q&A match, else hybrid
+The chunks come from the same workflow steps a real turn uses (Q&A match, else hybrid
 retrieval), unfiltered, so the owner also sees what the answer did not cite. The answer is a
 real turn through ChatService on channel "dashboard": it is logged and metered like any
 other (a provider call costs the same from here), and analytics can leave the channel out.
@@ -67,7 +67,7 @@ async def preview(
     result = saved.result
     # The retrieval step again, uncut: the turn's own sources are only those it cited.
     # The query embedding is cached, so this costs one vector search.
-    chunks, qa_id = await service.engine.sources_for(tenant_id, widget_id or None, result.query)
+    chunks, qa_id = await service.workflow.sources_for(tenant_id, widget_id or None, result.query)
     cited_ids = {(s.document_id, s.chunk_index) for s in result.sources}
     cited = [c.n for c in chunks if (c.document_id, c.chunk_index) in cited_ids]
     usage = result.usage

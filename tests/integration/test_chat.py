@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from app.db import NotFoundError, session_scope
 from app.models import Message, Tenant, Tier, UsageDaily
-from app.rag.chat import ChatEngine, TokenEvent
+from app.rag.chat import TokenEvent
 from app.rag.embedding import LocalEmbedder
 from app.rag.ingest import IngestConfig, JobRunner
 from app.rag.retrieval import Retriever
@@ -28,6 +28,7 @@ from app.services.chat import (
     ChatService,
     TurnSaved,
     WidgetUnavailableError,
+    workflow_over,
 )
 from app.services.limits import RateLimitedError, reset_rate_limiter
 from app.settings import Settings
@@ -98,7 +99,7 @@ def world(engine: Engine, tmp_path: Path, embedder: LocalEmbedder) -> Iterator[W
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
     service = ChatService(
-        ChatEngine(Retriever(store, query_embedder), qa.QAMatcher(query_embedder))
+        workflow_over(Retriever(store, query_embedder), qa.QAMatcher(query_embedder))
     )
     yield World(engine, store, service, ids[0], ids[1], ids[2], ids[3], settings, runner)
     store.close()

@@ -15,14 +15,13 @@ from sqlmodel import select
 
 from app.db import NotFoundError, session_scope
 from app.models import Conversation, DocumentStatus, Message
-from app.rag.chat import ChatEngine
 from app.rag.embedding import LocalEmbedder
 from app.rag.ingest import IngestConfig, JobRunner
 from app.rag.retrieval import Retriever
 from app.rag.store import EdgeStore
 from app.services import accounts, documents, qa, widgets
 from app.services.cache import CachedQueryEmbedder, MemoryTTLCache, reset_cache
-from app.services.chat import ChatRequest, ChatService, WidgetUnavailableError
+from app.services.chat import ChatRequest, ChatService, WidgetUnavailableError, workflow_over
 from app.services.limits import reset_rate_limiter
 from app.services.retrieval_preview import DASHBOARD_CHANNEL, PreviewError, preview
 from app.settings import Settings
@@ -172,7 +171,7 @@ def service(env: Env, embedder: LocalEmbedder) -> Iterator[ChatService]:
         )
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
-    yield ChatService(ChatEngine(Retriever(store, query_embedder), qa.QAMatcher(query_embedder)))
+    yield ChatService(workflow_over(Retriever(store, query_embedder), qa.QAMatcher(query_embedder)))
     store.close()
     reset_cache()
     reset_rate_limiter()

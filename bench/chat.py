@@ -2,10 +2,10 @@
 
     python -m bench.chat [--quick]
 
-- Overhead: a full ChatService turn (widget + limits + conversation + budget checks,
-  query embedding, hybrid retrieval, prompt building, sanitizing, persisting the message
-  and UsageDaily) with an instant fake responder in place of the LLM, so the figure is
-  everything except the model. Measured with 1 and 20 concurrent conversations.
+- Overhead: a full ChatService turn (widget + limits + conversation + budget checks, the
+  chat Workflow: query embedding, hybrid retrieval, prompt building, sanitizing; persisting
+  the message and UsageDaily) with an instant fake responder in place of the LLM, so the
+  figure is everything except the model. Measured with 1 and 20 concurrent conversations.
 - Baseline in the same process: the bare `Retriever.retrieve` call of the same queries;
   the ratio says how much the turn costs beyond retrieval.
 - Extractive: `ExtractiveResponder` on the top-8 retrieved sources of each query.
@@ -149,11 +149,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cc-bench-chat-") as tmp:
         (tenant, widget), store, embedder = _setup(Path(tmp), n_docs)
         from app.rag.answer_types import AnswerRequest
-        from app.rag.chat import ChatEngine, hits_to_sources
         from app.rag.extractive import ExtractiveResponder
         from app.rag.retrieval import Retriever
+        from app.rag.retrieval_adapter import SearchHitRetriever
+        from app.rag.workflow import sources_from_nodes
         from app.services.cache import CachedQueryEmbedder, MemoryTTLCache
-        from app.services.chat import ChatService
+        from app.services.chat import ChatService, workflow_over
         from app.services.qa import QAMatcher
 
         queries = list(load_queries().values())
@@ -161,7 +162,7 @@ def main() -> None:
         qs = [f"{queries[i % len(queries)]} (#{i})" for i in range(n_questions * 4)]
         retriever = Retriever(store, CachedQueryEmbedder(embedder, MemoryTTLCache()))
         service = ChatService(
-            ChatEngine(retriever, QAMatcher(retriever.embedder)),
+            workflow_over(retriever, QAMatcher(retriever.embedder)),
             make_primary=lambda _loaded: InstantResponder(),
         )
         asyncio.run(_turns(service, tenant, widget, qs[:5], 1))  # warm-up
@@ -181,8 +182,9 @@ def main() -> None:
 
         extractive = ExtractiveResponder()
         ext_times = []
+        top8 = SearchHitRetriever(retriever, tenant, top_k=8)
         for q in queries[:n_questions]:
-            sources = hits_to_sources(retriever.retrieve(tenant, q, mode="hybrid", top_k=8))
+            sources = sources_from_nodes(top8.retrieve(q))
             req = AnswerRequest(question=q, sources=sources)
 
             async def run(r: AnswerRequest = req) -> None:

@@ -80,7 +80,7 @@ _EPHEMERAL = {"type": "ephemeral"}
 
 
 @dataclass(slots=True)
-class _Run:
+class LLMRun:
     """What a provider stream reports besides text."""
 
     model: str
@@ -150,7 +150,7 @@ class LLMResponder:
     def _call_kwargs(self, req: AnswerRequest) -> dict[str, Any]:
         return {"temperature": req.temperature, "max_tokens": req.max_tokens}
 
-    def _read(self, chunk: ChatResponse, run: _Run) -> None:
+    def _read(self, chunk: ChatResponse, run: LLMRun) -> None:
         """Take usage and the reported model from a streamed chunk (integration-specific)."""
 
     # ---- shared ------------------------------------------------------------------------
@@ -162,7 +162,7 @@ class LLMResponder:
         key = (type(self).__name__, self.provider, self.base_url or "", digest, self.model)
         return _cached_llm((*key, repr(self.timeouts)), self._make_llm)
 
-    async def _deltas(self, req: AnswerRequest, run: _Run) -> AsyncIterator[str]:
+    async def _deltas(self, req: AnswerRequest, run: LLMRun) -> AsyncIterator[str]:
         messages = self._messages(build_messages(req))
         stream = await self.llm.astream_chat(messages, **self._call_kwargs(req))
         async with aclosing(stream) as chunks:  # type: ignore[type-var]
@@ -172,7 +172,7 @@ class LLMResponder:
                     yield chunk.delta
 
     async def stream(self, req: AnswerRequest) -> AsyncIterator[AnswerEvent]:
-        run = _Run(model=req.model or self.model)
+        run = LLMRun(model=req.model or self.model)
         if not run.model:
             raise ProviderError("rejected", provider=self.provider)
         loop = asyncio.get_running_loop()
@@ -283,7 +283,7 @@ class OpenAIResponder(LLMResponder):
         kwargs[budget] = req.max_tokens
         return kwargs
 
-    def _read(self, chunk: ChatResponse, run: _Run) -> None:
+    def _read(self, chunk: ChatResponse, run: LLMRun) -> None:
         raw = chunk.raw
         if model := getattr(raw, "model", None):
             run.model = model
@@ -455,7 +455,7 @@ class AnthropicResponder(LLMResponder):
     def _call_kwargs(self, req: AnswerRequest) -> dict[str, Any]:
         return {"max_tokens": req.max_tokens}  # no temperature: see `_Messages.create`
 
-    def _read(self, chunk: ChatResponse, run: _Run) -> None:
+    def _read(self, chunk: ChatResponse, run: LLMRun) -> None:
         raw = chunk.raw if isinstance(chunk.raw, dict) else {}
         if raw.get("type") != "message_delta" or raw.get("usage") is None:
             return
@@ -504,7 +504,7 @@ class GeminiResponder(LLMResponder):
         config = {"temperature": req.temperature, "max_output_tokens": req.max_tokens}
         return {"generation_config": config}
 
-    def _read(self, chunk: ChatResponse, run: _Run) -> None:
+    def _read(self, chunk: ChatResponse, run: LLMRun) -> None:
         raw = chunk.raw if isinstance(chunk.raw, dict) else {}
         usage = raw.get("usage_metadata")
         if not usage:
@@ -630,7 +630,7 @@ class ExtractiveLLMResponder(LLMResponder):
         # It never sees the system prompt (nothing to leak); it reads the request.
         return [ChatMessage(role=m["role"], content=m["content"]) for m in parts.messages]
 
-    async def _deltas(self, req: AnswerRequest, run: _Run) -> AsyncIterator[str]:
+    async def _deltas(self, req: AnswerRequest, run: LLMRun) -> AsyncIterator[str]:
         stream = await self.llm.astream_chat(
             [ChatMessage(role=MessageRole.USER, content=req.question)], answer_request=req
         )
@@ -640,7 +640,7 @@ class ExtractiveLLMResponder(LLMResponder):
                 if chunk.delta:
                     yield chunk.delta
 
-    def _read(self, chunk: ChatResponse, run: _Run) -> None:
+    def _read(self, chunk: ChatResponse, run: LLMRun) -> None:
         extra = chunk.additional_kwargs
         if isinstance(extra.get("usage"), Usage):
             run.usage = extra["usage"]

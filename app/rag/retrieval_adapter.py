@@ -2,9 +2,11 @@
 
 A bridge for the chat workflow, which takes any `Callable[[str], BaseRetriever]`: it returns
 `NodeWithScore`s shaped by the shared contract (node id = point id; metadata tenant_id,
-document_id, title, page, section, chunk_index, token_count; score = the fused hybrid
-score). `app.rag.retriever.HybridRetriever` (via `app.services.vectors.retriever_for`)
-replaces it once it lands.
+document_id, title, page, section, chunk_index; score = the fused hybrid score). The
+contract's `token_count` is left out: this store's payload does not keep it, and counting
+six chunks again with the tokenizer cost ~5 ms a turn (the workflow does not read it).
+`app.rag.retriever.HybridRetriever` (via `app.services.vectors.retriever_for`) replaces this
+module once it lands.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ from __future__ import annotations
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-from app.rag.chunking import count_tokens
 from app.rag.retrieval import Retriever
 from app.rag.store import require_tenant
 from app.rag.types import SearchHit
 
 # Metadata that describes where a chunk comes from, not what it says.
-BOOKKEEPING_KEYS = ["tenant_id", "document_id", "chunk_index", "token_count"]
+BOOKKEEPING_KEYS = ["tenant_id", "document_id", "chunk_index"]
 
 
 def node_from_hit(tenant_id: str, hit: SearchHit) -> NodeWithScore:
@@ -32,7 +33,6 @@ def node_from_hit(tenant_id: str, hit: SearchHit) -> NodeWithScore:
             "page": hit.page,
             "section": hit.section,
             "chunk_index": hit.chunk_index,
-            "token_count": count_tokens(hit.text, special_tokens=False),
         },
         excluded_embed_metadata_keys=list(BOOKKEEPING_KEYS),
         excluded_llm_metadata_keys=list(BOOKKEEPING_KEYS),

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore
 from workflows import Context, Workflow, step
+from workflows.decorators import StepFunction
 from workflows.events import Event, StartEvent, StopEvent
 
 from app.rag.answer import Responder
@@ -130,9 +131,19 @@ class ChatWorkflow(Workflow):
     ) -> None:
         # No workflow timeout: each provider attempt has its deadlines (app.rag.answer
         # Timeouts) and app.services.turn_runner bounds the whole turn.
+        self._cached_steps: tuple[int, dict[str, StepFunction]] | None = None
         super().__init__(timeout=None)
         self.retriever_for = retriever_for
         self.qa_matcher = qa_matcher
+
+    def _get_steps(self) -> dict[str, StepFunction]:
+        # The stock lookup runs inspect.getmembers over the instance on each call, eight
+        # times a run: that was a third of the workflow's own cost per turn. An instance's
+        # steps change only if a free-function step is added to the class (a new version).
+        version = type(self)._step_functions_version
+        if self._cached_steps is None or self._cached_steps[0] != version:
+            self._cached_steps = (version, super()._get_steps())
+        return dict(self._cached_steps[1])
 
     @step
     async def condense(self, ev: ChatStart) -> QueryReady:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterator
+from pathlib import Path
 
 import anthropic.types
 import pytest
@@ -13,6 +14,7 @@ from llama_index.core.llms import LLM
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 from llama_index.core.tools import FunctionTool
 
+from app.rag.answer import NOTICE_LEAK, compose_responder
 from app.rag.answer_types import AnswerDone, AnswerRequest, Source, Usage
 from app.rag.llms import (
     AnthropicResponder,
@@ -171,3 +173,30 @@ def test_anthropic_message_param_shim_is_still_needed() -> None:
     )
     assert system == "Be brief."
     assert messages == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
+
+
+# ---- the README's recipe for another LlamaIndex LLM ------------------------------------------
+
+
+def _readme_recipe() -> dict[str, object]:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("**Plugging another LlamaIndex LLM**") :]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start : section.index("\n```", start)]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    return namespace
+
+
+async def test_any_llamaindex_llm_plugs_in() -> None:
+    responder_cls = _readme_recipe()["MockResponder"]
+    responder = responder_cls("mock-1")  # type: ignore[operator]
+    events = [e async for e in responder.stream(AnswerRequest(question="Hi?", sources=SOURCES))]
+    done = events[-1]
+    assert "".join(e for e in events[:-1] if isinstance(e, str)) == "text text text text text"
+    assert isinstance(done, AnswerDone) and (done.provider, done.model) == ("mock", "mock-1")
+    assert done.usage.tokens_out == 5
+    # ... and the usual wrappers take it like any other responder.
+    guarded = compose_responder(responder, ExtractiveLLMResponder(), secrets=["text text text"])
+    events = [e async for e in guarded.stream(AnswerRequest(question="Hi?", sources=SOURCES))]
+    assert isinstance(events[-1], AnswerDone) and events[-1].notice == NOTICE_LEAK

@@ -172,7 +172,10 @@ class LLMResponder:
                     yield chunk.delta
 
     async def stream(self, req: AnswerRequest) -> AsyncIterator[AnswerEvent]:
-        run = LLMRun(model=req.model or self.model)
+        # The LLM object is made for one model: the responder's (from the selection),
+        # else the request's.
+        self.model = self.model or req.model
+        run = LLMRun(model=self.model)
         if not run.model:
             raise ProviderError("rejected", provider=self.provider)
         loop = asyncio.get_running_loop()
@@ -276,7 +279,7 @@ class OpenAIResponder(LLMResponder):
 
     def _call_kwargs(self, req: AnswerRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
-        if self.provider != "openai" or not _is_reasoning(req.model or self.model):
+        if self.provider != "openai" or not _is_reasoning(self.model):
             kwargs["temperature"] = req.temperature
         # OpenAI's own API wants max_completion_tokens; compatible servers know max_tokens.
         budget = "max_completion_tokens" if self.provider == "openai" else "max_tokens"
@@ -626,11 +629,8 @@ class ExtractiveLLMResponder(LLMResponder):
     def _make_llm(self) -> LLM:
         return ExtractiveLLM()
 
-    def _messages(self, parts: PromptParts) -> list[ChatMessage]:
-        # It never sees the system prompt (nothing to leak); it reads the request.
-        return [ChatMessage(role=m["role"], content=m["content"]) for m in parts.messages]
-
     async def _deltas(self, req: AnswerRequest, run: LLMRun) -> AsyncIterator[str]:
+        # No prompt: it reads the structured request (and never sees the system prompt).
         stream = await self.llm.astream_chat(
             [ChatMessage(role=MessageRole.USER, content=req.question)], answer_request=req
         )

@@ -143,7 +143,9 @@ async def _turns(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes for CI (seconds, not minutes)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes for CI (well under a minute)"
+    )
     args = parser.parse_args()
     n_docs, n_questions = (12, 20) if args.quick else (200, 150)
     with tempfile.TemporaryDirectory(prefix="cc-bench-chat-") as tmp:

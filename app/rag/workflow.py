@@ -73,7 +73,7 @@ def sources_from_nodes(nodes: Sequence[NodeWithScore]) -> list[Source]:
     return sources
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, repr=False)
 class _Turn:
     """What every step of one run may need; the events carry it along."""
 
@@ -82,6 +82,11 @@ class _Turn:
     started: float
     question: str = ""
     query: str = ""
+
+    def __repr__(self) -> str:
+        # Workflows put a summary of every event into its instrumentation spans: keep the
+        # owner's system prompt and the history out of them (and the summary cheap).
+        return f"_Turn(tenant={self.input.tenant_id!r}, widget={self.input.widget.id!r})"
 
 
 # ---- events ------------------------------------------------------------------------------

@@ -22,12 +22,13 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed reset clean help
+.PHONY: run test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-quick reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
 	@echo "make test    run the whole test suite"
 	@echo "make bench   run the benchmarks (writes bench/results/)"
+	@echo "make bench-quick  the benchmarks in quick mode (what CI runs)"
 	@echo "make lint    ruff"
 	@echo "make reset   delete local data (data/)"
 
@@ -106,6 +107,11 @@ bench-chat: setup-dev
 
 bench-embed: setup-dev chromium
 	$(PY) -m bench.embed
+
+# CI runs the benchmarks in their quick mode (small sizes, results in bench/results/*_quick.json,
+# not tracked) so that none can rot unnoticed.
+bench-quick: setup-dev
+	$(PY) -m bench.chat --quick
 
 migration: setup
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None  # Gemini's native API; None = Google's endpoint
     max_upload_mb: int = Field(default=25, ge=1, le=1024)
     embedding_provider: Literal["local", "openai"] = "local"
     openai_embedding_model: str = "text-embedding-3-small"

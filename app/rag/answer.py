@@ -1,9 +1,10 @@
-"""Responders: one async interface over OpenAI, Anthropic, Gemini and OpenAI-compatible
-servers, plus failover to the offline answerer.
+"""The responder interface and what wraps every answerer: errors, retry, circuit breaker,
+failover to the offline answerer, and the leak guard.
 
-A responder's `stream(req)` yields text deltas, then exactly one `AnswerDone`. The SDK
-responders raise `ProviderError` (never an SDK type) when the provider fails, so the
-wrappers below stay provider-neutral:
+A responder's `stream(req)` yields text deltas, then exactly one `AnswerDone`. The LLM
+responders (`app.rag.llms`: LlamaIndex LLM integrations for OpenAI, Anthropic, Gemini and
+OpenAI-compatible servers) raise `ProviderError` (never an SDK type) when the provider
+fails, so the wrappers below stay provider-neutral:
 
 - `FailoverResponder` retries once on timeouts, connection errors, 429 and 5xx, asks the
   per-provider `CircuitBreaker`, and falls back (with a visible notice) to another
@@ -12,38 +13,35 @@ wrappers below stay provider-neutral:
 - `GuardedResponder` runs the answer through `LeakGuard` and cuts it if it starts to
   repeat the site owner's system prompt or a secret.
 
-`compose_responder(...)` builds the usual chain; `select_responder(...)` picks the model
-and provider from the widget, the tenant default, the tier and the credentials at hand.
+`compose_responder(...)` builds the usual chain; `provider_for(...)` says which provider
+serves a model name (`app.rag.llms.select_responder` builds the responder).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
-import hashlib
 import logging
 import random
 import re
 import threading
 import time
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import aiohttp
 import anthropic
 import httpx
 import httpx2
 import openai
+from google.genai import errors as genai_errors
 
 from app.rag.answer_types import AnswerDone, AnswerEvent, AnswerRequest, Usage
-from app.rag.prompting import LeakGuard, PromptParts, build_messages, guard_secrets
+from app.rag.prompting import LeakGuard, build_messages, guard_secrets
 
 log = logging.getLogger(__name__)
-
-GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai/"
-COMPAT_DUMMY_KEY = "not-needed"  # Ollama / vLLM / LM Studio ignore the key; the SDK wants one
 
 NOTICE_UNAVAILABLE = (
     "The AI assistant is unavailable right now, so this answer quotes the documentation."
@@ -113,32 +111,39 @@ def _retry_after(headers: Any) -> float | None:
         return None
 
 
-def _translate(exc: BaseException, provider: str) -> ProviderError:
+def translate_error(exc: BaseException, provider: str) -> ProviderError:
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, TimeoutError | openai.APITimeoutError | anthropic.APITimeoutError):
         return ProviderError("timeout", provider=provider)
     if isinstance(exc, openai.APIConnectionError | anthropic.APIConnectionError):
         return ProviderError("connection", provider=provider)
+    status: int | None = None
+    headers: Any = None
     if isinstance(exc, openai.APIStatusError | anthropic.APIStatusError):
-        status = exc.status_code
+        status, headers = exc.status_code, exc.response.headers
+    elif isinstance(exc, genai_errors.APIError):  # Gemini's native API (google-genai)
+        status, headers = exc.code, getattr(exc.response, "headers", None)
+    if status is not None:
         if status == 429:
-            after = _retry_after(exc.response.headers)
+            after = _retry_after(headers)
             return ProviderError("rate_limit", provider=provider, status=429, retry_after=after)
         # 408 timeout, 409 conflict, 5xx, Anthropic's 529 "overloaded", and error events in
         # an already-open (HTTP 200) stream are the provider's trouble, not ours.
         if status >= 500 or status in (408, 409) or status < 400:
             return ProviderError("server", provider=provider, status=status)
         return ProviderError("rejected", provider=provider, status=status)
-    # Raw from the body read, mid-stream; openai rides httpx, anthropic httpx2.
+    # Raw from the body read, mid-stream; openai rides httpx, anthropic httpx2, google-genai
+    # aiohttp (its timeouts are TimeoutErrors, caught above).
     if isinstance(exc, httpx.TimeoutException | httpx2.TimeoutException):
         return ProviderError("timeout", provider=provider)
-    if isinstance(exc, httpx.TransportError | httpx2.TransportError | OSError):  # a cut stream
+    transport = httpx.TransportError | httpx2.TransportError | aiohttp.ClientError | OSError
+    if isinstance(exc, transport):  # a refused connection, a cut stream
         return ProviderError("connection", provider=provider)
     return ProviderError("unexpected", provider=provider)
 
 
-# ---- timeouts and the SDK responders -----------------------------------------------------
+# ---- timeouts ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,246 +151,6 @@ class Timeouts:
     connect: float = 5.0
     first_token: float = 20.0  # also the longest silence allowed between chunks
     total: float = 45.0  # a whole answer (800 tokens of Sonnet take ~15-25 s)
-
-    def sdk(self) -> openai.Timeout:
-        return openai.Timeout(self.first_token, connect=self.connect)
-
-    def anthropic_sdk(self) -> anthropic.Timeout:
-        # The two SDKs ride different httpx generations: each needs its own Timeout type.
-        return anthropic.Timeout(self.first_token, connect=self.connect)
-
-
-@dataclass(slots=True)
-class _Run:
-    """What a provider stream reports besides text."""
-
-    model: str
-    usage: Usage = field(default_factory=Usage)
-
-
-# SDK clients hold connection pools bound to an event loop: one client per (loop, endpoint,
-# key), dropped with the loop. Keys are hashed so they don't sit in a dict key.
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, ...], Any]] = (
-    weakref.WeakKeyDictionary()
-)
-_clients_lock = threading.Lock()
-
-
-def _cached_client(
-    kind: str, api_key: str, base_url: str | None, timeouts: Timeouts, factory: Callable[[], Any]
-) -> Any:
-    loop = asyncio.get_running_loop()
-    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
-    key = (kind, base_url or "", digest, repr(timeouts))
-    with _clients_lock:
-        per_loop = _clients.setdefault(loop, {})
-        if key not in per_loop:
-            per_loop[key] = factory()
-        return per_loop[key]
-
-
-class _SDKResponder:
-    """Deadlines, error translation and the AnswerDone shared by the SDK responders."""
-
-    provider: str
-
-    def __init__(
-        self, api_key: str, base_url: str | None, model: str, timeouts: Timeouts | None
-    ) -> None:
-        self._api_key = api_key
-        self.base_url = base_url
-        self.model = model
-        self.timeouts = timeouts or Timeouts()
-
-    def __repr__(self) -> str:  # never the key
-        return f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r})"
-
-    @property
-    def breaker_key(self) -> str:
-        return f"{self.provider}|{self.base_url or 'default'}"
-
-    def _events(self, req: AnswerRequest, parts: PromptParts, run: _Run) -> AsyncIterator[str]:
-        raise NotImplementedError
-
-    async def stream(self, req: AnswerRequest) -> AsyncIterator[AnswerEvent]:
-        run = _Run(model=req.model or self.model)
-        if not run.model:
-            raise ProviderError("rejected", provider=self.provider)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        first_deadline = start + min(self.timeouts.first_token, self.timeouts.total)
-        total_deadline = start + self.timeouts.total
-        started = False
-        # The SDK's read timeout bounds each silence; these deadlines bound the first token
-        # (headers included) and the whole answer, which a slow drip could otherwise stretch.
-        async with aclosing(self._events(req, build_messages(req), run)) as events:
-            try:
-                while True:
-                    async with asyncio.timeout_at(total_deadline if started else first_deadline):
-                        try:
-                            delta = await anext(events)
-                        except StopAsyncIteration:
-                            break
-                    if delta:
-                        started = True
-                        yield delta
-            except Exception as exc:
-                err = _translate(exc, self.provider)
-                if err.kind == "unexpected":
-                    log.warning("%s stream failed: %s", self.provider, type(exc).__name__)
-                raise err from None  # `from None`: the SDK error text may quote the key
-        yield AnswerDone(model=run.model, provider=self.provider, usage=run.usage)
-
-
-_REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
-
-
-class OpenAIResponder(_SDKResponder):
-    """Chat Completions, streamed with usage. Also Gemini's and self-hosted servers'
-    OpenAI-compatible endpoints (provider "gemini" / "openai_compatible")."""
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str | None = None,
-        provider: Literal["openai", "openai_compatible", "gemini"] = "openai",
-        model: str = "",
-        timeouts: Timeouts | None = None,
-    ) -> None:
-        if provider == "gemini" and not base_url:
-            base_url = GEMINI_BASE_URL
-        super().__init__(api_key or COMPAT_DUMMY_KEY, base_url, model, timeouts)
-        self.provider = provider
-
-    def _client(self) -> openai.AsyncOpenAI:
-        return _cached_client(
-            "openai",
-            self._api_key,
-            self.base_url,
-            self.timeouts,
-            lambda: openai.AsyncOpenAI(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=self.timeouts.sdk(),
-                max_retries=0,  # FailoverResponder owns retries
-            ),
-        )
-
-    def _params(self, req: AnswerRequest, model: str) -> dict[str, Any]:
-        params: dict[str, Any] = {}
-        reasoning = self.provider == "openai" and bool(_REASONING_MODEL.match(model))
-        if not reasoning:  # o-series and gpt-5 accept only the default temperature
-            params["temperature"] = req.temperature
-        # OpenAI's own API wants max_completion_tokens; compatible servers know max_tokens.
-        params["max_completion_tokens" if self.provider == "openai" else "max_tokens"] = (
-            req.max_tokens
-        )
-        return params
-
-    async def _events(
-        self, req: AnswerRequest, parts: PromptParts, run: _Run
-    ) -> AsyncIterator[str]:
-        # One system message: some compatible servers reject or drop a second one.
-        messages = [{"role": "system", "content": parts.system_with_context()}, *parts.messages]
-        stream = await self._client().chat.completions.create(
-            model=run.model,
-            messages=messages,  # type: ignore[arg-type]
-            stream=True,
-            stream_options={"include_usage": True},
-            **self._params(req, run.model),
-        )
-        async with stream:
-            async for chunk in stream:
-                if chunk.model:
-                    run.model = chunk.model
-                if chunk.usage is not None:
-                    run.usage = _openai_usage(chunk.usage)
-                for choice in chunk.choices:
-                    if choice.delta and choice.delta.content:
-                        yield choice.delta.content
-
-
-def _openai_usage(usage: Any) -> Usage:
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = (getattr(details, "cached_tokens", None) or 0) if details else 0
-    prompt = usage.prompt_tokens or 0
-    # prompt_tokens includes the cached ones; Usage.tokens_in is the full-price part only.
-    return Usage(
-        tokens_in=max(0, prompt - cached),
-        tokens_out=usage.completion_tokens or 0,
-        cache_read_tokens=cached,
-    )
-
-
-class AnthropicResponder(_SDKResponder):
-    """Messages API, streamed. The system prompt and the sources are separate system
-    blocks, each marked for prompt caching (follow-ups on the same sources reuse both)."""
-
-    provider = "anthropic"
-
-    def __init__(
-        self,
-        api_key: str,
-        base_url: str | None = None,
-        model: str = "",
-        timeouts: Timeouts | None = None,
-    ) -> None:
-        super().__init__(api_key, base_url, model, timeouts)
-
-    def _client(self) -> anthropic.AsyncAnthropic:
-        return _cached_client(
-            "anthropic",
-            self._api_key,
-            self.base_url,
-            self.timeouts,
-            lambda: anthropic.AsyncAnthropic(
-                api_key=self._api_key,
-                base_url=self.base_url,
-                timeout=self.timeouts.anthropic_sdk(),
-                max_retries=0,
-            ),
-        )
-
-    async def _events(
-        self, req: AnswerRequest, parts: PromptParts, run: _Run
-    ) -> AsyncIterator[str]:
-        ephemeral: Any = {"type": "ephemeral"}
-        system: Any = [
-            {"type": "text", "text": parts.system, "cache_control": ephemeral},
-            {"type": "text", "text": parts.context, "cache_control": ephemeral},
-        ]
-        # No temperature: this SDK generation no longer sends it (the newest models reject it).
-        stream = await self._client().messages.create(
-            model=run.model,
-            max_tokens=req.max_tokens,
-            system=system,
-            messages=parts.messages,  # type: ignore[arg-type]
-            stream=True,
-        )
-        async with stream:
-            async for event in stream:
-                if event.type == "message_start":
-                    run.model = event.message.model or run.model
-                    _merge_anthropic_usage(run.usage, event.message.usage)
-                elif event.type == "message_delta":
-                    _merge_anthropic_usage(run.usage, event.usage)
-                elif event.type == "content_block_delta" and event.delta.type == "text_delta":
-                    yield event.delta.text
-
-
-def _merge_anthropic_usage(usage: Usage, reported: Any) -> None:
-    """message_start carries input and cache counts; message_delta the cumulative output
-    (and sometimes updated input counts). Later non-null values win."""
-    if reported is None:
-        return
-    if (value := getattr(reported, "input_tokens", None)) is not None:
-        usage.tokens_in = value
-    if (value := getattr(reported, "output_tokens", None)) is not None:
-        usage.tokens_out = value
-    if (value := getattr(reported, "cache_read_input_tokens", None)) is not None:
-        usage.cache_read_tokens = value
-    if (value := getattr(reported, "cache_creation_input_tokens", None)) is not None:
-        usage.cache_write_tokens = value
 
 
 # ---- circuit breaker ---------------------------------------------------------------------
@@ -546,7 +311,7 @@ class FailoverResponder:
                         yield event
                 raise ProviderError("unexpected", provider=self.primary.provider)  # no Done
             except Exception as exc:
-                err = _translate(exc, self.primary.provider)
+                err = translate_error(exc, self.primary.provider)
             log.warning("%s failed: %s (attempt %d)", key, err, attempt + 1)
             if text:
                 self.breaker.record_failure(key)
@@ -656,6 +421,7 @@ class ProviderCredentials:
     compat_base_url: str | None = None
     compat_key: str | None = field(default=None, repr=False)
     gemini_key: str | None = field(default=None, repr=False)
+    gemini_base_url: str | None = None
 
 
 # First model whose provider has credentials wins.
@@ -679,41 +445,3 @@ def provider_for(model: str, creds: ProviderCredentials) -> Provider | None:
     if _OPENAI_MODEL.match(name) and not _LOCAL_HINT.search(name):
         return "openai"
     return "openai_compatible" if creds.compat_base_url else None
-
-
-def _build(
-    provider: Provider | None, model: str, creds: ProviderCredentials, timeouts: Timeouts | None
-) -> Responder | None:
-    if provider == "openai" and creds.openai_key:
-        return OpenAIResponder(creds.openai_key, creds.openai_base_url, "openai", model, timeouts)
-    if provider == "anthropic" and creds.anthropic_key:
-        return AnthropicResponder(creds.anthropic_key, creds.anthropic_base_url, model, timeouts)
-    if provider == "gemini" and creds.gemini_key:
-        return OpenAIResponder(creds.gemini_key, None, "gemini", model, timeouts)
-    if provider == "openai_compatible" and creds.compat_base_url:
-        key = creds.compat_key or COMPAT_DUMMY_KEY
-        return OpenAIResponder(key, creds.compat_base_url, "openai_compatible", model, timeouts)
-    return None
-
-
-def select_responder(
-    creds: ProviderCredentials,
-    widget_model: str | None = None,
-    tenant_model: str | None = None,
-    tier: str = "free",
-    timeouts: Timeouts | None = None,
-) -> Responder | None:
-    """The responder for a widget's turn, or None (the caller answers extractively).
-
-    The widget's model overrides the tenant default. A chosen model whose provider has no
-    credentials gives None rather than silently switching to another vendor's model.
-    Without a chosen model, the tier's defaults are tried in order.
-    """
-    model = (widget_model or "").strip() or (tenant_model or "").strip()
-    if model:
-        return _build(provider_for(model, creds), model, creds, timeouts)
-    for candidate in TIER_DEFAULT_MODELS.get(tier, TIER_DEFAULT_MODELS["free"]):
-        responder = _build(provider_for(candidate, creds), candidate, creds, timeouts)
-        if responder is not None:
-            return responder
-    return None

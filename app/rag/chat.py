@@ -1,27 +1,22 @@
-"""One chat turn: history -> condensed query -> (Q&A match | retrieve) -> answer stream.
+"""The data of one chat turn: what goes in (`TurnInput`), what streams out (`TokenEvent`,
+`SourcesEvent`) and what it ends with (`TurnResult`).
 
-Async end to end: retrieval and embedding run in worker threads (`asyncio.to_thread`),
-the responders use the async SDKs. The turn yields `TokenEvent`s as the answer is
-generated and ends with one `TurnResult` holding the sanitized answer, its sources, the
-model, usage, cost and timings; persisting it is the caller's job (app.services.chat).
+The turn itself is the LlamaIndex Workflow in `app.rag.workflow`; persisting its result is
+the caller's job (app.services.chat). The two stream events are workflow `Event`s, so the
+workflow writes them to its stream (`ctx.write_event_to_stream`) and the services layer,
+the API and the embed page read the very same objects.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from llama_index.core.base.base_retriever import BaseRetriever
-from llama_index.core.schema import NodeWithScore
+from workflows.events import Event
 
-from app.rag.answer import Responder
-from app.rag.answer_types import AnswerDone, AnswerRequest, Source, Turn, Usage
-from app.rag.chunking import count_tokens
-from app.rag.pricing import cost_usd
-from app.rag.sanitize import clean_citations, sanitize_markdown
+from app.rag.answer_types import Source, Turn, Usage
 
 # No retrieval gate by default: hybrid's gate is on the dense score, which would drop exact
 # keyword hits ("descale" scores 0.09 with MiniLM). Relevance is judged by the answerers:
@@ -56,14 +51,23 @@ class TurnInput:
     own_base_url: str = ""
 
 
-@dataclass(slots=True)
-class TokenEvent:
+class TokenEvent(Event):
+    """A piece of the answer as it is generated (before sanitizing)."""
+
     delta: str
 
+    def __init__(self, delta: str, **params: Any) -> None:
+        super().__init__(delta=delta, **params)
 
-@dataclass(slots=True)
-class SourcesEvent:
+
+class SourcesEvent(Event):
+    """The passages the answer cites. Sent once the answer is complete and only when it
+    answered: an "I don't know" has no sources."""
+
     sources: list[Source]
+
+    def __init__(self, sources: list[Source], **params: Any) -> None:
+        super().__init__(sources=sources, **params)
 
 
 @dataclass(slots=True)
@@ -101,116 +105,3 @@ def condense_question(history: list[Turn], question: str) -> str:
     if len(words) <= 4 or _FOLLOW_UP.search(question):
         return f"{previous.strip()} {question}"[:MAX_QUESTION_CHARS]
     return question
-
-
-def hits_to_sources(hits: list[NodeWithScore]) -> list[Source]:
-    """Retrieved nodes (see the engineers' contract) as numbered answer sources."""
-    sources = []
-    for i, hit in enumerate(hits, start=1):
-        meta = hit.node.metadata
-        sources.append(
-            Source(
-                n=i,
-                document_id=str(meta.get("document_id") or ""),
-                title=str(meta.get("title") or ""),
-                text=hit.node.get_content(),
-                score=float(hit.score or 0.0),
-                page=meta.get("page"),
-                section=meta.get("section"),
-                chunk_index=int(meta.get("chunk_index") or 0),
-            )
-        )
-    return sources
-
-
-RetrieverFor = Callable[..., BaseRetriever]
-
-
-class ChatEngine:
-    """Runs turns for any tenant; holds no tenant state."""
-
-    def __init__(
-        self,
-        retriever_for: RetrieverFor,
-        qa_matcher: QAMatcher | None = None,
-        *,
-        top_k: int = DEFAULT_TOP_K,
-    ) -> None:
-        # retriever_for(tenant_id, top_k=...) -> a retriever bound to that tenant.
-        self.retriever_for = retriever_for
-        self.qa_matcher = qa_matcher
-        self.top_k = top_k
-
-    async def sources_for(
-        self, tenant_id: str, widget_id: str | None, query: str
-    ) -> tuple[list[Source], str | None]:
-        """A matching owner-written Q&A pair wins; otherwise the retrieved chunks."""
-        if self.qa_matcher is not None:
-            pair = await self.qa_matcher(tenant_id, widget_id, query)
-            if pair is not None:
-                return [pair], pair.document_id
-        retriever = self.retriever_for(tenant_id, top_k=self.top_k)
-        hits = await asyncio.to_thread(retriever.retrieve, query)
-        return hits_to_sources(hits), None
-
-    async def run(
-        self, turn: TurnInput, responder_for: Callable[[bool], Responder]
-    ) -> AsyncIterator[ChatEvent]:
-        """`responder_for(is_qa_pair)` picks the responder once the sources are known."""
-        started = time.perf_counter()
-        question = turn.question.strip()[:MAX_QUESTION_CHARS]
-        query = condense_question(turn.history, question)
-        sources, qa_pair_id = await self.sources_for(turn.tenant_id, turn.widget.id, query)
-        yield SourcesEvent(sources)
-        widget = turn.widget
-        request = AnswerRequest(
-            question=question,
-            sources=sources,
-            history=turn.history,
-            system_prompt=widget.system_prompt,
-            unknown_answer=widget.unknown_answer,
-            model=widget.model or "",
-            temperature=widget.temperature,
-            citations=widget.citations,
-            retrieval_query=query,
-        )
-        # A Q&A pair is the owner's own answer: no model call needed.
-        responder = responder_for(qa_pair_id is not None)
-        parts: list[str] = []
-        ttft_ms: int | None = None
-        done: AnswerDone | None = None
-        async for event in responder.stream(request):
-            if isinstance(event, AnswerDone):
-                done = event
-                continue
-            if ttft_ms is None:
-                ttft_ms = round((time.perf_counter() - started) * 1000)
-            parts.append(event)
-            yield TokenEvent(event)
-        if done is None:  # a responder must end with AnswerDone; be defensive anyway
-            done = AnswerDone(model="unknown", provider="unknown", usage=Usage(), answered=False)
-        raw = "".join(parts)
-        text = sanitize_markdown(
-            raw, allowed_domains=widget.allowed_domains, own_base_url=turn.own_base_url
-        )
-        text, used = clean_citations(text, len(sources)) if widget.citations else (text, [])
-        answered = done.answered and text.strip() != widget.unknown_answer.strip()
-        # With citations on, only cited sources are shown; uncited retrievals mislead.
-        cited = [s for s in sources if s.n in used] if widget.citations else sources
-        usage = done.usage
-        if usage.tokens_in == 0 and usage.tokens_out == 0 and raw:
-            usage = Usage(tokens_in=count_tokens(question), tokens_out=count_tokens(raw))
-        yield TurnResult(
-            answer=text,
-            sources=cited if answered else [],
-            model=done.model,
-            provider=done.provider,
-            usage=usage,
-            cost_usd=cost_usd(done.model, usage, done.provider),
-            ttft_ms=ttft_ms,
-            latency_ms=round((time.perf_counter() - started) * 1000),
-            answered=answered,
-            query=query,
-            notice=done.notice,
-            qa_pair_id=qa_pair_id,
-        )

@@ -1,6 +1,6 @@
 """The one chat path used by the embed page, the dashboard and the REST API.
 
-limits -> conversation + history -> (cached answer | ChatEngine turn) -> persist + meter.
+limits -> conversation + history -> (cached answer | ChatWorkflow turn) -> persist + meter.
 Blocking work (database, Redis, embeddings) runs in threads; the stream never blocks the
 event loop.
 """
@@ -18,16 +18,10 @@ from sqlmodel import Session, select
 
 from app.db import NotFoundError, TenantScope, session_scope
 from app.models import Document, QAPair, Tenant, Widget
-from app.rag.answer import (
-    ProviderCredentials,
-    Responder,
-    compose_responder,
-    select_responder,
-)
+from app.rag.answer import ProviderCredentials, Responder, compose_responder
 from app.rag.answer_types import Source, Turn, Usage
 from app.rag.chat import (
     MAX_QUESTION_CHARS,
-    ChatEngine,
     SourcesEvent,
     TokenEvent,
     TurnInput,
@@ -35,7 +29,8 @@ from app.rag.chat import (
     WidgetConfig,
     condense_question,
 )
-from app.rag.extractive import ExtractiveResponder
+from app.rag.llms import ExtractiveLLMResponder, select_responder
+from app.rag.workflow import ChatWorkflow
 from app.services import conversations, metrics
 from app.services.cache import ANSWER_TTL_S, digest, get_cache
 from app.services.cache import normalize_question as _normalize
@@ -138,12 +133,12 @@ def load_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:
 class ChatService:
     def __init__(
         self,
-        engine: ChatEngine,
+        workflow: ChatWorkflow,
         make_primary: Callable[[_Loaded], Responder | None] | None = None,
         fallback: Responder | None = None,
     ) -> None:
-        self.engine = engine
-        self.fallback = fallback or ExtractiveResponder()
+        self.workflow = workflow
+        self.fallback = fallback or ExtractiveLLMResponder()
         self._make_primary = make_primary or self._primary_from_credentials
 
     def _primary_from_credentials(self, loaded: _Loaded) -> Responder | None:
@@ -255,8 +250,9 @@ class ChatService:
         cached = await asyncio.to_thread(get_cache().get, cache_key) if standalone else None
         if cached is not None:
             result = _from_cache(cached)
-            yield SourcesEvent(result.sources)
             yield TokenEvent(result.answer)
+            if result.sources:  # as the workflow sends them: after the answer
+                yield SourcesEvent(result.sources)
         else:
             turn = TurnInput(
                 tenant_id=req.tenant_id,
@@ -265,7 +261,7 @@ class ChatService:
                 history=history,
                 own_base_url=get_settings().public_url,
             )
-            async for event in self.engine.run(turn, self._responder_for(loaded)):
+            async for event in self.workflow.run_turn(turn, self._responder_for(loaded)):
                 if isinstance(event, TurnResult):
                     result = event
                 else:
@@ -329,8 +325,9 @@ _service: ChatService | None = None
 _lock = threading.Lock()
 
 
-def build_engine() -> ChatEngine:
-    return ChatEngine(retriever_for, QAMatcher(query_embedder()))
+def build_workflow() -> ChatWorkflow:
+    """The process's chat workflow: tenant-bound hybrid retrievers, Q&A pairs first."""
+    return ChatWorkflow(retriever_for, QAMatcher(query_embedder()))
 
 
 def get_chat_service() -> ChatService:
@@ -338,7 +335,7 @@ def get_chat_service() -> ChatService:
     if _service is None:
         with _lock:
             if _service is None:
-                _service = ChatService(build_engine())
+                _service = ChatService(build_workflow())
     return _service
 
 

@@ -21,6 +21,7 @@ FIELDS = (
     "compat_base_url",
     "compat_key",
     "gemini_key",
+    "gemini_base_url",
 )
 SECRET_FIELDS = ("openai_key", "anthropic_key", "compat_key", "gemini_key")
 
@@ -43,6 +44,8 @@ def credentials_for(tenant: Tenant, settings: Settings | None = None) -> Provide
         "openai_base_url": s.openai_base_url,
         "anthropic_key": _secret(s.anthropic_api_key),
         "anthropic_base_url": s.anthropic_base_url,
+        "gemini_key": _secret(s.gemini_api_key),
+        "gemini_base_url": s.gemini_base_url,
     }
     merged.update(_tenant_values(tenant))
     return ProviderCredentials(**{k: merged.get(k) for k in FIELDS})

@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 from sqlmodel import Session
 
 from app.models import Role, Tenant
-from app.rag.answer import ProviderError, Timeouts, provider_for, select_responder
+from app.rag.answer import ProviderError, Timeouts, provider_for
 from app.rag.answer_types import AnswerDone, AnswerRequest
+from app.rag.llms import select_responder
 from app.services import credentials
 from app.services.permissions import Action, require
 

@@ -1,7 +1,7 @@
 """The "test retrieval" box of the Knowledge page: which chunks a question retrieves, and the answer
 the widget would give to it.
 
-The chunks come from the same engine step a real turn uses (Q&A match, else hybrid
+The chunks come from the same workflow steps a real turn uses (Q&A match, else hybrid
 retrieval), unfiltered, so the owner also sees what the answer did not cite. The answer is a
 real turn through ChatService on channel "dashboard": it is logged and metered like any
 other (a provider call costs the same from here), and analytics can leave the channel out.
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from llama_index.core.base.base_retriever import BaseRetriever
 
 from app.rag.answer_types import Source
-from app.rag.chat import hits_to_sources
+from app.rag.workflow import sources_from_nodes
 from app.services.chat import ChatRequest, ChatService, get_chat_service
 
 DASHBOARD_CHANNEL = "dashboard"
@@ -110,12 +110,14 @@ async def preview(
     # The query embedding is cached, so this costs one vector search.
     relevance: dict[int, float | None] = {}
     if result.qa_pair_id:
-        chunks, qa_id = await service.engine.sources_for(tenant_id, widget_id or None, result.query)
+        chunks, qa_id = await service.workflow.sources_for(
+            tenant_id, widget_id or None, result.query
+        )
     else:
-        make = retriever_for or service.engine.retriever_for
-        retriever = make(tenant_id, top_k=service.engine.top_k)
+        make = retriever_for or service.workflow.retriever_for
+        retriever = make(tenant_id)
         nodes = await asyncio.to_thread(retriever.retrieve, result.query)
-        chunks, qa_id = hits_to_sources(nodes), None
+        chunks, qa_id = sources_from_nodes(nodes), None
         relevance = {
             c.n: node.node.metadata.get("dense_score")
             for c, node in zip(chunks, nodes, strict=True)

@@ -17,7 +17,7 @@ from typing import Any
 import reflex as rx
 
 from app.db import NotFoundError, session_scope
-from app.rag.chat import MAX_QUESTION_CHARS, SourcesEvent, TokenEvent
+from app.rag.chat import MAX_QUESTION_CHARS, TokenEvent
 from app.rag.sanitize import sanitize_markdown
 from app.services import accounts, visitors
 from app.services.answer_html import markdown_to_html
@@ -306,15 +306,13 @@ class EmbedState(rx.State):
                 host_url=host_url,
                 user_agent=user_agent,
             )
-            answer, sources, last_push = "", [], 0.0
+            answer, last_push = "", 0.0
             async for event in get_chat_service().stream(request):
                 if isinstance(event, ConversationEvent):
                     async with self:
                         self._conversation_id = event.conversation_id
                         if event.new:
                             self._remember_conversation(event.conversation_id)
-                elif isinstance(event, SourcesEvent):
-                    sources = event.sources
                 elif isinstance(event, TokenEvent):
                     answer += event.delta
                     if time.monotonic() - last_push >= STREAM_BATCH_S:
@@ -332,7 +330,8 @@ class EmbedState(rx.State):
                             "section": s.section,
                             "kind": s.kind,
                         }
-                        for s in (result.sources or sources)
+                        # Only what the finished answer cites: none under "I don't know".
+                        for s in result.sources
                     ]
                     final = ChatItem(
                         id=event.message_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -187,11 +188,42 @@ async def test_chat_stream_sends_sources_tokens_and_done(
     events = parse_sse(text)
     names = [e for e, _ in events]
     assert names[0] == "conversation" and names[-1] == "done"
-    assert "sources" in names and names.count("token") >= 1
+    # The sources come once the answer is complete (it is known to answer), just before done.
+    assert names.count("token") >= 1 and names.count("sources") == 1
+    assert names.index("sources") == len(names) - 2
     answer = "".join(d["text"] for e, d in events if e == "token")
     assert "two months" in answer
     done = events[-1][1]
     assert done["usage"]["total_tokens"] >= 0 and done["message_id"]
+    # Only the cited passages, exactly those the non-streaming answer reports.
+    streamed = events[names.index("sources")][1]["sources"]
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer)}
+    assert streamed and {s["n"] for s in streamed} == cited
+    plain = await http.post(
+        f"{V1}/chat",
+        json={"message": "How often should I descale?", "widget_id": world.widget},
+        headers=auth(world.chat_key),
+    )
+    assert [s["document_id"] for s in plain.json()["sources"]] == [
+        s["document_id"] for s in streamed
+    ]
+
+
+async def test_i_dont_know_streams_no_sources_like_chat_returns_none(
+    http: httpx.AsyncClient, world: World
+) -> None:
+    question = {"message": "What is the capital of Mongolia?", "widget_id": world.widget}
+    async with http.stream(
+        "POST", f"{V1}/chat/stream", json=question, headers=auth(world.chat_key)
+    ) as r:
+        events = parse_sse((await r.aread()).decode())
+    names = [e for e, _ in events]
+    assert names[0] == "conversation" and names[-1] == "done" and "token" in names
+    assert "sources" not in names
+    answer = "".join(d["text"] for e, d in events if e == "token")
+    assert "couldn't find" in answer
+    plain = await http.post(f"{V1}/chat", json=question, headers=auth(world.chat_key))
+    assert plain.json()["sources"] == [] and "couldn't find" in plain.json()["answer"]
 
 
 async def test_chat_errors_are_problems_before_the_stream_starts(

@@ -541,3 +541,38 @@ def test_unavailable_page_passes_axe(world: SimpleNamespace, browser: Any) -> No
             assert_no_serious_axe_violations(page, f"embed-unavailable-{scheme}")
         finally:
             context.close()
+
+
+def test_no_source_chips_under_i_dont_know(world: SimpleNamespace, browser: Any) -> None:
+    """A question the guide cannot answer gets the refusal and no citation chips; a
+    question it can answer still shows its chip (a widget of its own: its own visitor)."""
+    with session_scope(world.seeded.engine) as s:
+        other = widgets.create_widget(s, world.seeded.tenant_id, "Chips check")
+        widget_id = other.id
+    context = browser.new_context(viewport={"width": 420, "height": 760})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    try:
+        page.goto(f"{world.app}/embed/{widget_id}?mode=inline")
+        expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        page.locator("#cc-input").fill("Do you sell mountain bicycles?")
+        page.locator("#cc-input").press("Enter")
+        refusal = page.locator(".cc-answer").first
+        expect(refusal).to_contain_text("couldn't find", timeout=60_000)
+        expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        page.wait_for_timeout(500)  # anything late (a chip) would show by now
+        expect(refusal.locator(".cc-chip")).to_have_count(0)
+        shot(page, "embed-idk-no-chips")
+
+        page.locator("#cc-input").fill(QUESTION)
+        page.locator("#cc-input").press("Enter")
+        answer = page.locator(".cc-answer").nth(1)
+        expect(answer).to_contain_text("92 and 96 degrees", timeout=60_000)
+        chips = answer.locator(".cc-chip")
+        expect(chips.first).to_contain_text("brewing-guide")
+        cited = set(re.findall(r"\[(\d+)\]", answer.inner_text()))
+        assert chips.count() == len(cited) >= 1  # one chip per cited passage
+        expect(refusal.locator(".cc-chip")).to_have_count(0)
+        shot(page, "embed-answer-after-idk")
+    finally:
+        context.close()

@@ -15,11 +15,12 @@ from sqlmodel import select
 
 from app.db import NotFoundError, session_scope
 from app.models import Message, Tenant, Tier, UsageDaily
-from app.rag.chat import ChatEngine, TokenEvent
+from app.rag.chat import TokenEvent
 from app.rag.embedding import LocalEmbedder
 from app.rag.ingest import IngestConfig, JobRunner
 from app.rag.retriever import retriever_factory
 from app.rag.store import EdgeStore
+from app.rag.workflow import ChatWorkflow
 from app.services import accounts, conversations, credentials, documents, qa, widgets
 from app.services.cache import CachedQueryEmbedder, MemoryTTLCache, reset_cache
 from app.services.chat import (
@@ -98,7 +99,7 @@ def world(engine: Engine, tmp_path: Path, embedder: LocalEmbedder) -> Iterator[W
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
     service = ChatService(
-        ChatEngine(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder))
+        ChatWorkflow(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder))
     )
     yield World(engine, store, service, ids[0], ids[1], ids[2], ids[3], settings, runner)
     store.close()

@@ -15,11 +15,11 @@ from sqlmodel import select
 
 from app.db import NotFoundError, session_scope
 from app.models import Conversation, DocumentStatus, Message
-from app.rag.chat import ChatEngine
 from app.rag.embedding import LocalEmbedder
 from app.rag.ingest import IngestConfig, JobRunner
 from app.rag.retriever import retriever_factory
 from app.rag.store import EdgeStore
+from app.rag.workflow import ChatWorkflow
 from app.services import accounts, documents, qa, widgets
 from app.services.cache import CachedQueryEmbedder, MemoryTTLCache, reset_cache
 from app.services.chat import ChatRequest, ChatService, WidgetUnavailableError
@@ -173,7 +173,7 @@ def service(env: Env, embedder: LocalEmbedder) -> Iterator[ChatService]:
     runner.drain()
     query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
     yield ChatService(
-        ChatEngine(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder))
+        ChatWorkflow(retriever_factory(store, query_embedder), qa.QAMatcher(query_embedder))
     )
     store.close()
     reset_cache()

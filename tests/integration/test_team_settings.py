@@ -25,7 +25,7 @@ from app.rag.types import Chunk
 from app.services import accounts, api_keys, documents, providers, team, widgets, workspace
 from app.services.permissions import PermissionDeniedError
 from app.services.vectors import EMBEDDING_DIM, close_store, get_store
-from app.settings import get_settings
+from app.settings import get_settings, reset_settings_cache
 from tests.support.fake_llm import FakeLLM, Script
 
 PASSWORD = "a-long-password"
@@ -342,12 +342,15 @@ def test_credentials_are_masked_validated_and_tested_against_a_real_server(
         llm.reset(Script(fail_first=5, fail_status=401))
         result = asyncio.run(providers.check_connection(t, Role.admin, "openai_compatible"))
         assert not result.ok and "refused the key" in result.message
-        # Gemini through its OpenAI-compatible endpoint (pointed at the fake server).
-        monkeypatch.setattr("app.rag.answer.GEMINI_BASE_URL", llm.gemini_url)
+        # Gemini through its native API (GEMINI_BASE_URL points it at the fake server).
+        monkeypatch.setenv("GEMINI_BASE_URL", llm.gemini_native_url)
+        reset_settings_cache()
         llm.reset(Script(text="OK"))
         providers.save_credentials(s, t, Role.admin, {"gemini_key": "gem-key-1234"})
         result = asyncio.run(providers.check_connection(t, Role.admin, "gemini"))
         assert result.ok and "gemini-2.5-flash" in result.message
+        assert llm.requests[-1].path.endswith("/models/gemini-2.5-flash:streamGenerateContent")
+        assert llm.requests[-1].headers["x-goog-api-key"] == "gem-key-1234"
         result = asyncio.run(providers.check_connection(t, Role.admin, "anthropic"))
         assert not result.ok and "No Anthropic credentials" in result.message
         providers.save_credentials(s, t, Role.admin, {"compat_base_url": "http://127.0.0.1:9"})

@@ -1,19 +1,22 @@
-"""Local servers that speak the OpenAI chat.completions and Anthropic messages protocols.
+"""Local servers that speak the OpenAI chat.completions, Anthropic messages and Gemini
+generateContent protocols.
 
-One `FakeLLM` serves both on 127.0.0.1 (a free port), in a background thread, so tests can
-drive the official SDKs against it:
+One `FakeLLM` serves all three on 127.0.0.1 (a free port), in a background thread, so tests
+can drive the official SDKs (and the LlamaIndex integrations over them) against it:
 
     with FakeLLM() as llm:
         llm.script.text = "Hello [1]."
         client = AsyncOpenAI(api_key="x", base_url=llm.openai_url)       # .../v1
-        client = AsyncOpenAI(api_key="x", base_url=llm.gemini_url)       # .../v1beta/openai/
         client = AsyncAnthropic(api_key="x", base_url=llm.anthropic_url)
+        client = genai.Client(api_key="x", http_options={"base_url": llm.gemini_native_url})
 
-Routes: POST `<anything>/chat/completions` (OpenAI, OpenAI-compatible, Gemini),
-POST `/v1/messages` (Anthropic) and GET `<anything>/models` (the model list, `MODELS`).
-Each POST is recorded (path, headers, JSON body).
-`Script` decides what the next calls get: the answer text and its chunks, usage numbers,
-an error status for the first N calls (with Retry-After), delays, a mid-stream drop.
+Routes: POST `<anything>/chat/completions` (OpenAI, OpenAI-compatible; streamed, or one
+JSON body when `stream` is false), POST `/v1/messages` (Anthropic), POST
+`/v1beta/models/<model>:generateContent` / `:streamGenerateContent?alt=sse` (Gemini's
+native REST API) and GET `<anything>/models` (the model list, `MODELS`). Each POST is
+recorded (path, headers, JSON body). `Script` decides what the next calls get: the answer
+text and its chunks, tool calls, usage numbers, an error status for the first N calls (with
+Retry-After), delays, a mid-stream drop.
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class Script:
     delay_headers: float = 0.0  # seconds before the response starts
     delay_chunks: float = 0.0  # seconds between streamed chunks
     drop_after_chunks: int | None = None  # close the stream after N text chunks
+    # OpenAI protocol: answer with these tool calls ({"name": ..., "arguments": {...}})
+    # instead of text (finish_reason "tool_calls").
+    tool_calls: list[dict[str, Any]] | None = None
 
     def deltas(self) -> list[str]:
         if self.chunks is not None:
@@ -95,6 +101,11 @@ class FakeLLM:
 
     @property
     def anthropic_url(self) -> str:
+        return self.url
+
+    @property
+    def gemini_native_url(self) -> str:
+        """google-genai's `HttpOptions.base_url` (it appends /v1beta/models/...)."""
         return self.url
 
     @property
@@ -151,6 +162,7 @@ class FakeLLM:
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
                 Route("/{prefix:path}/chat/completions", self._openai, methods=["POST"]),
                 Route("/{prefix:path}/models", self._models, methods=["GET"]),
+                Route("/{version}/models/{call:path}", self._gemini, methods=["POST"]),
             ]
         )
 
@@ -178,6 +190,10 @@ class FakeLLM:
         if status == 401:  # like OpenAI, echo the key: callers must never show this body
             key = request.headers.get("x-api-key") or request.headers.get("authorization", "")
             message = f"Incorrect API key provided: {key.removeprefix('Bearer ')}"
+        if "/models/" in request.url.path:  # Gemini: google.rpc.Status
+            code = {401: "UNAUTHENTICATED", 429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE"}
+            error = {"code": status, "message": message, "status": code.get(status, "INTERNAL")}
+            return JSONResponse({"error": error}, status_code=status, headers=headers)
         if request.url.path == "/v1/messages":
             kind = {401: "authentication_error", 429: "rate_limit_error"}.get(status, "api_error")
             if status == 529:
@@ -203,8 +219,37 @@ class FakeLLM:
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
             }
 
+        usage = {
+            "prompt_tokens": script.tokens_in + script.cache_read,
+            "completion_tokens": script.tokens_out,
+            "total_tokens": script.tokens_in + script.cache_read + script.tokens_out,
+            "prompt_tokens_details": {"cached_tokens": script.cache_read},
+        }
+        calls = [
+            {
+                "id": f"call_{i}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": json.dumps(c["arguments"])},
+            }
+            for i, c in enumerate(script.tool_calls or [])
+        ]
+
         async def events() -> AsyncIterator[str]:
             yield _sse(chunk({"role": "assistant", "content": ""}))
+            if calls:
+                for i, call in enumerate(calls):  # name first, then the arguments in two
+                    args = call["function"]["arguments"]
+                    head = {**call, "index": i, "function": {"name": call["function"]["name"]}}
+                    yield _sse(chunk({"tool_calls": [head]}))
+                    for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+                        yield _sse(
+                            chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
+                        )
+                yield _sse(chunk({}, "tool_calls"))
+                if include_usage:
+                    yield _sse({**chunk({}), "choices": [], "usage": usage})
+                yield "data: [DONE]\n\n"
+                return
             for i, text in enumerate(script.deltas()):
                 if script.drop_after_chunks is not None and i >= script.drop_after_chunks:
                     raise ConnectionAbortedError("fake drop")  # uvicorn cuts the stream
@@ -213,17 +258,30 @@ class FakeLLM:
                 yield _sse(chunk({"content": text}))
             yield _sse(chunk({}, "stop"))
             if include_usage:
-                usage = {
-                    "prompt_tokens": script.tokens_in + script.cache_read,
-                    "completion_tokens": script.tokens_out,
-                    "total_tokens": script.tokens_in + script.cache_read + script.tokens_out,
-                    "prompt_tokens_details": {"cached_tokens": script.cache_read},
-                }
                 yield _sse({**chunk({}), "choices": [], "usage": usage})
             yield "data: [DONE]\n\n"
 
         if not body.get("stream"):
-            return JSONResponse({"error": {"message": "fake serves only stream=true"}}, 400)
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": None if calls else script.text,
+            }
+            if calls:
+                message["tool_calls"] = calls
+            choice = {
+                "index": 0,
+                "message": message,
+                "finish_reason": "tool_calls" if calls else "stop",
+            }
+            completion = {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": 1,
+                "model": model,
+                "choices": [choice],
+                "usage": usage,
+            }
+            return JSONResponse(completion)
         return StreamingResponse(events(), media_type="text/event-stream")
 
     async def _anthropic(self, request: Request) -> Response:
@@ -272,6 +330,45 @@ class FakeLLM:
 
         if not body.get("stream"):
             return JSONResponse({"type": "error", "error": {"message": "stream only"}}, 400)
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    async def _gemini(self, request: Request) -> Response:
+        model, _, method = request.path_params["call"].partition(":")
+        if method not in ("generateContent", "streamGenerateContent"):
+            return JSONResponse({"error": {"code": 404, "message": "no such method"}}, 404)
+        script, _body, error = await self._begin(request)
+        if error is not None:
+            return error
+        version = script.model or model
+
+        def response(parts: list[dict[str, Any]], last: bool) -> dict[str, Any]:
+            candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+            if last:
+                candidate["finishReason"] = "STOP"
+            return {
+                "candidates": [candidate],
+                "usageMetadata": {  # cumulative, as Gemini reports it on every chunk
+                    "promptTokenCount": script.tokens_in + script.cache_read,
+                    "candidatesTokenCount": script.tokens_out if last else 1,
+                    "totalTokenCount": script.tokens_in + script.cache_read + script.tokens_out,
+                    "cachedContentTokenCount": script.cache_read,
+                },
+                "modelVersion": version,
+                "responseId": "fake-response",
+            }
+
+        if method == "generateContent":
+            return JSONResponse(response([{"text": script.text}], last=True))
+
+        async def events() -> AsyncIterator[str]:
+            deltas = script.deltas()
+            for i, text in enumerate(deltas):
+                if script.drop_after_chunks is not None and i >= script.drop_after_chunks:
+                    raise ConnectionAbortedError("fake drop")
+                if script.delay_chunks:
+                    await asyncio.sleep(script.delay_chunks)
+                yield _sse(response([{"text": text}], last=i == len(deltas) - 1))
+
         return StreamingResponse(events(), media_type="text/event-stream")
 
 

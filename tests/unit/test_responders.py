@@ -1,5 +1,6 @@
-"""Responders through the official SDKs against local OpenAI/Anthropic protocol servers:
-streaming, usage, request bodies, failover, the circuit breaker and the leak guard."""
+"""Responders (LlamaIndex LLM integrations over the official SDKs) against local OpenAI,
+Anthropic and Gemini protocol servers: streaming, usage, request bodies, failover, the
+circuit breaker and the leak guard."""
 
 from __future__ import annotations
 
@@ -9,25 +10,27 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from app.rag.answer import (
-    GEMINI_BASE_URL,
     NOTICE_INTERRUPTED,
     NOTICE_LEAK,
     NOTICE_NO_ANSWER,
     NOTICE_UNAVAILABLE,
-    AnthropicResponder,
     CircuitBreaker,
     FailoverResponder,
     GuardedResponder,
-    OpenAIResponder,
     ProviderCredentials,
     ProviderError,
     RetryPolicy,
     Timeouts,
     compose_responder,
     provider_for,
-    select_responder,
 )
 from app.rag.answer_types import AnswerDone, AnswerEvent, AnswerRequest, Source, Turn, Usage
+from app.rag.llms import (
+    AnthropicResponder,
+    GeminiResponder,
+    OpenAIResponder,
+    select_responder,
+)
 from app.rag.pricing import cost_usd, price_for
 from tests.support.fake_llm import FakeLLM, Script
 
@@ -128,17 +131,41 @@ async def test_openai_streams_in_order_with_usage(llm: FakeLLM) -> None:
     assert body["messages"][-1]["content"] == "How do I reset my password?"
 
 
-async def test_gemini_goes_through_its_openai_compatible_endpoint(llm: FakeLLM) -> None:
-    assert OpenAIResponder(KEY, provider="gemini").base_url == GEMINI_BASE_URL
-    responder = OpenAIResponder(KEY, llm.gemini_url, provider="gemini", model="gemini-2.5-flash")
+async def test_gemini_speaks_its_native_api_through_google_genai(llm: FakeLLM) -> None:
+    llm.script = Script(text="Open Settings [1].", tokens_in=150, cache_read=40)
+    responder = GeminiResponder(KEY, llm.gemini_native_url, model="gemini-2.5-flash")
     deltas, done = await _collect(responder.stream(_req()))
-    assert "".join(deltas) == "The answer is 42 [1]."
+    assert deltas == ["Open", " Settings", " [1]."]
     assert (done.provider, done.model) == ("gemini", "gemini-2.5-flash")
-    assert done.usage.tokens_in == 120 and done.usage.tokens_out == 9
+    # promptTokenCount includes the cached part; tokens_in is the full-price rest.
+    assert done.usage == Usage(tokens_in=150, tokens_out=9, cache_read_tokens=40)
     (request,) = llm.requests
-    assert request.path == "/v1beta/openai/chat/completions"
-    assert request.body["max_tokens"] == 800 and "max_completion_tokens" not in request.body
+    assert request.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    assert request.headers["x-goog-api-key"] == KEY
+    body = request.body
+    assert body["generationConfig"] == {"temperature": 0.2, "maxOutputTokens": 800}
+    (instruction,) = body["systemInstruction"]["parts"]
+    assert (
+        SYSTEM_PROMPT in instruction["text"] and '<source n="2" title="FAQ">' in instruction["text"]
+    )
+    assert [c["role"] for c in body["contents"]] == ["user", "model", "user"]
+    assert body["contents"][-1]["parts"] == [{"text": "How do I reset my password?"}]
     assert cost_usd(done.model, done.usage, done.provider) > 0
+
+
+async def test_gemini_errors_retry_and_fall_back_like_any_provider(llm: FakeLLM) -> None:
+    llm.script = Script(fail_first=1, fail_status=503)
+    primary = GeminiResponder(KEY, llm.gemini_native_url, model="gemini-2.5-flash", timeouts=FAST)
+    responder = FailoverResponder(primary, FakeFallback(), CircuitBreaker(), NO_WAIT)
+    deltas, done = await _collect(responder.stream(_req()))
+    assert "".join(deltas) == "The answer is 42 [1]." and done.notice is None
+    assert llm.count == 2
+    llm.reset(Script(fail_first=1, fail_status=401))
+    fallback = FakeFallback()
+    responder = FailoverResponder(primary, fallback, CircuitBreaker(), NO_WAIT)
+    events = [e async for e in responder.stream(_req())]
+    assert llm.count == 1 and fallback.calls == 1
+    assert "401" in (events[-1].notice or "") and KEY not in repr(events)  # type: ignore[union-attr]
 
 
 async def test_openai_compatible_server_via_selection(llm: FakeLLM) -> None:
@@ -177,6 +204,7 @@ async def test_anthropic_streams_with_cache_usage_and_cache_control(llm: FakeLLM
     assert auth.removeprefix("Bearer ") == KEY  # SDK 2.x sends a bearer header
     body = request.body
     assert body["stream"] is True and body["max_tokens"] == 800
+    assert "temperature" not in body  # anthropic 2.x sends no sampling settings
     system, context = body["system"]
     assert SYSTEM_PROMPT in system["text"] and '<source n="1"' not in system["text"]
     assert system["cache_control"] == {"type": "ephemeral"}
@@ -371,7 +399,8 @@ def test_model_selection() -> None:
     assert select_responder(ProviderCredentials()) is None
     assert select_responder(ProviderCredentials(openai_key="k"), "claude-sonnet-4-5") is None
     gemini = select_responder(ProviderCredentials(gemini_key="g"), "gemini-2.0-flash")
-    assert isinstance(gemini, OpenAIResponder) and gemini.provider == "gemini"
+    assert isinstance(gemini, GeminiResponder) and gemini.provider == "gemini"
+    assert gemini.base_url is None  # Google's endpoint unless one is configured
     # paid tier without an Anthropic key still gets an LLM
     paid_openai = select_responder(ProviderCredentials(openai_key="k"), tier="paid")
     assert isinstance(paid_openai, OpenAIResponder)

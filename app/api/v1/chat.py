@@ -157,8 +157,9 @@ async def _sse_events(turn: DetachedTurn) -> AsyncIterator[bytes]:
     dependencies=[JSON_BODY],
     responses={
         200: {
-            "description": "`event: conversation`, `sources`, one `token` per generated piece, "
-            "then `done` with usage (or `error`). Each `data:` line is JSON.",
+            "description": "`event: conversation`, one `token` per generated piece, then "
+            "`sources` (the passages the answer cites; absent when it cites none or does not "
+            "know the answer), then `done` with usage (or `error`). Each `data:` line is JSON.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         **ERRORS,

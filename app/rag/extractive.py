@@ -374,6 +374,9 @@ class ExtractiveResponder:
 
     provider = PROVIDER
 
+    def __init__(self, sentence_pause_s: float = 0.0) -> None:
+        self.sentence_pause_s = sentence_pause_s
+
     async def stream(self, req: AnswerRequest) -> AsyncIterator[AnswerEvent]:
         result = extract_answer(req)
         for delta in _deltas(result.text):

@@ -327,6 +327,8 @@ def main() -> None:
         )
     if args.show:
         for w in summary["wrong"]:
+            if args.split != "all" and (w["id"] % 3 == 0) != (args.split == "tune"):
+                continue
             print(f"\n#{w['id']} {w['question']}  conf={w['confidence']} top5={w['in_top5']}")
             print("   " + w["answer"].replace("\n", "\n   "))
     print(f"written: {path}")

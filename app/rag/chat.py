@@ -80,6 +80,7 @@ class TurnResult:
     notice: str | None = None
     cached: bool = False
     qa_pair_id: str | None = None
+    confidence: float | None = None  # from AnswerDone; None: the best source's score is used
 
 
 ChatEvent = TokenEvent | SourcesEvent | TurnResult
@@ -212,4 +213,5 @@ class ChatEngine:
             query=query,
             notice=done.notice,
             qa_pair_id=qa_pair_id,
+            confidence=done.confidence if answered else None,
         )

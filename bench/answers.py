@@ -17,7 +17,10 @@ Figures (overall and per document shape: faq, prose, table):
 - confidence_auc: how well the stored `Message.confidence` ranks right answers above
   wrong ones, over answered turns (a wrong answer: an in-KB question answered without the
   expected fragments, or an out-of-KB question answered at all); null when one class is
-  empty;
+  empty. Few answers are wrong, so this rests on few negatives (answered_wrong says how
+  many); confidence_auc_ungated is the same measure with the "don't know" gate off
+  (`extract_answer(min_evidence=0)` on the same passages), where every out-of-KB question
+  adds a wrong quote to rank;
 - flagged_wrong_rate / flagged_right_rate: share of wrong / right answers the dashboard's
   "low confidence" filter shows (confidence < analytics.LOW_CONFIDENCE_SCORE).
 
@@ -120,9 +123,7 @@ def auc(scores_right: list[float], scores_wrong: list[float]) -> float | None:
     """P(a right answer's confidence > a wrong one's), ties counted half (Mann-Whitney)."""
     if not scores_right or not scores_wrong:
         return None
-    wins = sum(
-        1.0 if r > w else 0.5 if r == w else 0.0 for r in scores_right for w in scores_wrong
-    )
+    wins = sum(1.0 if r > w else 0.5 if r == w else 0.0 for r in scores_right for w in scores_wrong)
     return round(wins / (len(scores_right) * len(scores_wrong)), 3)
 
 
@@ -138,6 +139,10 @@ class Outcome:
     correct: bool  # in-KB: the expected fragments are in the answer; out-of-KB: "don't know"
     confidence: float | None
     answer: str
+    # The same question with the "don't know" gate off: what would have been quoted, and
+    # whether the confidence ranks it right (more wrong answers to rank than the gated run).
+    ungated_correct: bool = False
+    ungated_confidence: float | None = None
 
 
 def _rate(hits: int, total: int) -> float | None:
@@ -151,10 +156,16 @@ def summarize(outcomes: list[Outcome], low_confidence: float) -> dict[str, Any]:
     answered = [o for o in outcomes if o.answered]
     right = [o.confidence or 0.0 for o in answered if o.correct]
     wrong = [o.confidence or 0.0 for o in answered if not o.correct]
+    quoted = [o for o in outcomes if o.ungated_confidence is not None]
+    right_u = [o.ungated_confidence or 0.0 for o in quoted if o.ungated_correct]
+    wrong_u = [o.ungated_confidence or 0.0 for o in quoted if not o.ungated_correct]
     return {
         "answered_in_kb_rate": _rate(sum(o.correct for o in reachable), len(reachable)),
         "idk_out_of_kb_rate": _rate(sum(not o.answered for o in out_kb), len(out_kb)),
         "confidence_auc": auc(right, wrong),
+        "confidence_auc_ungated": auc(right_u, wrong_u),
+        "ungated_right": len(right_u),
+        "ungated_wrong": len(wrong_u),
         "answered_in_kb_rate_all": _rate(sum(o.correct for o in in_kb), len(in_kb)),
         "in_kb_top5_rate": _rate(len(reachable), len(in_kb)),
         "in_kb_idk_rate": _rate(sum(not o.answered for o in reachable), len(reachable)),
@@ -178,6 +189,8 @@ def _setup(data_dir: Path):  # type: ignore[no-untyped-def]
     os.environ["RATE_FREE_PER_HOUR"] = "1000000"
     os.environ["RATE_VISITOR_PER_MINUTE"] = "1000000"
     os.environ["RATE_WIDGET_PER_MINUTE"] = "1000000"
+    from sqlmodel import select
+
     from app.db import make_engine, run_migrations, session_scope, set_engine
     from app.models import Document, DocumentStatus
     from app.rag.embedding import LocalEmbedder
@@ -204,7 +217,7 @@ def _setup(data_dir: Path):  # type: ignore[no-untyped-def]
     config = IngestConfig(files_dir=settings.files_dir, max_upload_bytes=settings.max_upload_bytes)
     JobRunner(engine, store, embedder, config).drain()
     with session_scope(engine) as s:
-        for doc in s.query(Document).all():
+        for doc in s.exec(select(Document)).all():
             if doc.status != DocumentStatus.ready:
                 raise SystemExit(f"{doc.filename} did not ingest: {doc.status} {doc.error}")
             log(f"ingested {doc.filename}: {doc.chunk_count} chunks")
@@ -215,6 +228,9 @@ def _setup(data_dir: Path):  # type: ignore[no-untyped-def]
 async def _ask_all(service, tenant: str, widget: str, questions: list[dict]) -> list[Outcome]:  # type: ignore[no-untyped-def]
     from app.db import session_scope
     from app.models import Message
+    from app.rag.answer_types import AnswerRequest
+    from app.rag.extractive import extract_answer
+    from app.rag.sanitize import sanitize_markdown
     from app.services.chat import ChatRequest
 
     outcomes: list[Outcome] = []
@@ -233,6 +249,8 @@ async def _ask_all(service, tenant: str, widget: str, questions: list[dict]) -> 
             assert stored is not None
             answered, confidence, text = stored.answered, stored.confidence, stored.text
         correct = contains_all(text, q["expected"]) if q["in_kb"] else not answered
+        ungated = extract_answer(AnswerRequest(q["question"], passages), min_evidence=0.0)
+        quoted = sanitize_markdown(ungated.text, allowed_domains=[], own_base_url="")
         outcomes.append(
             Outcome(
                 q["id"],
@@ -245,6 +263,10 @@ async def _ask_all(service, tenant: str, widget: str, questions: list[dict]) -> 
                 correct,
                 confidence,
                 text,
+                ungated_correct=ungated.answered
+                and q["in_kb"]
+                and contains_all(quoted, q["expected"]),
+                ungated_confidence=ungated.confidence if ungated.answered else None,
             )
         )
     return outcomes

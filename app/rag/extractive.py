@@ -24,7 +24,7 @@ import asyncio
 import math
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.rag.answer_types import AnswerDone, AnswerEvent, AnswerRequest, Source, Usage
 from app.rag.chunking import count_tokens
@@ -53,6 +53,9 @@ HEADING_WEIGHT = 0.3
 FAQ_WEIGHT = 1.0
 INTENT_BONUS = 0.6  # the sentence holds the kind of fact asked for (a duration, a price)
 MAX_QUESTION_TITLE_CHARS = 150
+# Between streamed sentences: longer than the embed page's 40 ms push batching plus a
+# frame, so each sentence gets its own paint; 3-4 sentences add ~0.2 s in all.
+SENTENCE_PAUSE_S = 0.06
 ABSENT_BOOST = 1.5  # weight factor of question words found in no candidate sentence
 FIT_CREDIT = 0.15  # evidence added (or taken) when a quote has (lacks) the fact asked for
 
@@ -102,6 +105,7 @@ def _units(text: str) -> Iterator[tuple[int, int, str]]:
     lines = 0  # lines in the current unit
     prev_line = ""
     prev_span = (0, 0)  # of prev_line
+    prev_before_end = 0  # end of the line before prev_line
     sentence_ended_before_prev = False  # the line before prev_line ended a sentence
     in_fence = False
     pos = 0
@@ -306,13 +310,18 @@ def _candidates(sources: Sequence[Source]) -> list[_Sentence]:
 # What a question asks for, and how a sentence that answers it looks. A quote without it
 # ("How long does shipping take?" -> a sentence about P.O. boxes) is ranked lower and
 # reported with lower confidence.
-_NUMBER_WORDS = r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty)"
+_NUMBER_WORDS = (
+    r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty)"
+)
 _DURATION = (
     rf"\b{_NUMBER_WORDS}(?:\s*(?:to|-|\u2013|or)\s*{_NUMBER_WORDS})?\s+(?:business\s+|working\s+)?"
     r"(?:days?|weeks?|hours?|minutes?|months?|years?)\b"
 )
 _MONEY = r"[$\u20ac\u00a3]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars?|usd|eur|euros?|cents?)\b|\bfree\b"
-_CLOCK = r"\b\d{1,2}(?::\d{2})?\s*(?:a\.m\.|p\.m\.|am|pm)|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\bweekdays?\b"
+_CLOCK = (
+    r"\b\d{1,2}(?::\d{2})?\s*(?:a\.m\.|p\.m\.|am|pm)"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\bweekdays?\b"
+)
 _PHONE = r"\+?\d[\d ().-]{6,}\d"
 _INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None], ...] = (
     # (question asks, sentence answers, header of a spreadsheet column that answers)
@@ -323,7 +332,8 @@ _INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None],
     ),
     (
         re.compile(
-            r"\b(?:price|prices|priced|cost|costs|fee|fees)\b|\bhow much (?:is|are|does|do|will|for)\b",
+            r"\b(?:price|prices|priced|cost|costs|fee|fees)\b"
+            r"|\bhow much (?:is|are|does|do|will|for)\b",
             re.I,
         ),
         re.compile(_MONEY, re.I),
@@ -391,9 +401,11 @@ def _score(
         rank_weight = 1 - c.rank / max(n_sources - 1, 1)
         lead = LEAD_BONUS if c.opens_unit else 0.0
         fit = INTENT_BONUS if intents and c.fits else 0.0
+        # An FAQ entry that matches "how long does shipping take?" by its heading but
+        # holds no duration ("Where do you ship?") gets no heading bonus.
         c.score = (
             (c.coverage + OWN_WEIGHT * c.own) / length_norm
-            + (FAQ_WEIGHT if c.faq >= 0 else HEADING_WEIGHT) * heading
+            + (FAQ_WEIGHT if c.faq >= 0 else HEADING_WEIGHT) * heading * c.fits
             + RANK_BONUS * rank_weight
             + lead
             + fit
@@ -427,11 +439,13 @@ def _unknown_identifier(question: str, sources: Sequence[Source]) -> bool:
     return any(all(n not in s.text for s in sources) for n in names)
 
 
-def _select(cands: list[_Sentence], weights: dict[int, float]) -> list[_Sentence]:
+def _select(
+    cands: list[_Sentence], weights: dict[int, float], min_evidence: float = MIN_COVERAGE
+) -> list[_Sentence]:
     """The best sentence above the threshold (the caller checked there is one), then up to
     two more whose score, plus a bonus for question terms not quoted yet ("invoices ... and
     refunds ..."), comes close to the best one's."""
-    best = max((c for c in cands if c.evidence >= MIN_COVERAGE), key=lambda c: c.score)
+    best = max((c for c in cands if c.evidence >= min_evidence), key=lambda c: c.score)
     if best.faq >= 0:
         return _faq_answer(best, cands)
     picked = [best]
@@ -441,8 +455,16 @@ def _select(cands: list[_Sentence], weights: dict[int, float]) -> list[_Sentence
         # More rows only when they match as well ("Which coffees are light roasts?").
         pool = [c for c in cands if c.record and c is not best and c.own >= best.own]
     else:
+        # When the question asks for a kind of fact and the best quote has it, further
+        # quotes must have it too ("how long": durations, not the P.O.-box sentence) unless
+        # they answer another part of the question.
         pool = [
-            c for c in cands if c.record is None and c is not best and c.coverage >= MIN_COVERAGE / 2
+            c
+            for c in cands
+            if c.record is None
+            and c is not best
+            and c.coverage >= MIN_COVERAGE / 2
+            and (c.fits or not best.fits or bool(c.terms & weights.keys() - best.terms))
         ]
     while pool and len(picked) < MAX_SENTENCES:
         c = max(pool, key=lambda c: _gain(c, weights, covered))
@@ -506,9 +528,18 @@ def _window(c: _Sentence, query: frozenset[int]) -> str:
     return ("\u2026 " if start else "") + body + (" \u2026" if end < len(words) else "")
 
 
-def _compose(picked: list[_Sentence], query: frozenset[int], citations: bool) -> str:
+def _compose(
+    picked: list[_Sentence],
+    query: frozenset[int],
+    citations: bool,
+    columns: Sequence[re.Pattern[str]] = (),
+) -> list[str]:
     """One quote per run of neighbouring sentences of a source; the best sentence's quote
-    first, then the rest in source and reading order. A spreadsheet row is one sentence."""
+    first, then the rest in source and reading order. A spreadsheet row is one sentence.
+
+    Returns the answer in pieces, one per sentence (the lead-in first), each a valid
+    markdown prefix when joined to the ones before it: they are streamed one by one.
+    """
     runs: list[list[_Sentence]] = []
     for c in sorted(picked, key=lambda c: (c.rank, c.index)):
         last = runs[-1][-1] if runs else None
@@ -522,15 +553,18 @@ def _compose(picked: list[_Sentence], query: frozenset[int], citations: bool) ->
         else:
             runs.append([c])
     runs.sort(key=lambda run: picked[0] not in run)  # stable: the rest keep their order
-    blocks: list[str] = []
+    pieces = [LEAD_IN]
     for run in runs:
         if run[0].record is not None:
-            quote = row_sentence(run[0].record, query)
+            sentences = [row_sentence(run[0].record, query, columns)]
         else:
-            quote = literal_markdown(" ".join(_window(c, query) for c in run))
-        n = run[0].source.n
-        blocks.append(f"> {quote} [{n}]" if citations else f"> {quote}")
-    return "\n\n".join([LEAD_IN, *blocks])
+            sentences = [literal_markdown(_window(c, query)) for c in run]
+        sentences[0] = "\n\n> " + sentences[0]
+        sentences[1:] = [" " + x for x in sentences[1:]]
+        if citations:
+            sentences[-1] += f" [{run[0].source.n}]"
+        pieces.extend(sentences)
+    return pieces
 
 
 # ---------------------------------------------------------------------------------
@@ -592,7 +626,11 @@ _MONEY_HEADER = re.compile(r"price|cost|amount|fee|usd|eur|gbp|[$\u20ac\u00a3]",
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
 
 
-def row_sentence(fields: list[tuple[str, str]], query: frozenset[int]) -> str:
+def row_sentence(
+    fields: list[tuple[str, str]],
+    query: frozenset[int],
+    columns: Sequence[re.Pattern[str]] = (),
+) -> str:
     """A spreadsheet row as one line: "Decaf Colombia — Price (USD): $14.50; Roast: ...".
 
     Built from the row's own headers and values only; the columns the question names come
@@ -605,7 +643,9 @@ def row_sentence(fields: list[tuple[str, str]], query: frozenset[int]) -> str:
     )
     name = present[name_at][1] if name_at is not None else ""
     rest = [f for i, f in enumerate(present) if i != name_at]
-    rest.sort(key=lambda f: not (_terms(f[0]) & query))  # stable: asked-for columns first
+    # Stable sort: the columns the question names or asks about ("how much": the price)
+    # first, the others in the sheet's order.
+    rest.sort(key=lambda f: not (_terms(f[0]) & query or any(p.search(f[0]) for p in columns)))
     parts = [f"{h}: {_cell(h, v)}" for h, v in rest]
     body = "; ".join(parts)
     line = f"{name} \u2014 {body}" if name and body else name or body
@@ -631,6 +671,12 @@ class ExtractiveResult:
     answered: bool
     used: list[Source]
     confidence: float | None = None  # 0..1, see `answer_confidence`; None when not answered
+    pieces: list[str] = field(default_factory=list)  # "".join(pieces) == text; streamed
+
+    def __post_init__(self) -> None:
+        if not self.pieces:
+            # Paragraph by paragraph, separators kept (an owner's Q&A answer, "don't know").
+            self.pieces = re.findall(r"\s*\S.*?(?=\n\s*\n|\Z)", self.text, re.S) or [self.text]
 
 
 def answer_confidence(best: _Sentence) -> float:
@@ -644,8 +690,12 @@ def answer_confidence(best: _Sentence) -> float:
     return round(min(max(best.evidence, 0.0), 1.0), 3)
 
 
-def extract_answer(req: AnswerRequest) -> ExtractiveResult:
-    """The whole answer at once (the responder streams this)."""
+def extract_answer(req: AnswerRequest, *, min_evidence: float = MIN_COVERAGE) -> ExtractiveResult:
+    """The whole answer at once (the responder streams this).
+
+    `min_evidence` is the "don't know" gate; bench/answers.py lowers it to see what would
+    have been quoted, to measure how well the confidence ranks those quotes.
+    """
     sources = _ranked_sources(req.sources)
     if not sources:
         return ExtractiveResult(req.unknown_answer, False, [])
@@ -661,35 +711,38 @@ def extract_answer(req: AnswerRequest) -> ExtractiveResult:
     cands = _candidates(sources)
     if not query or not cands:
         return ExtractiveResult(req.unknown_answer, False, [])
-    if _unknown_identifier(req.retrieval_query or req.question, sources):
+    if _unknown_identifier(req.retrieval_query or req.question, sources) and min_evidence > 0:
         return ExtractiveResult(req.unknown_answer, False, [])
     weights = _score(cands, query, len(sources), req.question)
-    if max(c.evidence for c in cands) < MIN_COVERAGE:
+    if max(c.evidence for c in cands) < min_evidence:
         return ExtractiveResult(req.unknown_answer, False, [])
-    picked = _select(cands, weights)
+    picked = _select(cands, weights, min(min_evidence, max(c.evidence for c in cands)))
     used = [s for s in sources if any(c.source is s for c in picked)]
-    text = _compose(picked, query, req.citations)
-    return ExtractiveResult(text, True, used, answer_confidence(picked[0]))
-
-
-def _deltas(text: str) -> Iterator[str]:
-    # Word by word, each with its trailing whitespace, so "".join(deltas) == text.
-    yield from re.findall(r"\s*\S+\s*", text) or [text]
+    columns = [column for _, column in _intents(req.question) if column is not None]
+    pieces = _compose(picked, query, req.citations, columns)
+    return ExtractiveResult("".join(pieces), True, used, answer_confidence(picked[0]), pieces)
 
 
 class ExtractiveResponder:
-    """Answers from the retrieved sources alone; never sees or echoes the system prompt."""
+    """Answers from the retrieved sources alone; never sees or echoes the system prompt.
+
+    The answer is ready at once, but it is streamed sentence by sentence with
+    `sentence_pause_s` between sentences, so a visitor sees it arrive: the embed page
+    pushes at most one update per `STREAM_BATCH_S` (40 ms), and deltas closer together than
+    that would all land in one paint. The first sentence (the lead-in) is not delayed.
+    """
 
     provider = PROVIDER
 
-    def __init__(self, sentence_pause_s: float = 0.0) -> None:
+    def __init__(self, sentence_pause_s: float = SENTENCE_PAUSE_S) -> None:
         self.sentence_pause_s = sentence_pause_s
 
     async def stream(self, req: AnswerRequest) -> AsyncIterator[AnswerEvent]:
         result = extract_answer(req)
-        for delta in _deltas(result.text):
+        for i, delta in enumerate(result.pieces):
+            if i:
+                await asyncio.sleep(self.sentence_pause_s)  # 0 still lets the consumer run
             yield delta
-            await asyncio.sleep(0)  # let the consumer push each delta to the UI
         # "Read" = the question plus the sources the answer quotes (all of each source).
         read = "\n\n".join([req.question, *(s.text for s in result.used)])
         usage = Usage(

@@ -21,12 +21,11 @@ Domain rules (`link_allowed`):
   no percent-escapes or backslashes in the authority, host made of ASCII letters, digits,
   hyphens and dots. Internationalised hosts are compared in punycode (markdown-it encodes
   link hosts; patterns are IDNA-encoded), so "ex\u0430mple.com" (Cyrillic a)
-  never equals "example.com". Any port is accepted; a trailing dot on the host is ignored.
-- Pattern "example.com" allows example.com and www.example.com (nothing else).
-- Pattern "*.example.com" allows example.com and every subdomain at any depth. Wildcards
-  need at least two labels after "*." ("*.com" is ignored). Matching is by whole labels, so
-  example.com.evil.io and evil-example.com never match.
-- Patterns may be given as URLs ("https://example.com/docs"): only the host is used.
+  never equals "example.com". A trailing dot on the host is ignored.
+- Which hosts and ports a pattern admits is `app.rag.domains` (the rule the chat page's
+  frame-ancestors uses too): "example.com" admits example.com and www.example.com on the
+  default port only; "example.com:8443" that port only; "*.example.com" the apex and every
+  subdomain; "*.com" nothing. Patterns may be given as URLs ("https://example.com/docs").
 - `own_base_url`: same scheme, host and port are allowed (our document links), as are
   root-relative paths ("/docs/1", not "//host" or "/\\host"), which resolve to us.
 - mailto:, javascript:, data:, vbscript:, file: and every other scheme are not links.
@@ -42,9 +41,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
 
-import idna
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
+
+from app.rag.domains import DEFAULT_PORTS, DomainPattern, parse_domain
 
 __all__ = ["clean_citations", "link_allowed", "sanitize_markdown"]
 
@@ -83,24 +83,8 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u
 
 @dataclass(frozen=True, slots=True)
 class _Policy:
-    exact: frozenset[str]  # hosts allowed as they are
-    suffixes: tuple[str, ...]  # ".example.com": any subdomain
-    own_origin: tuple[str, str, str] | None  # (scheme, host, port)
-
-
-def _host_of(pattern: str) -> str | None:
-    """A domain pattern or URL reduced to an ASCII (punycode) host, or None if unusable."""
-    p = pattern.strip().lower()
-    p = re.sub(r"^[a-z][a-z0-9+.-]*://", "", p)
-    p = re.split(r"[/?#]", p, maxsplit=1)[0]
-    p = p.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
-    if not p:
-        return None
-    try:
-        host = idna.encode(p, uts46=True).decode("ascii")
-    except UnicodeError:  # idna.IDNAError and codec errors alike
-        return None
-    return host if _AUTHORITY.match(host) else None
+    patterns: tuple[DomainPattern, ...]  # the widget's allowed domains
+    own_origin: tuple[str, str, int] | None  # (scheme, host, port)
 
 
 def _policy(allowed_domains: list[str], own_base_url: str) -> _Policy:
@@ -109,23 +93,11 @@ def _policy(allowed_domains: list[str], own_base_url: str) -> _Policy:
 
 @lru_cache(maxsize=256)
 def _cached_policy(allowed_domains: tuple[str, ...], own_base_url: str) -> _Policy:
-    exact: set[str] = set()
-    suffixes: list[str] = []
-    for raw in allowed_domains:
-        wildcard = raw.strip().startswith("*.")
-        host = _host_of(raw.strip()[2:] if wildcard else raw)
-        if host is None:
-            continue
-        if wildcard:
-            if host.count(".") >= 1:  # "*.com" would allow half the web
-                suffixes.append("." + host)
-                exact.add(host)
-        else:
-            exact.update({host, "www." + host})
-    return _Policy(frozenset(exact), tuple(suffixes), _origin(own_base_url))
+    patterns = (parse_domain(raw) for raw in allowed_domains)
+    return _Policy(tuple(p for p in patterns if p is not None), _origin(own_base_url))
 
 
-def _origin(url: str) -> tuple[str, str, str] | None:
+def _origin(url: str) -> tuple[str, str, int] | None:
     m = _HTTP_URL.match(url.strip())
     if not m:
         return None
@@ -133,7 +105,8 @@ def _origin(url: str) -> tuple[str, str, str] | None:
     if not auth:
         return None
     scheme = m.group(1).lower()
-    return scheme, auth.group(1), auth.group(2) or ("443" if scheme == "https" else "80")
+    port = int(auth.group(2)) if auth.group(2) else DEFAULT_PORTS[scheme]
+    return scheme, auth.group(1), port
 
 
 def _allowed(url: str, policy: _Policy) -> bool:
@@ -147,8 +120,7 @@ def _allowed(url: str, policy: _Policy) -> bool:
         return False
     if origin == policy.own_origin:
         return True
-    host = origin[1]
-    return host in policy.exact or host.endswith(policy.suffixes)
+    return any(p.admits(*origin) for p in policy.patterns)
 
 
 def link_allowed(url: str, *, allowed_domains: list[str], own_base_url: str) -> bool:

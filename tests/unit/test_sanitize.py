@@ -205,7 +205,11 @@ def test_empty_and_whitespace() -> None:
         ("http://example.com/a", True),
         ("https://EXAMPLE.com./x", True),
         ("https://www.example.com", True),
-        ("https://example.com:8443/x", True),
+        ("https://example.com:443/x", True),  # the default port, written out
+        ("http://example.com:80/x", True),
+        ("https://example.com:8443/x", False),  # another port: another origin
+        ("http://example.com:443/x", False),
+        ("https://docs.acme.io:8080", False),
         ("https://api.example.com", False),  # plain pattern: apex and www only
         ("https://docs.acme.io", True),
         ("https://a.b.docs.acme.io", True),
@@ -232,6 +236,50 @@ def test_empty_and_whitespace() -> None:
 )
 def test_link_allowed(url: str, ok: bool) -> None:
     assert allowed(url) is ok
+
+
+def test_a_pattern_with_a_port_admits_that_port_only() -> None:
+    domains = ["shop.example:8443", "127.0.0.1:8765", "localhost:3000"]
+
+    def ok(url: str) -> bool:
+        return link_allowed(url, allowed_domains=domains, own_base_url="")
+
+    assert ok("https://shop.example:8443/a") and ok("https://www.shop.example:8443/a")
+    assert not ok("https://shop.example/a") and not ok("https://shop.example:8444/a")
+    assert ok("http://127.0.0.1:8765/x") and not ok("http://127.0.0.1:8766/x")
+    assert ok("http://localhost:3000/") and not ok("http://www.localhost:3000/")
+
+
+def test_links_and_frame_ancestors_follow_one_rule() -> None:
+    """Every host:port the chat page may be framed by is a clickable link host, and the
+    reverse (checked on the CSP sources the framing module emits)."""
+    from app.services.framing import frame_ancestors
+
+    stored = ["shop.example", "*.docs.example", "shop.example:8443", "127.0.0.1:8765"]
+    sources = frame_ancestors(stored, "https://chat.ourapp.io").split()[3:]
+    assert sources == [
+        "shop.example",
+        "www.shop.example",
+        "*.docs.example",
+        "docs.example",
+        "shop.example:8443",
+        "www.shop.example:8443",
+        "127.0.0.1:8765",
+    ]
+    for source in sources:
+        url = "https://" + source.replace("*.", "deep.sub.") + "/"
+        assert link_allowed(url, allowed_domains=stored, own_base_url=""), url
+    for url in ["https://shop.example:8080/", "https://docs.example:8443/", "https://x.example/"]:
+        assert not link_allowed(url, allowed_domains=stored, own_base_url=""), url
+    assert "shop.example:8080" not in sources
+
+
+def test_answer_links_to_another_port_lose_their_url() -> None:
+    text = "See [the docs](https://example.com:8443/docs) or [home](https://example.com/)."
+    assert clean(text) == "See the docs or [home](https://example.com/)."
+    assert clean("Visit https://example.com:9000/admin now") == (
+        "Visit `https://example.com:9000/admin` now"
+    )
 
 
 def test_unusable_patterns_are_ignored() -> None:

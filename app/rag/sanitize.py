@@ -37,6 +37,7 @@ request leaves the browser), `$...$` math (KaTeX renders it without \\href or im
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -143,9 +144,16 @@ def _code_span(content: str) -> str:
     return f"{fence}{pad}{content}{pad}{fence}"
 
 
-def _escape_char(text: str, i: int, table: bool) -> str:
-    """One character of plain text, escaped if it could start or end markup here."""
+def _escape_char(text: str, i: int, table: bool, emphasis: str = "all") -> str:
+    """One character of plain text, escaped if it could start or end markup here.
+
+    `emphasis` says which `*` and `_` are escaped: "all" that could be markup, "openers"
+    only those that could open emphasis (a closer without an opener is plain text), "none"
+    none. `sanitize_markdown` keeps the lighter forms only where they parse exactly like
+    the fully escaped one."""
     c = text[i]
+    if c in "*_" and emphasis != "all":
+        return "\\" + c if emphasis == "openers" and _can_open(text, i) else c
     prev = text[i - 1] if i else ""
     nxt = text[i + 1] if i + 1 < len(text) else ""  # "" = end of the piece: assume the worst
     if c == "\\":
@@ -168,6 +176,30 @@ def _escape_char(text: str, i: int, table: bool) -> str:
     return c
 
 
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "PS" if ch else False
+
+
+def _can_open(text: str, i: int) -> bool:
+    """Whether the `*`/`_` run around text[i] could open emphasis (CommonMark's flanking
+    rules); unknown neighbours beyond the piece count as whitespace before, none after."""
+    c = text[i]
+    start, end = i, i + 1
+    while start and text[start - 1] == c:
+        start -= 1
+    while end < len(text) and text[end] == c:
+        end += 1
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else ""
+    if not after or after.isspace():
+        return False
+    left = not _is_punct(after) or before.isspace() or _is_punct(before)
+    if c == "*":
+        return left
+    right = not before.isspace() and (not _is_punct(before) or _is_punct(after))
+    return left and (not right or _is_punct(before))
+
+
 def _escape_line_start(line: str) -> tuple[str, str]:
     """Split off an escaped prefix if the line would otherwise open a block construct."""
     m = _ORDERED_MARK.match(line)
@@ -178,7 +210,7 @@ def _escape_line_start(line: str) -> tuple[str, str]:
     return "", line
 
 
-def _escape_plain(text: str, at_start: bool, table: bool) -> str:
+def _escape_plain(text: str, at_start: bool, table: bool, emphasis: str = "all") -> str:
     """Escape plain text; `at_start` = the text begins a line."""
     out: list[str] = []
     lines = text.split("\n")
@@ -194,10 +226,11 @@ def _escape_plain(text: str, at_start: bool, table: bool) -> str:
         out.append(prefix)
         pos = 0
         for m in _CITATION.finditer(line):
-            out.extend(_escape_char(line[: m.start()], i, table) for i in range(pos, m.start()))
+            head = line[: m.start()]
+            out.extend(_escape_char(head, i, table, emphasis) for i in range(pos, m.start()))
             out.append(m.group())
             pos = m.end()
-        out.extend(_escape_char(line, i, table) for i in range(pos, len(line)))
+        out.extend(_escape_char(line, i, table, emphasis) for i in range(pos, len(line)))
     return "".join(out)
 
 
@@ -258,8 +291,9 @@ def _html_text(html: str) -> list[str]:
 
 
 class _Renderer:
-    def __init__(self, policy: _Policy) -> None:
+    def __init__(self, policy: _Policy, *, emphasis: str = "all") -> None:
         self.policy = policy
+        self.emphasis = emphasis  # which "*" and "_" in text are escaped (see _escape_char)
 
     # -- blocks ---------------------------------------------------------------------
 
@@ -422,24 +456,25 @@ class _Renderer:
     def text(self, text: str, at_start: bool, *, in_link: bool, table: bool) -> str:
         """Plain text; bare URLs become autolinks when allowed, inline code when not."""
         if in_link:
-            return _escape_plain(text, at_start, table)
+            return _escape_plain(text, at_start, table, self.emphasis)
         out: list[str] = []
         pos = 0
         for m in _BARE_URL.finditer(text):
             url = _trim_url(m.group())
             if not url:
                 continue
-            out.append(_escape_plain(text[pos : m.start()], _line_start(out, at_start), table))
+            start = _line_start(out, at_start)
+            out.append(_escape_plain(text[pos : m.start()], start, table, self.emphasis))
             full = url if "://" in url else "http://" + url
             if "://" in url and _allowed(full, self.policy) and _URL_SAFE.fullmatch(url):
                 out.append(f"<{url}>")
             elif _allowed(full, self.policy):
-                out.append(_escape_plain(url, False, table))  # remark-gfm links it
+                out.append(_escape_plain(url, False, table, self.emphasis))  # remark-gfm links it
             else:
                 span = _code_span(url)
                 _append(out, span.replace("|", "\\|") if table else span)
             pos = m.start() + len(url)
-        out.append(_escape_plain(text[pos:], _line_start(out, at_start), table))
+        out.append(_escape_plain(text[pos:], _line_start(out, at_start), table, self.emphasis))
         return "".join(out)
 
 
@@ -479,7 +514,25 @@ def sanitize_markdown(text: str, *, allowed_domains: list[str], own_base_url: st
     if not text.strip():
         return ""
     tree = SyntaxTreeNode(_MD.parse(text))
-    return _Renderer(_policy(allowed_domains, own_base_url)).blocks(tree.children).strip()
+    policy = _policy(allowed_domains, own_base_url)
+    strict = _Renderer(policy)
+    lighter = [_Renderer(policy, emphasis="none"), _Renderer(policy, emphasis="openers")]
+    parts: list[str] = []
+    for node in tree.children:
+        block = strict.block(node, False)
+        if not block:
+            continue
+        # Text as written where escaping is not needed: "except*" and "**kwargs" stay as
+        # they are, "__init__" becomes "\\_\\_init__", so the raw answer (API clients,
+        # transcripts) reads like the text. A lighter form is kept only if it parses
+        # exactly like the fully escaped one: nothing can turn into emphasis it was not.
+        for renderer in lighter:
+            plain = renderer.block(node, False)
+            if plain == block or _MD.render(plain) == _MD.render(block):
+                block = plain
+                break
+        parts.append(block)
+    return "\n\n".join(parts).strip()
 
 
 # ---------------------------------------------------------------------------------

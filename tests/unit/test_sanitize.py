@@ -182,9 +182,44 @@ def test_indented_code_becomes_fenced_and_keeps_html_as_text() -> None:
 
 
 def test_escapes_keep_literal_text_literal() -> None:
-    for text in ["\\# not a heading", "\\- not a list", "1\\. not a list", "\\*not em\\*"]:
+    for text in ["\\# not a heading", "\\- not a list", "1\\. not a list"]:
         assert clean(text) == text
+    # A closing "*" with no opener is plain text: only the opener needs its backslash.
+    assert clean("\\*not em\\*") == "\\*not em*"
     assert clean("&lt;b&gt; &amp;copy;") == "\\<b> &amp;copy;"
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("An except\\* clause", "An except* clause"),
+        ("Pass \\*\\*kwargs or \\*args.", "Pass **kwargs or *args."),
+        ("Define \\_\\_bool\\_\\_ on the class.", "Define \\_\\_bool__ on the class."),
+        ("Call a_b_c(x) and 5 * 3.", "Call a_b_c(x) and 5 * 3."),
+        ("Keep `__init__` and `**kw` in code.", "Keep `__init__` and `**kw` in code."),
+    ],
+)
+def test_identifiers_in_text_are_escaped_only_where_markdown_needs_it(text: str, raw: str) -> None:
+    """Faithful quotes (issue 11 item 7): what the answer means is unchanged, and the raw
+    markdown (API, transcripts) keeps identifiers readable instead of `\\*\\*kwargs`."""
+    out = clean(text)
+    assert out == raw
+    md = MarkdownIt("commonmark")
+    assert md.render(out) == md.render(text)
+    assert "<em>" not in md.render(out) and "<strong>" not in md.render(out)
+
+
+def test_lighter_escaping_never_creates_emphasis_across_pieces() -> None:
+    # Each "*" alone is plain text, but together they would open and close emphasis.
+    for text in [
+        "a \\*b `c` d\\* e",
+        "\\*x\\* and \\_y\\_",
+        "\\**x**",
+        "\\_\\_a\\_\\_ `c` \\_\\_b\\_\\_",
+    ]:
+        out = clean(text)
+        md = MarkdownIt("commonmark")
+        assert md.render(out) == md.render(text), (text, out)
 
 
 def test_empty_and_whitespace() -> None:

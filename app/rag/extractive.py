@@ -87,7 +87,7 @@ _PHRASING = (
     "know like possible able find help please thanks thank hi hello anyone someone anything "
     "something take takes happen happens mean means explain describe give exist exists "
     "actually really currently already difference different differ would could should might "
-    "shall will can may must come comes"
+    "shall will can may must come comes often frequently"
 )
 _ANAPHOR = re.compile(r"^(?:It|This|That|These|Those|They|Then|Also|However|But|Otherwise)\b")
 
@@ -342,6 +342,15 @@ _INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None],
     (
         re.compile(r"^\s*when\b|\bwhat time\b|\bopening hours\b", re.I),
         re.compile(f"{_DURATION}|{_CLOCK}", re.I),
+        None,
+    ),
+    (
+        re.compile(r"\bhow (?:often|frequently)\b", re.I),
+        re.compile(
+            r"\bevery\b|\beach\b|\b(?:daily|weekly|monthly|yearly|annually|once|twice)\b"
+            r"|\btimes? (?:a|per)\b|\bper (?:day|week|month|year)\b",
+            re.I,
+        ),
         None,
     ),
     (re.compile(r"\bphone\b|\bcall\b", re.I), re.compile(_PHONE), re.compile("phone", re.I)),

@@ -406,6 +406,19 @@ def test_how_long_quotes_the_sentence_with_a_duration_from_the_same_chunk() -> N
     assert "Express shipping Express" not in result.text  # the PDF heading is not quoted
 
 
+def test_how_often_is_phrasing_and_asks_for_a_frequency() -> None:
+    manual = src(
+        1,
+        "The machine heats water to 93 degrees in forty seconds.\n\n"
+        "Descale the machine every two months with citric acid tablets.",
+        0.9,
+    )
+    result = extract_answer(req("How often should I descale?", [manual]))
+    assert quotes(result.text) == [
+        ("Descale the machine every two months with citric acid tablets.", 1)
+    ]
+
+
 @pytest.mark.parametrize(
     ("question", "row"),
     [

@@ -142,7 +142,7 @@ async def test_stored_confidence_is_the_answerers_and_flags_weak_answers(
     http: httpx.AsyncClient, guide: Guide, engine: Engine
 ) -> None:
     strong = await ask(http, guide, "What does **kwargs collect?")
-    weak = await ask(http, guide, "What does **kwargs collect in a lambda on Windows?")
+    weak = await ask(http, guide, "What does **kwargs collect for decorators?")
     unknown = await ask(http, guide, "How do I bake sourdough bread?")
     with session_scope(engine) as s:
 

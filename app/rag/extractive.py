@@ -1,7 +1,10 @@
 """The offline answerer: quotes the most relevant sentences of the retrieved sources.
 
 No model is involved, so nothing can be invented: the answer is a short lead-in plus one to
-three sentences copied from `Source.text` (whitespace collapsed), each followed by its `[n]`.
+three sentences copied from `Source.text` (whitespace collapsed), each quote followed by
+its `[n]`. Identifiers in quotes are set as inline code (`literal_markdown`) so markdown
+cannot turn `__init__` into bold "init"; a spreadsheet row is quoted as one line built
+from its own headers and values (`row_sentence`).
 
 How sentences are scored (lexical only; re-embedding every sentence costs ~0.5 s here):
 - Terms are the retrieval BM25 terms (`app.rag.store.bm25_query_sparse`: English stopwords
@@ -10,12 +13,23 @@ How sentences are scored (lexical only; re-embedding every sentence costs ~0.5 s
 - IDF is computed over the candidate sentences themselves, smoothed with
   `BACKGROUND_SENTENCES` imaginary unrelated ones: a term every sentence shares (the
   product name) says little, a rare one says a lot. A question term found in no sentence
-  gets the highest IDF, which is what makes unrelated questions score low.
-- `coverage` = share of the question's IDF mass a sentence contains (0..1). It alone decides
-  whether there is an answer at all (`MIN_COVERAGE`), so the threshold does not depend on
-  the retrieval mode's score scale.
-- The ranking score adds a mild length normalisation (concise sentences first) and a bonus
-  for the source's retrieval rank, so ties go to the best source.
+  gets the highest IDF, boosted by `ABSENT_BOOST` ("tea" asked of a coffee shop's pages).
+- Headings are context: a sentence's `coverage` is the share of the question's IDF mass
+  found in the sentence or in the heading it sits under. An FAQ question ("Do you sell
+  decaf?" on its own line) is a heading, never an answer: the answer is the text under the
+  best matching question (`_faq_answer`). Spreadsheet rows count their headers as context.
+- Answer types: "how long", "how often", "how much"/price, "when", phone and stock
+  questions want a sentence holding a duration, a frequency, an amount, a time, a number
+  (`_INTENTS`); sentences that have it rank higher, and further quotes must have it too.
+- `evidence` = coverage +/- `FIT_CREDIT` for the answer type. It alone decides whether
+  there is an answer at all (`MIN_COVERAGE`), so the threshold does not depend on the
+  retrieval mode's score scale, and it is the answer's confidence (`answer_confidence`),
+  stored as `Message.confidence`. A code identifier the question names ("__init_subclass__")
+  must occur in a source as written, or the answer is "don't know".
+- The ranking score adds a mild length normalisation (concise sentences first), the
+  heading's match, a bonus for the answer type and for the source's retrieval rank.
+
+Tuned on the "tune" split of bench/answer_set (`make bench-answers` reports the rest).
 """
 
 from __future__ import annotations

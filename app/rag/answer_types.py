@@ -61,6 +61,9 @@ class AnswerDone:
     usage: Usage
     answered: bool = True
     notice: str | None = None  # e.g. "The AI provider is unavailable; showing quotes instead."
+    # How likely the answer is right, 0..1, when the responder can tell (the extractive
+    # one can); None = unknown, and the turn falls back to its best source's score.
+    confidence: float | None = None
 
 
 # A responder's stream yields text deltas, then exactly one AnswerDone.

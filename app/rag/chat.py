@@ -85,6 +85,7 @@ class TurnResult:
     notice: str | None = None
     cached: bool = False
     qa_pair_id: str | None = None
+    confidence: float | None = None  # from AnswerDone; None: the best source's score is used
 
 
 ChatEvent = TokenEvent | SourcesEvent | TurnResult

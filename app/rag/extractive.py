@@ -1,7 +1,10 @@
 """The offline answerer: quotes the most relevant sentences of the retrieved sources.
 
 No model is involved, so nothing can be invented: the answer is a short lead-in plus one to
-three sentences copied from `Source.text` (whitespace collapsed), each followed by its `[n]`.
+three sentences copied from `Source.text` (whitespace collapsed), each quote followed by
+its `[n]`. Identifiers in quotes are set as inline code (`literal_markdown`) so markdown
+cannot turn `__init__` into bold "init"; a spreadsheet row is quoted as one line built
+from its own headers and values (`row_sentence`).
 
 How sentences are scored (lexical only; re-embedding every sentence costs ~0.5 s here):
 - Terms are the retrieval BM25 terms (`app.rag.store.bm25_query_sparse`: English stopwords
@@ -10,12 +13,23 @@ How sentences are scored (lexical only; re-embedding every sentence costs ~0.5 s
 - IDF is computed over the candidate sentences themselves, smoothed with
   `BACKGROUND_SENTENCES` imaginary unrelated ones: a term every sentence shares (the
   product name) says little, a rare one says a lot. A question term found in no sentence
-  gets the highest IDF, which is what makes unrelated questions score low.
-- `coverage` = share of the question's IDF mass a sentence contains (0..1). It alone decides
-  whether there is an answer at all (`MIN_COVERAGE`), so the threshold does not depend on
-  the retrieval mode's score scale.
-- The ranking score adds a mild length normalisation (concise sentences first) and a bonus
-  for the source's retrieval rank, so ties go to the best source.
+  gets the highest IDF, boosted by `ABSENT_BOOST` ("tea" asked of a coffee shop's pages).
+- Headings are context: a sentence's `coverage` is the share of the question's IDF mass
+  found in the sentence or in the heading it sits under. An FAQ question ("Do you sell
+  decaf?" on its own line) is a heading, never an answer: the answer is the text under the
+  best matching question (`_faq_answer`). Spreadsheet rows count their headers as context.
+- Answer types: "how long", "how often", "how much"/price, "when", phone and stock
+  questions want a sentence holding a duration, a frequency, an amount, a time, a number
+  (`_INTENTS`); sentences that have it rank higher, and further quotes must have it too.
+- `evidence` = coverage +/- `FIT_CREDIT` for the answer type. It alone decides whether
+  there is an answer at all (`MIN_COVERAGE`), so the threshold does not depend on the
+  retrieval mode's score scale, and it is the answer's confidence (`answer_confidence`),
+  stored as `Message.confidence`. A code identifier the question names ("__init_subclass__")
+  must occur in a source as written, or the answer is "don't know".
+- The ranking score adds a mild length normalisation (concise sentences first), the
+  heading's match, a bonus for the answer type and for the source's retrieval rank.
+
+Tuned on the "tune" split of bench/answer_set (`make bench-answers` reports the rest).
 """
 
 from __future__ import annotations
@@ -24,7 +38,7 @@ import asyncio
 import math
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.rag.answer_types import AnswerDone, AnswerEvent, AnswerRequest, Source, Usage
 from app.rag.chunking import count_tokens
@@ -32,7 +46,7 @@ from app.rag.store import bm25_query_sparse
 
 PROVIDER = "extractive"
 LEAD_IN = "From our documentation:"
-MIN_COVERAGE = 0.3  # below this share of the question's IDF mass, say "don't know"
+MIN_COVERAGE = 0.4  # below this evidence (share of the question's IDF mass), "don't know"
 RELATIVE_KEEP = 0.6  # further sentences must reach this fraction of the best one's score
 MAX_SENTENCES = 3
 MAX_WORDS = 90  # budget for all quotes together
@@ -46,6 +60,18 @@ DUPLICATE_JACCARD = 0.7
 # The candidates were retrieved *because* they share the question's terms, so IDF over them
 # alone would punish exactly those terms; this many imaginary unrelated sentences smooth it.
 BACKGROUND_SENTENCES = 20
+OWN_WEIGHT = 0.5  # question words in the sentence itself count on top of its heading's
+# Question words in the heading above count on top of coverage: in an FAQ, the entry whose
+# question matches is the answer even when its text shares no word with the question.
+HEADING_WEIGHT = 0.3
+FAQ_WEIGHT = 1.0
+INTENT_BONUS = 0.6  # the sentence holds the kind of fact asked for (a duration, a price)
+MAX_QUESTION_TITLE_CHARS = 150
+# Between streamed sentences: longer than the embed page's 40 ms push batching plus a
+# frame, so each sentence gets its own paint; 3-4 sentences add ~0.2 s in all.
+SENTENCE_PAUSE_S = 0.06
+ABSENT_BOOST = 1.5  # weight factor of question words found in no candidate sentence
+FIT_CREDIT = 0.15  # evidence added (or taken) when a quote has (lacks) the fact asked for
 
 # ---------------------------------------------------------------------------------
 # Sentence splitting
@@ -60,10 +86,13 @@ _FENCE = re.compile(r"^\s*(```|~~~)")
 _BULLET = re.compile(r"^\s*(?:[-*+\u2022\u2023\u25e6\u25aa\u2013]|\(?\d{1,3}[.)]|[a-z][.)])\s+")
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _TABLE_ROW = re.compile(r"^\s*\|")
+_ENDS_SENTENCE = re.compile(r"[.!?][\"')\]\u201d\u2019]*$")
 _TERMINAL = re.compile(r"[.!?:;,\u2026]$")
 # A sentence end: terminal punctuation, optional closers, whitespace.
 _SENT_END = re.compile(r"[.!?\u2026]+[\"')\]\u201d\u2019]*\s+")
 _WS = re.compile(r"\s+")
+# A spreadsheet row as parsing writes it: "Header: value; Header: value" (two fields or more).
+_RECORD = re.compile(r"^[^:;\n]{1,80}: [^;\n]*(?:; [^:;\n]{1,80}: [^;\n]*)+$")
 _QA = re.compile(r"^\s*(?:Q|Question)\s*:.*?\n\s*(?:A|Answer)\s*:\s*(.+)$", re.S | re.I)
 # How questions are phrased, not what they ask about ("how long does it take", "can I
 # get"): not in the BM25 stopword list, but counting them would sink every coverage score.
@@ -71,21 +100,27 @@ _PHRASING = (
     "long much many get gets got use using need needs want wants make work works way tell "
     "know like possible able find help please thanks thank hi hello anyone someone anything "
     "something take takes happen happens mean means explain describe give exist exists "
-    "actually really currently"
+    "actually really currently already difference different differ would could should might "
+    "shall will can may must come comes often frequently"
 )
 _ANAPHOR = re.compile(r"^(?:It|This|That|These|Those|They|Then|Also|However|But|Otherwise)\b")
 
 
-def _units(text: str) -> Iterator[tuple[int, int, bool]]:
-    """(start, end, is_title) of paragraphs, list items, headings, table rows; code skipped.
+def _units(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, kind) of paragraphs, list items, headings, table rows; code skipped.
 
-    A title is a markdown heading, or a lone short unpunctuated line before a capitalised one
-    (how headings look in PDF text). Titles help splitting but are never quoted as answers.
+    kind is "title" for a markdown heading, a lone short unpunctuated line before a
+    capitalised one (how headings look in PDF text) or a question on its own line before
+    its answer (an FAQ heading); "record" for a "Header: value; Header: value" line (how
+    spreadsheet rows are parsed); "text" otherwise. Titles are context, never answers.
     """
     start: int | None = None
     end = 0
     lines = 0  # lines in the current unit
     prev_line = ""
+    prev_span = (0, 0)  # of prev_line
+    prev_before_end = 0  # end of the line before prev_line
+    sentence_ended_before_prev = False  # the line before prev_line ended a sentence
     in_fence = False
     pos = 0
     for line in text.splitlines(keepends=True):
@@ -96,25 +131,45 @@ def _units(text: str) -> Iterator[tuple[int, int, bool]]:
         in_fence ^= fence
         if fence or in_fence or not stripped:
             if start is not None:
-                yield start, end, False
+                yield start, end, "text"
+            start = None
+            continue
+        if _RECORD.match(stripped):
+            if start is not None:
+                yield start, end, "text"
+            lead = len(body) - len(body.lstrip())
+            yield line_start + lead, line_start + len(body.rstrip()), "record"
             start = None
             continue
         heading = _HEADING.match(body)
         marker = _BULLET.match(body) or heading
         title = start is not None and lines == 1 and _looks_like_title(prev_line, stripped)
+        if (
+            start is not None
+            and lines >= 2
+            and sentence_ended_before_prev
+            and not marker
+            and _looks_like_title(prev_line, stripped)
+        ):
+            # PDF text has no blank line between a paragraph and the next heading.
+            yield start, prev_before_end, "text"
+            start, lines, title = prev_span[0], 1, True
         if start is None or marker or title or _TABLE_ROW.match(body):
             if start is not None:
-                yield start, end, title
+                yield start, end, "title" if title else "text"
             start = line_start + (marker.end() if marker else len(body) - len(body.lstrip()))
             lines = 0
+        prev_before_end = end
+        sentence_ended_before_prev = lines >= 1 and _ENDS_SENTENCE.search(prev_line) is not None
         end = line_start + len(body.rstrip())
         lines += 1
         prev_line = stripped
+        prev_span = (line_start + len(body) - len(body.lstrip()), end)
         if heading or _TABLE_ROW.match(body):
-            yield start, end, heading is not None  # never continues on the next line
+            yield start, end, "title" if heading else "text"  # never continues on the next line
             start = None
     if start is not None:
-        yield start, end, False
+        yield start, end, "text"
 
 
 def _looks_like_title(prev: str, line: str) -> bool:
@@ -123,6 +178,8 @@ def _looks_like_title(prev: str, line: str) -> bool:
         return False
     if prev.endswith(":"):
         return True
+    if prev.endswith("?") and len(prev) <= MAX_QUESTION_TITLE_CHARS:
+        return line[:1].isupper() or line[:1].isdigit()  # an FAQ question, its answer below
     return not _TERMINAL.search(prev) and len(prev) < 60 and line[:1].isupper()
 
 
@@ -145,10 +202,14 @@ def _is_abbreviation(word: str) -> bool:
     return (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS
 
 
-def _sentences(text: str, titles: bool) -> Iterator[tuple[int, int, bool]]:
-    """(start, end, opens_unit) per sentence; opens_unit = first of its paragraph or item."""
-    for a, b, is_title in _units(text):
-        if is_title and not titles:
+def _sentences(text: str, titles: bool) -> Iterator[tuple[int, int, bool, str]]:
+    """(start, end, opens_unit, kind) per sentence; opens_unit = first of its paragraph or
+    item; kind as in `_units` (a record or a title is one "sentence")."""
+    for a, b, kind in _units(text):
+        if kind == "title" and not titles:
+            continue
+        if kind != "text":
+            yield a, b, True, kind
             continue
         unit = text[a:b]
         cut = 0
@@ -157,7 +218,7 @@ def _sentences(text: str, titles: bool) -> Iterator[tuple[int, int, bool]]:
             piece = unit[cut:end]
             lead = len(piece) - len(piece.lstrip())
             if piece.strip():
-                yield a + cut + lead, a + cut + len(piece.rstrip()), first
+                yield a + cut + lead, a + cut + len(piece.rstrip()), first, kind
                 first = False
             cut = end
 
@@ -167,7 +228,7 @@ def split_sentences(text: str, *, titles: bool = True) -> list[tuple[int, int]]:
 
     `titles=False` leaves out headings and title-like lines.
     """
-    return [(a, b) for a, b, _ in _sentences(text, titles)]
+    return [(a, b) for a, b, _, _ in _sentences(text, titles)]
 
 
 # ---------------------------------------------------------------------------------
@@ -183,7 +244,15 @@ class _Sentence:
     text: str  # whitespace-collapsed, verbatim otherwise
     terms: frozenset[int]
     opens_unit: bool = False
-    coverage: float = 0.0
+    # Terms of the heading or FAQ question the sentence sits under: an answer under
+    # "Do you sell decaf?" rarely repeats the question's words.
+    context: frozenset[int] = frozenset()
+    record: list[tuple[str, str]] | None = None  # (header, value) of a spreadsheet row
+    faq: int = -1  # index of the FAQ question (a "?" heading) the sentence answers, if any
+    coverage: float = 0.0  # share of the question's IDF mass in the sentence or its context
+    own: float = 0.0  # the same, counting the sentence's own words only
+    fits: bool = True  # has the kind of fact the question asks for (a duration, a price)
+    evidence: float = 0.0  # coverage, +/- FIT_CREDIT when the question asks for a kind of fact
     score: float = 0.0
 
 
@@ -213,34 +282,157 @@ def _ranked_sources(sources: Sequence[Source]) -> list[Source]:
     return sorted(sources, key=lambda s: -s.score)
 
 
+def _record_fields(line: str) -> list[tuple[str, str]]:
+    fields = []
+    for part in line.split("; "):
+        header, _, value = part.partition(": ")
+        fields.append((header.strip(), value.strip()))
+    return fields
+
+
 def _candidates(sources: Sequence[Source]) -> list[_Sentence]:
     out: list[_Sentence] = []
     for rank, source in enumerate(sources):
         text = _answer_text(source)
-        for i, (a, b, opens) in enumerate(_sentences(text, titles=False)):
+        # A chunk cut from the middle of a section still sits under its heading.
+        context = _terms(source.section) if source.section else frozenset()
+        faq = -1
+        for i, (a, b, opens, kind) in enumerate(_sentences(text, titles=True)):
             sentence = _WS.sub(" ", text[a:b])
+            if kind == "title" or (sentence.endswith("?") and len(sentence) < 200):
+                context = _terms(sentence)  # a heading or a question: what follows answers it
+                faq = i if sentence.endswith("?") else -1
+                continue
+            if kind == "record":
+                # Values say which row it is; headers (the same on every row) only say
+                # what is asked about, so they count as context, like a heading.
+                fields = _record_fields(sentence)
+                terms = _terms(" ".join(v for _, v in fields))
+                headers = _terms(" ".join(h for h, _ in fields))
+                out.append(
+                    _Sentence(source, rank, i, sentence, terms, True, headers, record=fields)
+                )
+                continue
             if len(sentence.split()) < MIN_WORDS:
                 continue
-            out.append(_Sentence(source, rank, i, sentence, _terms(sentence), opens))
+            out.append(
+                _Sentence(source, rank, i, sentence, _terms(sentence), opens, context, faq=faq)
+            )
     return out
 
 
-def _score(cands: list[_Sentence], query: frozenset[int], n_sources: int) -> dict[int, float]:
+# What a question asks for, and how a sentence that answers it looks. A quote without it
+# ("How long does shipping take?" -> a sentence about P.O. boxes) is ranked lower and
+# reported with lower confidence.
+_NUMBER_WORDS = (
+    r"(?:\d+(?:[.,]\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|thirty)"
+)
+_DURATION = (
+    rf"\b{_NUMBER_WORDS}(?:\s*(?:to|-|\u2013|or)\s*{_NUMBER_WORDS})?\s+(?:business\s+|working\s+)?"
+    r"(?:days?|weeks?|hours?|minutes?|months?|years?)\b"
+)
+_MONEY = r"[$\u20ac\u00a3]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars?|usd|eur|euros?|cents?)\b|\bfree\b"
+_CLOCK = (
+    r"\b\d{1,2}(?::\d{2})?\s*(?:a\.m\.|p\.m\.|am|pm)"
+    r"|\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\bweekdays?\b"
+)
+_PHONE = r"\+?\d[\d ().-]{6,}\d"
+_INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None], ...] = (
+    # (question asks, sentence answers, header of a spreadsheet column that answers)
+    (
+        re.compile(r"\bhow (?:long|soon|fast|quickly)\b|\bhow many (?:days|weeks|hours)\b", re.I),
+        re.compile(_DURATION, re.I),
+        None,
+    ),
+    (
+        re.compile(
+            r"\b(?:price|prices|priced|cost|costs|fee|fees)\b"
+            r"|\bhow much (?:is|are|does|do|will|for)\b",
+            re.I,
+        ),
+        re.compile(_MONEY, re.I),
+        re.compile(r"price|cost|usd|eur|\$|amount|fee", re.I),
+    ),
+    (
+        re.compile(r"^\s*when\b|\bwhat time\b|\bopening hours\b", re.I),
+        re.compile(f"{_DURATION}|{_CLOCK}", re.I),
+        None,
+    ),
+    (
+        re.compile(r"\bhow (?:often|frequently)\b", re.I),
+        re.compile(
+            r"\bevery\b|\beach\b|\b(?:daily|weekly|monthly|yearly|annually|once|twice)\b"
+            r"|\btimes? (?:a|per)\b|\bper (?:day|week|month|year)\b",
+            re.I,
+        ),
+        None,
+    ),
+    (re.compile(r"\bphone\b|\bcall\b", re.I), re.compile(_PHONE), re.compile("phone", re.I)),
+    (
+        re.compile(r"\bin stock\b|\bavailable\b", re.I),
+        re.compile(r"\b(?:in|out of) stock\b|\bavailable\b|\bsold out\b", re.I),
+        re.compile("stock|availab", re.I),
+    ),
+)
+
+
+def _intents(question: str) -> list[tuple[re.Pattern[str], re.Pattern[str] | None]]:
+    return [(answers, column) for asks, answers, column in _INTENTS if asks.search(question)]
+
+
+def _fits(c: _Sentence, intents: list[tuple[re.Pattern[str], re.Pattern[str] | None]]) -> bool:
+    for answers, column in intents:
+        if c.record is not None:
+            if column is None or not any(column.search(h) and v for h, v in c.record):
+                return False
+        elif not answers.search(c.text):
+            return False
+    return True
+
+
+def _score(
+    cands: list[_Sentence], query: frozenset[int], n_sources: int, question: str
+) -> dict[int, float]:
     """Set coverage and score on every candidate; returns the question terms' weights."""
     n = len(cands) + BACKGROUND_SENTENCES
+    seen = frozenset().union(*(c.terms | c.context for c in cands))
     idf = {
-        t: math.log(1 + (n - df + 0.5) / (df + 0.5))
+        # A word of the question found nowhere ("tea" against a coffee shop's pages) is
+        # what the question is about more often than not.
+        t: math.log(1 + (n - df + 0.5) / (df + 0.5)) * (1.0 if t in seen else ABSENT_BOOST)
         for t in query
         for df in [sum(1 for c in cands if t in c.terms)]
     }
     mass = sum(idf.values()) or 1.0
-    avg_len = sum(len(c.terms) for c in cands) / len(cands)
+    avg_len = sum(len(c.terms) for c in cands if c.record is None) / len(cands)
+    intents = _intents(question)
+    # "cost" in "What does the Kenya AA cost?" names a column, not a row to look up.
+    asked = _terms(" ".join(m.group() for a, _, _ in _INTENTS for m in a.finditer(question)))
     for c in cands:
-        c.coverage = sum(idf[t] for t in query & c.terms) / mass
-        length_norm = 1 - LENGTH_B + LENGTH_B * len(c.terms) / max(avg_len, 1.0)
+        c.own = sum(idf[t] for t in query & c.terms) / mass
+        c.coverage = sum(idf[t] for t in query & (c.terms | c.context)) / mass
+        heading = sum(idf[t] for t in query & c.context) / mass
+        c.fits = _fits(c, intents)
+        c.evidence = c.coverage + (FIT_CREDIT if c.fits else -FIT_CREDIT) * bool(intents)
+        if c.record is not None and (not c.own or query - seen - asked):
+            # A row answers only when its values name what is asked about, and a lookup of
+            # something no source mentions ("the espresso machine") has no row.
+            c.evidence = 0.0
+        # A row's length is its headers; concise sentences first applies to prose only.
+        length = 1.0 if c.record else len(c.terms) / max(avg_len, 1.0)
+        length_norm = 1 - LENGTH_B + LENGTH_B * length
         rank_weight = 1 - c.rank / max(n_sources - 1, 1)
         lead = LEAD_BONUS if c.opens_unit else 0.0
-        c.score = c.coverage / length_norm + RANK_BONUS * rank_weight + lead
+        fit = INTENT_BONUS if intents and c.fits else 0.0
+        # An FAQ entry that matches "how long does shipping take?" by its heading but
+        # holds no duration ("Where do you ship?") gets no heading bonus.
+        c.score = (
+            (c.coverage + OWN_WEIGHT * c.own) / length_norm
+            + (FAQ_WEIGHT if c.faq >= 0 else HEADING_WEIGHT) * heading * c.fits
+            + RANK_BONUS * rank_weight
+            + lead
+            + fit
+        )
     return {t: w / mass for t, w in idf.items()}
 
 
@@ -254,15 +446,49 @@ def _is_duplicate(c: _Sentence, picked: list[_Sentence]) -> bool:
     return False
 
 
-def _select(cands: list[_Sentence], weights: dict[int, float]) -> list[_Sentence]:
+# Code names in a question ("__init_subclass__", "str()", "**kwargs"): matched as written,
+# since their word pieces ("init", "subclass") also occur in unrelated sentences.
+_IDENTIFIER = re.compile(r"(?<![\w*])(?:\*{1,2}[A-Za-z_]\w*|[A-Za-z_]\w*(?:\.\w+)*(?:\(\)|\*)?)")
+
+
+def _unknown_identifier(question: str, sources: Sequence[Source]) -> bool:
+    """Whether the question names a code identifier that no source contains."""
+    names = [
+        m.group().removesuffix("()")
+        for m in _IDENTIFIER.finditer(question)
+        if "_" in m.group() or m.group().endswith(("()", "*")) or m.group().startswith("*")
+    ]
+    names = [n for n in names if any(ch.isalpha() for ch in n)]
+    return any(all(n not in s.text for s in sources) for n in names)
+
+
+def _select(
+    cands: list[_Sentence], weights: dict[int, float], min_evidence: float = MIN_COVERAGE
+) -> list[_Sentence]:
     """The best sentence above the threshold (the caller checked there is one), then up to
     two more whose score, plus a bonus for question terms not quoted yet ("invoices ... and
     refunds ..."), comes close to the best one's."""
-    best = max((c for c in cands if c.coverage >= MIN_COVERAGE), key=lambda c: c.score)
+    best = max((c for c in cands if c.evidence >= min_evidence), key=lambda c: c.score)
+    if best.faq >= 0:
+        return _faq_answer(best, cands)
     picked = [best]
     covered = set(best.terms)
     words = len(best.text.split())
-    pool = [c for c in cands if c is not best and c.coverage >= MIN_COVERAGE / 2]
+    if best.record is not None:
+        # More rows only when they match as well ("Which coffees are light roasts?").
+        pool = [c for c in cands if c.record and c is not best and c.own >= best.own]
+    else:
+        # When the question asks for a kind of fact and the best quote has it, further
+        # quotes must have it too ("how long": durations, not the P.O.-box sentence) unless
+        # they answer another part of the question.
+        pool = [
+            c
+            for c in cands
+            if c.record is None
+            and c is not best
+            and c.coverage >= MIN_COVERAGE / 2
+            and (c.fits or not best.fits or bool(c.terms & weights.keys() - best.terms))
+        ]
     while pool and len(picked) < MAX_SENTENCES:
         c = max(pool, key=lambda c: _gain(c, weights, covered))
         if _gain(c, weights, covered) < RELATIVE_KEEP * best.score:
@@ -278,6 +504,23 @@ def _select(cands: list[_Sentence], weights: dict[int, float]) -> list[_Sentence
     return picked
 
 
+def _faq_answer(best: _Sentence, cands: list[_Sentence]) -> list[_Sentence]:
+    """The answer under the matching FAQ question, from its start, within the budget."""
+    answer = sorted(
+        (c for c in cands if c.source is best.source and c.faq == best.faq), key=lambda c: c.index
+    )
+    picked: list[_Sentence] = []
+    words = 0
+    for c in answer:
+        size = min(len(c.text.split()), MAX_SENTENCE_WORDS)
+        if picked and (len(picked) == MAX_SENTENCES or words + size > MAX_WORDS):
+            break
+        picked.append(c)
+        words += size
+    # The quote that scored best leads the answer (it is the one `_compose` puts first).
+    return sorted(picked, key=lambda c: c is not best) if best in picked else [best, *picked]
+
+
 def _gain(c: _Sentence, weights: dict[int, float], covered: set[int]) -> float:
     return c.score + NOVELTY * sum(weights.get(t, 0.0) for t in c.terms - covered)
 
@@ -286,7 +529,7 @@ def _add_context(
     best: _Sentence, cands: list[_Sentence], picked: list[_Sentence], words: int
 ) -> None:
     """A best sentence like "It expires after 24 hours." needs the one before it."""
-    if not _ANAPHOR.match(best.text) or len(picked) == MAX_SENTENCES:
+    if best.record or not _ANAPHOR.match(best.text) or len(picked) == MAX_SENTENCES:
         return
     for c in cands:
         if c.source is best.source and c.index == best.index - 1 and c not in picked:
@@ -308,23 +551,136 @@ def _window(c: _Sentence, query: frozenset[int]) -> str:
     return ("\u2026 " if start else "") + body + (" \u2026" if end < len(words) else "")
 
 
-def _compose(picked: list[_Sentence], query: frozenset[int], citations: bool) -> str:
+def _compose(
+    picked: list[_Sentence],
+    query: frozenset[int],
+    citations: bool,
+    columns: Sequence[re.Pattern[str]] = (),
+) -> list[str]:
     """One quote per run of neighbouring sentences of a source; the best sentence's quote
-    first, then the rest in source and reading order."""
+    first, then the rest in source and reading order. A spreadsheet row is one sentence.
+
+    Returns the answer in pieces, one per sentence (the lead-in first), each a valid
+    markdown prefix when joined to the ones before it: they are streamed one by one.
+    """
     runs: list[list[_Sentence]] = []
     for c in sorted(picked, key=lambda c: (c.rank, c.index)):
         last = runs[-1][-1] if runs else None
-        if last is not None and last.source is c.source and c.index == last.index + 1:
+        if (
+            last is not None
+            and last.source is c.source
+            and c.index == last.index + 1
+            and not (c.record or last.record)
+        ):
             runs[-1].append(c)
         else:
             runs.append([c])
     runs.sort(key=lambda run: picked[0] not in run)  # stable: the rest keep their order
-    blocks: list[str] = []
+    pieces = [LEAD_IN]
     for run in runs:
-        quote = " ".join(_window(c, query) for c in run)
-        n = run[0].source.n
-        blocks.append(f"> {quote} [{n}]" if citations else f"> {quote}")
-    return "\n\n".join([LEAD_IN, *blocks])
+        if run[0].record is not None:
+            sentences = [row_sentence(run[0].record, query, columns)]
+        else:
+            sentences = [literal_markdown(_window(c, query)) for c in run]
+        sentences[0] = "\n\n> " + sentences[0]
+        sentences[1:] = [" " + x for x in sentences[1:]]
+        if citations:
+            sentences[-1] += f" [{run[0].source.n}]"
+        pieces.extend(sentences)
+    return pieces
+
+
+# ---------------------------------------------------------------------------------
+# Quoting as written
+# ---------------------------------------------------------------------------------
+
+_CODE_SPAN = re.compile(r"(`+)[^`]+?\1")
+# Characters that markdown would read as emphasis, links, escapes or HTML.
+_MARKUP_CHARS = re.compile(r"[_*\[\]~\\<>]")
+_LEADING = "(\"'\u201c\u2018"
+_TRAILING = ".,;:!?\"'\u201d\u2019"
+
+
+def literal_markdown(text: str) -> str:
+    """Quoted text as markdown that shows exactly these characters.
+
+    Identifiers such as __init__, **kwargs, except* or d[key] would otherwise turn into
+    bold text or links; they are set as inline code, which shows them unchanged (and
+    stays readable unrendered). Code spans already in the text are kept as they are.
+    """
+    out: list[str] = []
+    pos = 0
+    for m in _CODE_SPAN.finditer(text):
+        out.append(_literal_words(text[pos : m.start()]))
+        out.append(m.group())
+        pos = m.end()
+    out.append(_literal_words(text[pos:]))
+    return "".join(out)
+
+
+def _literal_words(text: str) -> str:
+    return re.sub(r"\S+", lambda m: _literal_word(m.group()), text)
+
+
+def _literal_word(word: str) -> str:
+    if "://" in word or word.lower().startswith("www.") or "`" in word:
+        return word  # URLs are the sanitizer's business; stray backticks stay as they are
+    lead = len(word) - len(word.lstrip(_LEADING))
+    core = word[lead:]
+    tail = len(core)
+    while tail and (
+        core[tail - 1] in _TRAILING
+        or (core[tail - 1] == ")" and core[:tail].count(")") > core[:tail].count("("))
+    ):
+        tail -= 1
+    core, rest = core[:tail], core[tail:]
+    if not _MARKUP_CHARS.search(core) or not any(ch.isalnum() for ch in core):
+        return word
+    return f"{word[:lead]}`{core}`{rest}"
+
+
+# ---------------------------------------------------------------------------------
+# Spreadsheet rows
+# ---------------------------------------------------------------------------------
+
+_NAME_HEADERS = frozenset({"name", "product", "product name", "item", "title", "description"})
+_CURRENCY = (("usd", "$"), ("$", "$"), ("eur", "\u20ac"), ("\u20ac", "\u20ac"), ("gbp", "\u00a3"))
+_MONEY_HEADER = re.compile(r"price|cost|amount|fee|usd|eur|gbp|[$\u20ac\u00a3]", re.I)
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+
+
+def row_sentence(
+    fields: list[tuple[str, str]],
+    query: frozenset[int],
+    columns: Sequence[re.Pattern[str]] = (),
+) -> str:
+    """A spreadsheet row as one line: "Decaf Colombia — Price (USD): $14.50; Roast: ...".
+
+    Built from the row's own headers and values only; the columns the question names come
+    first, amounts in a currency column are written as money.
+    """
+    present = [(h, v) for h, v in fields if v]
+    name_at = next(
+        (i for i, (h, _) in enumerate(present) if h.lower() in _NAME_HEADERS),
+        next((i for i, (_, v) in enumerate(present) if not _NUMBER.match(v) and " " in v), None),
+    )
+    name = present[name_at][1] if name_at is not None else ""
+    rest = [f for i, f in enumerate(present) if i != name_at]
+    # Stable sort: the columns the question names or asks about ("how much": the price)
+    # first, the others in the sheet's order.
+    rest.sort(key=lambda f: not (_terms(f[0]) & query or any(p.search(f[0]) for p in columns)))
+    parts = [f"{h}: {_cell(h, v)}" for h, v in rest]
+    body = "; ".join(parts)
+    line = f"{name} \u2014 {body}" if name and body else name or body
+    return literal_markdown(line + ("" if line.endswith(".") else "."))
+
+
+def _cell(header: str, value: str) -> str:
+    if not (_MONEY_HEADER.search(header) and _NUMBER.match(value)):
+        return value
+    symbol = next((sym for key, sym in _CURRENCY if key in header.lower()), "")
+    amount = f"{float(value):,.2f}" if "." in value or symbol else value
+    return f"{symbol}{amount}"
 
 
 # ---------------------------------------------------------------------------------
@@ -337,10 +693,32 @@ class ExtractiveResult:
     text: str
     answered: bool
     used: list[Source]
+    confidence: float | None = None  # 0..1, see `answer_confidence`; None when not answered
+    pieces: list[str] = field(default_factory=list)  # "".join(pieces) == text; streamed
+
+    def __post_init__(self) -> None:
+        if not self.pieces:
+            # Paragraph by paragraph, separators kept (an owner's Q&A answer, "don't know").
+            self.pieces = re.findall(r"\s*\S.*?(?=\n\s*\n|\Z)", self.text, re.S) or [self.text]
 
 
-def extract_answer(req: AnswerRequest) -> ExtractiveResult:
-    """The whole answer at once (the responder streams this)."""
+def answer_confidence(best: _Sentence) -> float:
+    """How likely the quote answers the question, 0..1 (stored as Message.confidence).
+
+    The share of the question's weight the quoted sentence and its heading carry, lowered
+    when the question asks for a kind of fact the quote does not hold. Calibrated on the
+    tuning split of bench/answer_set so that LOW_CONFIDENCE_SCORE (0.5) separates right
+    from wrong answers.
+    """
+    return round(min(max(best.evidence, 0.0), 1.0), 3)
+
+
+def extract_answer(req: AnswerRequest, *, min_evidence: float = MIN_COVERAGE) -> ExtractiveResult:
+    """The whole answer at once (the responder streams this).
+
+    `min_evidence` is the "don't know" gate; bench/answers.py lowers it to see what would
+    have been quoted, to measure how well the confidence ranks those quotes.
+    """
     sources = _ranked_sources(req.sources)
     if not sources:
         return ExtractiveResult(req.unknown_answer, False, [])
@@ -351,38 +729,53 @@ def extract_answer(req: AnswerRequest) -> ExtractiveResult:
         # first, so it is passed through without a lexical check of its own.
         if req.citations:
             text += f"\n\n[{top.n}]" if text.endswith("```") else f" [{top.n}]"
-        return ExtractiveResult(text, True, [top])
+        return ExtractiveResult(text, True, [top], round(min(max(top.score, 0.0), 1.0), 3))
     query = question_terms(req.retrieval_query or req.question)
     cands = _candidates(sources)
     if not query or not cands:
         return ExtractiveResult(req.unknown_answer, False, [])
-    weights = _score(cands, query, len(sources))
-    if max(c.coverage for c in cands) < MIN_COVERAGE:
+    if _unknown_identifier(req.retrieval_query or req.question, sources) and min_evidence > 0:
         return ExtractiveResult(req.unknown_answer, False, [])
-    picked = _select(cands, weights)
+    weights = _score(cands, query, len(sources), req.question)
+    if max(c.evidence for c in cands) < min_evidence:
+        return ExtractiveResult(req.unknown_answer, False, [])
+    picked = _select(cands, weights, min(min_evidence, max(c.evidence for c in cands)))
     used = [s for s in sources if any(c.source is s for c in picked)]
-    return ExtractiveResult(_compose(picked, query, req.citations), True, used)
-
-
-def _deltas(text: str) -> Iterator[str]:
-    # Word by word, each with its trailing whitespace, so "".join(deltas) == text.
-    yield from re.findall(r"\s*\S+\s*", text) or [text]
+    columns = [column for _, column in _intents(req.question) if column is not None]
+    pieces = _compose(picked, query, req.citations, columns)
+    return ExtractiveResult("".join(pieces), True, used, answer_confidence(picked[0]), pieces)
 
 
 class ExtractiveResponder:
-    """Answers from the retrieved sources alone; never sees or echoes the system prompt."""
+    """Answers from the retrieved sources alone; never sees or echoes the system prompt.
+
+    The answer is ready at once, but it is streamed sentence by sentence with
+    `sentence_pause_s` between sentences, so a visitor sees it arrive: the embed page
+    pushes at most one update per `STREAM_BATCH_S` (40 ms), and deltas closer together than
+    that would all land in one paint. The first sentence (the lead-in) is not delayed.
+    """
 
     provider = PROVIDER
 
+    def __init__(self, sentence_pause_s: float = SENTENCE_PAUSE_S) -> None:
+        self.sentence_pause_s = sentence_pause_s
+
     async def stream(self, req: AnswerRequest) -> AsyncIterator[AnswerEvent]:
         result = extract_answer(req)
-        for delta in _deltas(result.text):
+        for i, delta in enumerate(result.pieces):
+            if i:
+                await asyncio.sleep(self.sentence_pause_s)  # 0 still lets the consumer run
             yield delta
-            await asyncio.sleep(0)  # let the consumer push each delta to the UI
         # "Read" = the question plus the sources the answer quotes (all of each source).
         read = "\n\n".join([req.question, *(s.text for s in result.used)])
         usage = Usage(
             tokens_in=count_tokens(read, special_tokens=False),
             tokens_out=count_tokens(result.text, special_tokens=False),
         )
-        yield AnswerDone(model=PROVIDER, provider=PROVIDER, usage=usage, answered=result.answered)
+        yield AnswerDone(
+            model=PROVIDER,
+            provider=PROVIDER,
+            usage=usage,
+            answered=result.answered,
+            confidence=result.confidence,
+        )

@@ -86,6 +86,7 @@ class LLMRun:
     model: str
     usage: Usage = field(default_factory=Usage)
     answered: bool = True
+    confidence: float | None = None  # the extractive answerer's own; LLMs report none
 
 
 # LLM objects hold SDK clients whose connection pools are bound to an event loop: one object
@@ -202,7 +203,11 @@ class LLMResponder:
                     log.warning("%s stream failed: %s", self.provider, type(exc).__name__)
                 raise err from None  # `from None`: the SDK error text may quote the key
         yield AnswerDone(
-            model=run.model, provider=self.provider, usage=run.usage, answered=run.answered
+            model=run.model,
+            provider=self.provider,
+            usage=run.usage,
+            answered=run.answered,
+            confidence=run.confidence,
         )
 
 
@@ -570,6 +575,7 @@ class ExtractiveLLM(CustomLLM):
                             "usage": event.usage,
                             "answered": event.answered,
                             "model": event.model,
+                            "confidence": event.confidence,
                         },
                     )
                     return
@@ -646,6 +652,8 @@ class ExtractiveLLMResponder(LLMResponder):
             run.usage = extra["usage"]
             run.answered = bool(extra.get("answered", True))
             run.model = str(extra.get("model") or run.model)
+            confidence = extra.get("confidence")
+            run.confidence = float(confidence) if confidence is not None else None
 
 
 # ---- model and provider selection ----------------------------------------------------------

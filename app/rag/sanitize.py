@@ -21,12 +21,11 @@ Domain rules (`link_allowed`):
   no percent-escapes or backslashes in the authority, host made of ASCII letters, digits,
   hyphens and dots. Internationalised hosts are compared in punycode (markdown-it encodes
   link hosts; patterns are IDNA-encoded), so "ex\u0430mple.com" (Cyrillic a)
-  never equals "example.com". Any port is accepted; a trailing dot on the host is ignored.
-- Pattern "example.com" allows example.com and www.example.com (nothing else).
-- Pattern "*.example.com" allows example.com and every subdomain at any depth. Wildcards
-  need at least two labels after "*." ("*.com" is ignored). Matching is by whole labels, so
-  example.com.evil.io and evil-example.com never match.
-- Patterns may be given as URLs ("https://example.com/docs"): only the host is used.
+  never equals "example.com". A trailing dot on the host is ignored.
+- Which hosts and ports a pattern admits is `app.rag.domains` (the rule the chat page's
+  frame-ancestors uses too): "example.com" admits example.com and www.example.com on the
+  default port only; "example.com:8443" that port only; "*.example.com" the apex and every
+  subdomain; "*.com" nothing. Patterns may be given as URLs ("https://example.com/docs").
 - `own_base_url`: same scheme, host and port are allowed (our document links), as are
   root-relative paths ("/docs/1", not "//host" or "/\\host"), which resolve to us.
 - mailto:, javascript:, data:, vbscript:, file: and every other scheme are not links.
@@ -38,13 +37,15 @@ request leaves the browser), `$...$` math (KaTeX renders it without \\href or im
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
 
-import idna
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
+
+from app.rag.domains import DEFAULT_PORTS, DomainPattern, parse_domain
 
 __all__ = ["clean_citations", "link_allowed", "sanitize_markdown"]
 
@@ -83,24 +84,8 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\u
 
 @dataclass(frozen=True, slots=True)
 class _Policy:
-    exact: frozenset[str]  # hosts allowed as they are
-    suffixes: tuple[str, ...]  # ".example.com": any subdomain
-    own_origin: tuple[str, str, str] | None  # (scheme, host, port)
-
-
-def _host_of(pattern: str) -> str | None:
-    """A domain pattern or URL reduced to an ASCII (punycode) host, or None if unusable."""
-    p = pattern.strip().lower()
-    p = re.sub(r"^[a-z][a-z0-9+.-]*://", "", p)
-    p = re.split(r"[/?#]", p, maxsplit=1)[0]
-    p = p.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
-    if not p:
-        return None
-    try:
-        host = idna.encode(p, uts46=True).decode("ascii")
-    except UnicodeError:  # idna.IDNAError and codec errors alike
-        return None
-    return host if _AUTHORITY.match(host) else None
+    patterns: tuple[DomainPattern, ...]  # the widget's allowed domains
+    own_origin: tuple[str, str, int] | None  # (scheme, host, port)
 
 
 def _policy(allowed_domains: list[str], own_base_url: str) -> _Policy:
@@ -109,23 +94,11 @@ def _policy(allowed_domains: list[str], own_base_url: str) -> _Policy:
 
 @lru_cache(maxsize=256)
 def _cached_policy(allowed_domains: tuple[str, ...], own_base_url: str) -> _Policy:
-    exact: set[str] = set()
-    suffixes: list[str] = []
-    for raw in allowed_domains:
-        wildcard = raw.strip().startswith("*.")
-        host = _host_of(raw.strip()[2:] if wildcard else raw)
-        if host is None:
-            continue
-        if wildcard:
-            if host.count(".") >= 1:  # "*.com" would allow half the web
-                suffixes.append("." + host)
-                exact.add(host)
-        else:
-            exact.update({host, "www." + host})
-    return _Policy(frozenset(exact), tuple(suffixes), _origin(own_base_url))
+    patterns = (parse_domain(raw) for raw in allowed_domains)
+    return _Policy(tuple(p for p in patterns if p is not None), _origin(own_base_url))
 
 
-def _origin(url: str) -> tuple[str, str, str] | None:
+def _origin(url: str) -> tuple[str, str, int] | None:
     m = _HTTP_URL.match(url.strip())
     if not m:
         return None
@@ -133,7 +106,8 @@ def _origin(url: str) -> tuple[str, str, str] | None:
     if not auth:
         return None
     scheme = m.group(1).lower()
-    return scheme, auth.group(1), auth.group(2) or ("443" if scheme == "https" else "80")
+    port = int(auth.group(2)) if auth.group(2) else DEFAULT_PORTS[scheme]
+    return scheme, auth.group(1), port
 
 
 def _allowed(url: str, policy: _Policy) -> bool:
@@ -147,8 +121,7 @@ def _allowed(url: str, policy: _Policy) -> bool:
         return False
     if origin == policy.own_origin:
         return True
-    host = origin[1]
-    return host in policy.exact or host.endswith(policy.suffixes)
+    return any(p.admits(*origin) for p in policy.patterns)
 
 
 def link_allowed(url: str, *, allowed_domains: list[str], own_base_url: str) -> bool:
@@ -171,9 +144,16 @@ def _code_span(content: str) -> str:
     return f"{fence}{pad}{content}{pad}{fence}"
 
 
-def _escape_char(text: str, i: int, table: bool) -> str:
-    """One character of plain text, escaped if it could start or end markup here."""
+def _escape_char(text: str, i: int, table: bool, emphasis: str = "all") -> str:
+    """One character of plain text, escaped if it could start or end markup here.
+
+    `emphasis` says which `*` and `_` are escaped: "all" that could be markup, "openers"
+    only those that could open emphasis (a closer without an opener is plain text), "none"
+    none. `sanitize_markdown` keeps the lighter forms only where they parse exactly like
+    the fully escaped one."""
     c = text[i]
+    if c in "*_" and emphasis != "all":
+        return "\\" + c if emphasis == "openers" and _can_open(text, i) else c
     prev = text[i - 1] if i else ""
     nxt = text[i + 1] if i + 1 < len(text) else ""  # "" = end of the piece: assume the worst
     if c == "\\":
@@ -196,6 +176,30 @@ def _escape_char(text: str, i: int, table: bool) -> str:
     return c
 
 
+def _is_punct(ch: str) -> bool:
+    return unicodedata.category(ch)[0] in "PS" if ch else False
+
+
+def _can_open(text: str, i: int) -> bool:
+    """Whether the `*`/`_` run around text[i] could open emphasis (CommonMark's flanking
+    rules); unknown neighbours beyond the piece count as whitespace before, none after."""
+    c = text[i]
+    start, end = i, i + 1
+    while start and text[start - 1] == c:
+        start -= 1
+    while end < len(text) and text[end] == c:
+        end += 1
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else ""
+    if not after or after.isspace():
+        return False
+    left = not _is_punct(after) or before.isspace() or _is_punct(before)
+    if c == "*":
+        return left
+    right = not before.isspace() and (not _is_punct(before) or _is_punct(after))
+    return left and (not right or _is_punct(before))
+
+
 def _escape_line_start(line: str) -> tuple[str, str]:
     """Split off an escaped prefix if the line would otherwise open a block construct."""
     m = _ORDERED_MARK.match(line)
@@ -206,7 +210,7 @@ def _escape_line_start(line: str) -> tuple[str, str]:
     return "", line
 
 
-def _escape_plain(text: str, at_start: bool, table: bool) -> str:
+def _escape_plain(text: str, at_start: bool, table: bool, emphasis: str = "all") -> str:
     """Escape plain text; `at_start` = the text begins a line."""
     out: list[str] = []
     lines = text.split("\n")
@@ -222,10 +226,11 @@ def _escape_plain(text: str, at_start: bool, table: bool) -> str:
         out.append(prefix)
         pos = 0
         for m in _CITATION.finditer(line):
-            out.extend(_escape_char(line[: m.start()], i, table) for i in range(pos, m.start()))
+            head = line[: m.start()]
+            out.extend(_escape_char(head, i, table, emphasis) for i in range(pos, m.start()))
             out.append(m.group())
             pos = m.end()
-        out.extend(_escape_char(line, i, table) for i in range(pos, len(line)))
+        out.extend(_escape_char(line, i, table, emphasis) for i in range(pos, len(line)))
     return "".join(out)
 
 
@@ -286,8 +291,9 @@ def _html_text(html: str) -> list[str]:
 
 
 class _Renderer:
-    def __init__(self, policy: _Policy) -> None:
+    def __init__(self, policy: _Policy, *, emphasis: str = "all") -> None:
         self.policy = policy
+        self.emphasis = emphasis  # which "*" and "_" in text are escaped (see _escape_char)
 
     # -- blocks ---------------------------------------------------------------------
 
@@ -450,24 +456,25 @@ class _Renderer:
     def text(self, text: str, at_start: bool, *, in_link: bool, table: bool) -> str:
         """Plain text; bare URLs become autolinks when allowed, inline code when not."""
         if in_link:
-            return _escape_plain(text, at_start, table)
+            return _escape_plain(text, at_start, table, self.emphasis)
         out: list[str] = []
         pos = 0
         for m in _BARE_URL.finditer(text):
             url = _trim_url(m.group())
             if not url:
                 continue
-            out.append(_escape_plain(text[pos : m.start()], _line_start(out, at_start), table))
+            start = _line_start(out, at_start)
+            out.append(_escape_plain(text[pos : m.start()], start, table, self.emphasis))
             full = url if "://" in url else "http://" + url
             if "://" in url and _allowed(full, self.policy) and _URL_SAFE.fullmatch(url):
                 out.append(f"<{url}>")
             elif _allowed(full, self.policy):
-                out.append(_escape_plain(url, False, table))  # remark-gfm links it
+                out.append(_escape_plain(url, False, table, self.emphasis))  # remark-gfm links it
             else:
                 span = _code_span(url)
                 _append(out, span.replace("|", "\\|") if table else span)
             pos = m.start() + len(url)
-        out.append(_escape_plain(text[pos:], _line_start(out, at_start), table))
+        out.append(_escape_plain(text[pos:], _line_start(out, at_start), table, self.emphasis))
         return "".join(out)
 
 
@@ -507,7 +514,25 @@ def sanitize_markdown(text: str, *, allowed_domains: list[str], own_base_url: st
     if not text.strip():
         return ""
     tree = SyntaxTreeNode(_MD.parse(text))
-    return _Renderer(_policy(allowed_domains, own_base_url)).blocks(tree.children).strip()
+    policy = _policy(allowed_domains, own_base_url)
+    strict = _Renderer(policy)
+    lighter = [_Renderer(policy, emphasis="none"), _Renderer(policy, emphasis="openers")]
+    parts: list[str] = []
+    for node in tree.children:
+        block = strict.block(node, False)
+        if not block:
+            continue
+        # Text as written where escaping is not needed: "except*" and "**kwargs" stay as
+        # they are, "__init__" becomes "\\_\\_init__", so the raw answer (API clients,
+        # transcripts) reads like the text. A lighter form is kept only if it parses
+        # exactly like the fully escaped one: nothing can turn into emphasis it was not.
+        for renderer in lighter:
+            plain = renderer.block(node, False)
+            if plain == block or _MD.render(plain) == _MD.render(block):
+                block = plain
+                break
+        parts.append(block)
+    return "\n\n".join(parts).strip()
 
 
 # ---------------------------------------------------------------------------------

@@ -260,6 +260,7 @@ class ChatWorkflow(Workflow):
             query=turn.query,
             notice=done.notice,
             qa_pair_id=ev.qa_pair_id,
+            confidence=done.confidence if answered else None,
         )
         return TurnDone(turn_result=result)
 

@@ -301,6 +301,7 @@ def _to_cache(result: TurnResult) -> dict:
         "provider": result.provider,
         "query": result.query,
         "qa_pair_id": result.qa_pair_id,
+        "confidence": result.confidence,
     }
 
 
@@ -318,6 +319,7 @@ def _from_cache(data: dict) -> TurnResult:
         query=data["query"],
         cached=True,
         qa_pair_id=data.get("qa_pair_id"),
+        confidence=data.get("confidence"),
     )
 
 

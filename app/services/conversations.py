@@ -201,7 +201,7 @@ def record_turn(
             latency_ms=result.latency_ms,
             ttft_ms=result.ttft_ms,
             answered=result.answered,
-            confidence=max((s.score for s in result.sources), default=None),
+            confidence=answer_confidence(result),
             cached=result.cached,
             notice=(result.notice or None),
             created_at=now + timedelta(milliseconds=1),  # keeps question-then-answer order
@@ -235,6 +235,14 @@ def record_turn(
     )
     session.flush()
     return user, answer
+
+
+def answer_confidence(result: TurnResult) -> float | None:
+    """What Message.confidence stores: the responder's own estimate when it gives one (the
+    extractive answerer does), else the best cited source's retrieval score."""
+    if result.confidence is not None:
+        return result.confidence
+    return max((s.score for s in result.sources), default=None)
 
 
 def _source_json(source) -> dict:  # type: ignore[no-untyped-def]

@@ -17,29 +17,22 @@ import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from app.rag.domains import parse_domain
+
 WIDGET_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SAFE_SOURCE = re.compile(r"^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$")
 
 
 def _sources_for(domain: str) -> list[str]:
-    """CSP host-sources for one allowed domain.
+    """CSP host-sources for one allowed domain, by the rule in `app.rag.domains` (the
+    same one that decides which links in answers stay clickable).
 
-    A scheme-less host-source matches the chat page's own scheme (and http -> https
-    upgrades). Like the link rule in `app.rag.sanitize`, "example.com" also admits
-    "www.example.com", and "*.example.com" also the apex (CSP's wildcard excludes it).
+    Only a stored value in its canonical form counts: anything else is ignored rather
+    than reinterpreted, so a stored value can never inject another source or directive.
     """
-    domain = domain.strip().lower()
-    if not _SAFE_SOURCE.match(domain):
-        return []  # never let a stored value inject another directive
-    host, _, port = domain.partition(":")
-    suffix = f":{port}" if port else ""
-    if host.startswith("*."):
-        return [domain, host[2:] + suffix]
-    labels = host.split(".")
-    is_ip = len(labels) == 4 and all(p.isdigit() for p in labels)
-    if is_ip or host == "localhost" or host.startswith("www."):
-        return [domain]
-    return [domain, f"www.{host}{suffix}"]
+    pattern = parse_domain(domain)
+    if pattern is None or pattern.text != domain.strip().lower():
+        return []
+    return pattern.csp_sources()
 
 
 def frame_sources(domains: list[str] | None, public_origin: str) -> list[str]:

@@ -143,7 +143,7 @@ def test_answer_is_unchanged_by_sanitizing() -> None:
 
 def test_quotes_at_most_three_sentences_without_titles() -> None:
     result = extract_answer(req("password reset link"))
-    sentences = sum(len(re.findall(r"[.!?](?=\s|$|\")", t)) for t, _ in quotes(result.text))
+    sentences = sum(len(split_sentences(t)) for t, _ in quotes(result.text))
     assert 1 <= sentences <= 3
     assert "Resetting your password" not in result.text  # headings are not answers
 
@@ -219,18 +219,22 @@ def test_citations_off_has_no_markers() -> None:
 
 
 async def collect(request: AnswerRequest) -> tuple[list[str], AnswerDone]:
-    events = [e async for e in ExtractiveResponder().stream(request)]
+    events = [e async for e in ExtractiveResponder(sentence_pause_s=0).stream(request)]
     *deltas, done = events
     assert isinstance(done, AnswerDone)
     assert all(isinstance(d, str) for d in deltas)
     return [d for d in deltas if isinstance(d, str)], done
 
 
-async def test_streams_words_then_one_done_with_usage() -> None:
+async def test_streams_sentences_then_one_done_with_usage() -> None:
     request = req("How do I reset my password?")
     deltas, done = await collect(request)
     text = "".join(deltas)
-    assert len(deltas) > 5
+    # The lead-in, then one delta per quoted sentence (the citation rides on the last).
+    assert deltas[0] == LEAD_IN
+    assert deltas[1].startswith("\n\n> To reset your password")
+    assert deltas[2] == " We email you a link to choose a new password."
+    assert deltas[-1].endswith("[1]")
     assert text == extract_answer(request).text
     assert (done.model, done.provider, done.answered) == ("extractive", "extractive", True)
     assert done.usage.tokens_out == count_tokens(text, special_tokens=False)
@@ -347,3 +351,210 @@ async def test_latency_print_8_sources_of_250_tokens() -> None:
         f"\nextractive 8x250 tokens: p50={statistics.median(times):.1f} ms "
         f"p95={times[int(len(times) * 0.95) - 1]:.1f} ms"
     )
+
+
+# ---------------------------------------------------------------------------------
+# Document shapes: FAQ headings, spreadsheet rows, answer types (issue 11 item 9)
+# ---------------------------------------------------------------------------------
+
+FAQ = src(
+    1,
+    "Do you sell decaf?\n"
+    "Yes, we sell one decaf. Our Decaf Colombia is decaffeinated with the Swiss Water "
+    "process. It is roasted every Tuesday.\n"
+    "Do you sell gift cards?\n"
+    "Digital gift cards never expire.",
+    0.9,
+)
+POLICY = src(
+    2,
+    "Shipping\nOrders ship from Portland on weekdays. We cannot deliver to P.O. boxes with\n"
+    "express shipping. Standard shipping takes 3 to 5\nbusiness days within the United "
+    "States. Orders to Canada may be charged import duties.\n"
+    "Express shipping\nExpress orders placed before 11 a.m. leave the same day.",
+    0.8,
+)
+PRICES = src(
+    3,
+    "SKU: CC-103; Name: House Espresso; Roast: Dark; Price (USD): 17.0; In stock: yes\n"
+    "SKU: CC-104; Name: Decaf Colombia; Roast: Medium; Price (USD): 14.5; In stock: yes\n"
+    "SKU: CC-113; Name: Panama Geisha; Roast: Light; Price (USD): 34.0; In stock: no",
+    0.7,
+)
+SHOP = [FAQ, POLICY, PRICES]
+
+
+def test_faq_question_heading_is_never_the_answer_the_text_under_it_is() -> None:
+    result = extract_answer(req("Do you sell decaf?", SHOP))
+    assert "Do you sell decaf?" not in result.text
+    assert quotes(result.text)[0] == (
+        "Yes, we sell one decaf. Our Decaf Colombia is decaffeinated with the Swiss Water "
+        "process. It is roasted every Tuesday.",
+        1,
+    )
+
+
+def test_faq_entry_whose_question_matches_wins_over_word_overlap_elsewhere() -> None:
+    result = extract_answer(req("Do gift cards expire?", SHOP))
+    assert quotes(result.text) == [("Digital gift cards never expire.", 1)]
+
+
+def test_how_long_quotes_the_sentence_with_a_duration_from_the_same_chunk() -> None:
+    result = extract_answer(req("How long does shipping take?", SHOP))
+    first, n = quotes(result.text)[0]
+    assert n == 2 and first.startswith("Standard shipping takes 3 to 5 business days")
+    assert "Express shipping Express" not in result.text  # the PDF heading is not quoted
+
+
+def test_how_often_is_phrasing_and_asks_for_a_frequency() -> None:
+    manual = src(
+        1,
+        "The machine heats water to 93 degrees in forty seconds.\n\n"
+        "Descale the machine every two months with citric acid tablets.",
+        0.9,
+    )
+    result = extract_answer(req("How often should I descale?", [manual]))
+    assert quotes(result.text) == [
+        ("Descale the machine every two months with citric acid tablets.", 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "row"),
+    [
+        ("How much is the Decaf Colombia?", "Decaf Colombia \u2014 Price (USD): $14.50; "),
+        ("Is the Panama Geisha in stock?", "Panama Geisha \u2014 In stock: no; "),
+        ("Which roast is the House Espresso?", "House Espresso \u2014 Roast: Dark; "),
+    ],
+)
+def test_a_spreadsheet_row_is_answered_as_one_sentence(question: str, row: str) -> None:
+    result = extract_answer(req(question, SHOP))
+    (text, n), *_ = quotes(result.text)
+    assert n == 3 and text.startswith(row) and text.endswith(".")
+    assert "SKU: CC-104; Name:" not in result.text  # never the raw record
+    for other in ("Panama Geisha", "Decaf Colombia", "House Espresso"):
+        if not row.startswith(other):
+            assert other not in text  # only the matching row
+
+
+def test_row_sentence_uses_only_the_rows_own_values() -> None:
+    from app.rag.extractive import row_sentence
+
+    fields = [("SKU", "EQ-205"), ("Name", "Paper Filters (100)"), ("Price (USD)", "6.5")]
+    assert row_sentence(fields, frozenset()) == (
+        "Paper Filters (100) \u2014 SKU: EQ-205; Price (USD): $6.50."
+    )
+    # No currency in the header: the number stays as written.
+    assert row_sentence([("Item", "Mug"), ("Price", "12")], frozenset()) == "Mug \u2014 Price: 12."
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much is the Jamaica Blue Mountain?",
+        "What is the price of the espresso machine?",
+        "Do you have a price match guarantee?",
+        "Do you sell tea?",
+    ],
+)
+def test_lookups_of_what_is_not_there_are_unknown(question: str) -> None:
+    result = extract_answer(req(question, SHOP, unknown_answer=UNKNOWN))
+    assert (result.text, result.answered, result.confidence) == (UNKNOWN, False, None)
+
+
+def test_an_identifier_named_in_the_question_must_be_in_a_source() -> None:
+    doc = src(
+        1, "When a dict subclass defines __missing__, d[key] calls it for a missing key.", 0.9
+    )
+    assert extract_answer(req("What is __missing__ for?", [doc])).answered
+    assert not extract_answer(req("How does __init_subclass__ work?", [doc])).answered
+
+
+def test_confidence_is_lower_for_a_partial_match_than_a_full_one() -> None:
+    full = extract_answer(req("How long does shipping take?", SHOP))
+    partial = extract_answer(req("How long does shipping take by boat?", SHOP))
+    assert full.confidence is not None and partial.confidence is not None
+    # "boat" is nowhere: still quoted, but flagged by the dashboard's low-confidence filter.
+    assert full.confidence >= 0.9 and partial.confidence < 0.5
+
+
+async def test_done_carries_the_confidence() -> None:
+    request = req("How long does shipping take?", SHOP)
+    _, done = await collect(request)
+    assert done.confidence == extract_answer(request).confidence
+    _, unknown = await collect(req("How do I bake bread?", SHOP))
+    assert (unknown.answered, unknown.confidence) == (False, None)
+
+
+# ---------------------------------------------------------------------------------
+# Quoting as written (issue 11 item 7)
+# ---------------------------------------------------------------------------------
+
+IDENTIFIERS = ["__init__", "except*", "d[key]", "**kwargs", "a_b_c", "__bool__"]
+
+
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("What does __init__ do?", "__init__"),
+        ("What does an except* clause handle?", "except*"),
+        ("Which method does d[key] call?", "d[key]"),
+        ("What does **kwargs collect?", "**kwargs"),
+        ("How should I name the variable?", "a_b_c"),
+        ("What should __bool__ return?", "__bool__"),
+    ],
+)
+def test_identifiers_are_quoted_unchanged_and_survive_sanitizing(question: str, name: str) -> None:
+    from markdown_it import MarkdownIt
+
+    doc = src(
+        1,
+        "Python calls __init__ after __new__ to initialise the object. An except* clause "
+        "handles the matching part of an exception group. The expression d[key] calls "
+        "__getitem__. A parameter written as **kwargs collects extra keyword arguments. "
+        "Name the variable a_b_c in lowercase with underscores. The __bool__ method "
+        "should return False or True.",
+        0.9,
+    )
+    answer = extract_answer(req(question, [doc]))
+    assert answer.answered, question
+    safe = sanitize_markdown(answer.text, allowed_domains=[], own_base_url="https://cc.io")
+    assert safe == answer.text
+    assert f"`{name}`" in safe  # raw markdown (API clients, transcripts): as written
+    html = MarkdownIt("commonmark").render(safe)
+    assert f"<code>{name.replace('*', '*')}</code>" in html  # rendered (the widget)
+    assert "<strong>" not in html and "<em>" not in html
+
+
+def test_literal_markdown_keeps_existing_code_and_urls() -> None:
+    from app.rag.extractive import literal_markdown
+
+    assert (
+        literal_markdown("Use `x_y` or see https://a.io/a_b.")
+        == "Use `x_y` or see https://a.io/a_b."
+    )
+    assert (
+        literal_markdown("Call __init__, then (**kwargs).") == "Call `__init__`, then (`**kwargs`)."
+    )
+    assert literal_markdown("plain words only") == "plain words only"
+
+
+async def test_stream_pauses_between_sentences_not_before_the_first(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import app.rag.extractive as extractive
+
+    timeline: list[object] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        timeline.append(seconds)
+
+    monkeypatch.setattr(extractive.asyncio, "sleep", fake_sleep)
+    request = req("How do I reset my password?")
+    async for event in ExtractiveResponder(sentence_pause_s=0.25).stream(request):
+        timeline.append(event)
+    pieces = extract_answer(request).pieces
+    assert len(pieces) >= 3
+    expected: list[object] = [pieces[0]]
+    for piece in pieces[1:]:
+        expected += [0.25, piece]
+    assert timeline[:-1] == expected
+    assert isinstance(timeline[-1], AnswerDone)

@@ -182,9 +182,44 @@ def test_indented_code_becomes_fenced_and_keeps_html_as_text() -> None:
 
 
 def test_escapes_keep_literal_text_literal() -> None:
-    for text in ["\\# not a heading", "\\- not a list", "1\\. not a list", "\\*not em\\*"]:
+    for text in ["\\# not a heading", "\\- not a list", "1\\. not a list"]:
         assert clean(text) == text
+    # A closing "*" with no opener is plain text: only the opener needs its backslash.
+    assert clean("\\*not em\\*") == "\\*not em*"
     assert clean("&lt;b&gt; &amp;copy;") == "\\<b> &amp;copy;"
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("An except\\* clause", "An except* clause"),
+        ("Pass \\*\\*kwargs or \\*args.", "Pass **kwargs or *args."),
+        ("Define \\_\\_bool\\_\\_ on the class.", "Define \\_\\_bool__ on the class."),
+        ("Call a_b_c(x) and 5 * 3.", "Call a_b_c(x) and 5 * 3."),
+        ("Keep `__init__` and `**kw` in code.", "Keep `__init__` and `**kw` in code."),
+    ],
+)
+def test_identifiers_in_text_are_escaped_only_where_markdown_needs_it(text: str, raw: str) -> None:
+    """Faithful quotes (issue 11 item 7): what the answer means is unchanged, and the raw
+    markdown (API, transcripts) keeps identifiers readable instead of `\\*\\*kwargs`."""
+    out = clean(text)
+    assert out == raw
+    md = MarkdownIt("commonmark")
+    assert md.render(out) == md.render(text)
+    assert "<em>" not in md.render(out) and "<strong>" not in md.render(out)
+
+
+def test_lighter_escaping_never_creates_emphasis_across_pieces() -> None:
+    # Each "*" alone is plain text, but together they would open and close emphasis.
+    for text in [
+        "a \\*b `c` d\\* e",
+        "\\*x\\* and \\_y\\_",
+        "\\**x**",
+        "\\_\\_a\\_\\_ `c` \\_\\_b\\_\\_",
+    ]:
+        out = clean(text)
+        md = MarkdownIt("commonmark")
+        assert md.render(out) == md.render(text), (text, out)
 
 
 def test_empty_and_whitespace() -> None:
@@ -205,7 +240,11 @@ def test_empty_and_whitespace() -> None:
         ("http://example.com/a", True),
         ("https://EXAMPLE.com./x", True),
         ("https://www.example.com", True),
-        ("https://example.com:8443/x", True),
+        ("https://example.com:443/x", True),  # the default port, written out
+        ("http://example.com:80/x", True),
+        ("https://example.com:8443/x", False),  # another port: another origin
+        ("http://example.com:443/x", False),
+        ("https://docs.acme.io:8080", False),
         ("https://api.example.com", False),  # plain pattern: apex and www only
         ("https://docs.acme.io", True),
         ("https://a.b.docs.acme.io", True),
@@ -232,6 +271,50 @@ def test_empty_and_whitespace() -> None:
 )
 def test_link_allowed(url: str, ok: bool) -> None:
     assert allowed(url) is ok
+
+
+def test_a_pattern_with_a_port_admits_that_port_only() -> None:
+    domains = ["shop.example:8443", "127.0.0.1:8765", "localhost:3000"]
+
+    def ok(url: str) -> bool:
+        return link_allowed(url, allowed_domains=domains, own_base_url="")
+
+    assert ok("https://shop.example:8443/a") and ok("https://www.shop.example:8443/a")
+    assert not ok("https://shop.example/a") and not ok("https://shop.example:8444/a")
+    assert ok("http://127.0.0.1:8765/x") and not ok("http://127.0.0.1:8766/x")
+    assert ok("http://localhost:3000/") and not ok("http://www.localhost:3000/")
+
+
+def test_links_and_frame_ancestors_follow_one_rule() -> None:
+    """Every host:port the chat page may be framed by is a clickable link host, and the
+    reverse (checked on the CSP sources the framing module emits)."""
+    from app.services.framing import frame_ancestors
+
+    stored = ["shop.example", "*.docs.example", "shop.example:8443", "127.0.0.1:8765"]
+    sources = frame_ancestors(stored, "https://chat.ourapp.io").split()[3:]
+    assert sources == [
+        "shop.example",
+        "www.shop.example",
+        "*.docs.example",
+        "docs.example",
+        "shop.example:8443",
+        "www.shop.example:8443",
+        "127.0.0.1:8765",
+    ]
+    for source in sources:
+        url = "https://" + source.replace("*.", "deep.sub.") + "/"
+        assert link_allowed(url, allowed_domains=stored, own_base_url=""), url
+    for url in ["https://shop.example:8080/", "https://docs.example:8443/", "https://x.example/"]:
+        assert not link_allowed(url, allowed_domains=stored, own_base_url=""), url
+    assert "shop.example:8080" not in sources
+
+
+def test_answer_links_to_another_port_lose_their_url() -> None:
+    text = "See [the docs](https://example.com:8443/docs) or [home](https://example.com/)."
+    assert clean(text) == "See the docs or [home](https://example.com/)."
+    assert clean("Visit https://example.com:9000/admin now") == (
+        "Visit `https://example.com:9000/admin` now"
+    )
 
 
 def test_unusable_patterns_are_ignored() -> None:

@@ -114,8 +114,11 @@ bench-answers: setup-dev
 
 # CI runs the benchmarks in their quick mode (small sizes, results in bench/results/*_quick.json,
 # not tracked) so that none can rot unnoticed.
-bench-quick: setup-dev
+bench-quick: setup-dev chromium
+	$(PY) -m bench.ingest --quick
 	$(PY) -m bench.chat --quick
+	$(PY) -m bench.answers --quick
+	$(PY) -m bench.embed --quick
 
 migration: setup
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

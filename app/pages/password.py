@@ -9,6 +9,7 @@ import reflex as rx
 
 from app import routes
 from app.components.forms import field_error, labeled
+from app.page_registry import page
 from app.pages.auth import _card
 from app.services.password_reset import RESET_MINUTES
 from app.state.password import ForgotPasswordState, ResetPasswordState
@@ -139,7 +140,7 @@ def forgot_body() -> rx.Component:
     )
 
 
-@rx.page(
+@page(
     route=routes.FORGOT_PASSWORD,
     title="Forgot password · ChatConnect",
     on_load=ForgotPasswordState.load,
@@ -251,13 +252,13 @@ def reset_page() -> rx.Component:
     )
 
 
-rx.page(
+page(
     route=routes.RESET_PASSWORD + "/[reset_token]",
     title="Reset password · ChatConnect",
     on_load=ResetPasswordState.load,
 )(reset_page)
 # The same page for links of the form /reset-password?token=...
-rx.page(
+page(
     route=routes.RESET_PASSWORD,
     title="Reset password · ChatConnect",
     on_load=ResetPasswordState.load,
@@ -319,7 +320,7 @@ def verify_page() -> rx.Component:
     return _card("Confirm your email", "ChatConnect account", verify_body(), rx.fragment())
 
 
-rx.page(
+page(
     route=routes.VERIFY_EMAIL + "/[verify_token]",
     title="Confirm email · ChatConnect",
     on_load=VerifyEmailState.load,

@@ -263,9 +263,27 @@ def _terms(text: str) -> frozenset[int]:
 _PHRASING_TERMS = _terms(_PHRASING)
 
 
+# "How hot/heavy/far ...": the adjective names a measurement, which documents state as a
+# number and a unit ("93 degrees"), rarely with the adjective itself.
+_HOW_MEASURE = re.compile(
+    r"\bhow (?:hot|cold|warm|heavy|big|large|small|tall|high|wide|far|deep)\b",
+    re.I,
+)
+_NUM = r"\b\d+(?:[.,]\d+)?\s*"
+# Each measured adjective wants its own units: "how heavy" is not answered by "93 degrees".
+_MEASURES = (
+    (r"hot|cold|warm", rf"{_NUM}(?:\u00b0|degrees?\b)"),
+    (r"heavy", rf"{_NUM}(?:kg|g|grams?|kilograms?|lbs?|pounds?|oz|ounces?)\b"),
+    (
+        r"big|large|small|tall|high|wide|far|deep",
+        rf"{_NUM}(?:cm|mm|m|met(?:er|re)s?|km|miles?|inch(?:es)?|ml|l|lit(?:er|re)s?)\b",
+    ),
+)
+
+
 def question_terms(question: str) -> frozenset[int]:
     """The question's content terms: BM25 terms minus question phrasing."""
-    return _terms(question) - _PHRASING_TERMS
+    return _terms(_HOW_MEASURE.sub("how", question)) - _PHRASING_TERMS
 
 
 def _answer_text(source: Source) -> str:
@@ -368,6 +386,10 @@ _INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str] | None],
         None,
     ),
     (re.compile(r"\bphone\b|\bcall\b", re.I), re.compile(_PHONE), re.compile("phone", re.I)),
+    *(
+        (re.compile(rf"\bhow (?:{asks})\b", re.I), re.compile(answers, re.I), None)
+        for asks, answers in _MEASURES
+    ),
     (
         re.compile(r"\bin stock\b|\bavailable\b", re.I),
         re.compile(r"\b(?:in|out of) stock\b|\bavailable\b|\bsold out\b", re.I),

@@ -182,9 +182,9 @@ class EmbedState(rx.State):
 
     @rx.event
     async def load(self):
-        params = self.router.page.params or {}
+        # /embed/<widget_id>, from the URL being opened (router.page is deprecated).
         query = self.router.url.query_parameters or {}
-        self._widget_id = str(params.get("widget_id") or "")[:64]
+        self._widget_id = str(self.router.url.path).rstrip("/").rsplit("/", 1)[-1][:64]
         self.mode = "inline" if query.get("mode") == "inline" else "bubble"
         host = str(query.get("host") or "")[:MAX_HOST_URL]
         self._host_url = host if origin_of(host) else ""

@@ -57,7 +57,7 @@ class ResetPasswordState(rx.State):
     form_error: str = ""
 
     def _token(self) -> str:
-        query = self.router.page.params.get("token")
+        query = self.router.url.query_parameters.get("token")
         return token_from(
             self.router.url.path, query if isinstance(query, str) else None, routes.RESET_PASSWORD
         )

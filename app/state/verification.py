@@ -20,7 +20,7 @@ class VerifyEmailState(AuthState):
 
     @rx.event
     def load(self):
-        query = self.router.page.params.get("token")
+        query = self.router.url.query_parameters.get("token")
         token = token_from(
             self.router.url.path, query if isinstance(query, str) else None, routes.VERIFY_EMAIL
         )

@@ -67,6 +67,13 @@ def run_app_server(
         SECRET_KEY=secret_key,
         REFLEX_USE_SYSTEM_BUN="1",
     )
+    if extra_env:
+        # A server with its own settings compiles its own frontend (the build embeds its
+        # URL): in a folder of its own, so the session's server keeps serving `.web/`.
+        env.update(
+            REFLEX_WEB_WORKDIR=str(ROOT / ".web-e2e-extra"),
+            REFLEX_STATES_WORKDIR=str(ROOT / ".states-e2e-extra"),
+        )
     env.update(extra_env or {})
     reflex = str(Path(sys.executable).with_name("reflex"))
     with log.open("wb") as out:

@@ -558,3 +558,23 @@ async def test_stream_pauses_between_sentences_not_before_the_first(monkeypatch)
         expected += [0.25, piece]
     assert timeline[:-1] == expected
     assert isinstance(timeline[-1], AnswerDone)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("How hot does the water get?", "93 degrees Celsius"),
+        ("How heavy is the Aurora?", "weighs 7.5 kg"),
+    ],
+)
+def test_how_hot_or_heavy_asks_for_a_measurement(question: str, expected: str) -> None:
+    """The adjective names a measurement the document states as a number and a unit."""
+    manual = src(
+        1,
+        "The Aurora heats water to 93 degrees Celsius in forty seconds. "
+        "The Aurora is brushed steel and weighs 7.5 kg. Descale it every two months.",
+        0.9,
+    )
+    result = extract_answer(req(question, [manual]))
+    assert result.answered
+    assert expected in quotes(result.text)[0][0]

@@ -169,7 +169,7 @@ def test_chat_streams_an_answer_with_citations_and_stores_feedback(
     partials = inner.evaluate("window.__partials")
     assert partials, "no streamed text was shown before the answer was complete"
     chip = answer.locator(".cc-chip").first
-    expect(chip).to_contain_text("brewing-guide")
+    expect(chip).to_contain_text("Acme Coffee brewing guide")
     chip.click()
     expect(frame.locator(".cc-source:popover-open .cc-passage")).to_contain_text(
         "between 92 and 96 degrees"
@@ -569,7 +569,7 @@ def test_no_source_chips_under_i_dont_know(world: SimpleNamespace, browser: Any)
         answer = page.locator(".cc-answer").nth(1)
         expect(answer).to_contain_text("92 and 96 degrees", timeout=60_000)
         chips = answer.locator(".cc-chip")
-        expect(chips.first).to_contain_text("brewing-guide")
+        expect(chips.first).to_contain_text("Acme Coffee brewing guide")
         cited = set(re.findall(r"\[(\d+)\]", answer.inner_text()))
         assert chips.count() == len(cited) >= 1  # one chip per cited passage
         expect(refusal.locator(".cc-chip")).to_have_count(0)

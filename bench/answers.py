@@ -250,7 +250,7 @@ async def _ask_all(service, tenant: str, widget: str, questions: list[dict]):  #
             answered, confidence, text = stored.answered, stored.confidence, stored.text
             ttfts.append(stored.ttft_ms)
         # After the turn, so its TTFT includes embedding the question (cached from here on).
-        passages, _ = await service.engine.sources_for(tenant, widget, q["question"])
+        passages, _ = await service.workflow.sources_for(tenant, widget, q["question"])
         top = sorted(passages, key=lambda s: -s.score)[:TOP_PASSAGES]
         evidence = q.get("evidence") or q.get("expected") or []
         in_top5 = bool(q["in_kb"]) and any(contains_all(p.text, evidence) for p in top)
@@ -289,17 +289,18 @@ def main() -> None:
         questions = questions[::3]
     with tempfile.TemporaryDirectory(prefix="cc-bench-answers-") as tmp:
         (tenant, widget), store, embedder, _engine = _setup(Path(tmp))
-        from app.rag.chat import ChatEngine
         from app.rag.extractive import ExtractiveResponder
-        from app.rag.retrieval import Retriever
+        from app.rag.retriever import retriever_factory
+        from app.rag.workflow import ChatWorkflow
         from app.services.analytics import LOW_CONFIDENCE_SCORE
         from app.services.cache import CachedQueryEmbedder, MemoryTTLCache
         from app.services.chat import ChatService
         from app.services.qa import QAMatcher
 
-        retriever = Retriever(store, CachedQueryEmbedder(embedder, MemoryTTLCache()))
+        # The product's chat path (Workflow + tenant-bound hybrid retriever + Q&A pairs).
+        query_embedder = CachedQueryEmbedder(embedder, MemoryTTLCache())
         service = ChatService(
-            ChatEngine(retriever, QAMatcher(retriever.embedder)),
+            ChatWorkflow(retriever_factory(store, query_embedder), QAMatcher(query_embedder)),
             make_primary=lambda _loaded: None,  # no AI provider: the offline answerer
             fallback=ExtractiveResponder(sentence_pause_s=0.0),  # no pacing: answers only
         )

@@ -1,0 +1,292 @@
+"""Local shops speaking the documented shapes of three catalogue APIs, for connector tests.
+
+- Fake Store API: `GET /fakestore/products` → a JSON list; `GET /api/items?page=&limit=` is a
+  paged, key-protected JSON API of another shape (mapped by the generic connector).
+- Magento 2: `GET /rest[/<store>]/V1/products?searchCriteria[...]` with a bearer token
+  (a page past the end repeats the last page, as Magento does), `GET /rest/V1/categories`.
+- Odoo: JSON-RPC `/web/session/authenticate` (+ session cookie) then
+  `/web/dataset/call_kw/<model>/<method>`, and `/jsonrpc` (common.authenticate,
+  object.execute_kw) for API keys; errors in Odoo's `{"error": {"data": {"name": ...}}}` form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+MAGENTO_TOKEN = "magento-integration-token"
+ODOO_DB, ODOO_LOGIN, ODOO_PASSWORD, ODOO_KEY = "shop", "api@shop.test", "odoo-pass", "odoo-key"
+ITEMS_KEY = "items-api-key"
+
+
+def catalogue(n: int) -> list[dict[str, Any]]:
+    """n products with a stable shape; every 7th is a backpack, prices vary."""
+    kinds = ["Backpack", "Water bottle", "Jacket", "Notebook", "Mug", "Cap", "Sneakers"]
+    return [
+        {
+            "id": i,
+            "title": f"{kinds[i % 7]} model {i}",
+            "price": round(20 + (i * 13) % 180 + 0.95, 2),
+            "description": f"<p>The <b>{kinds[i % 7].lower()}</b> number {i}.</p>",
+            "category": ["bags", "outdoor", "clothing", "office"][i % 4],
+            "qty": (i * 3) % 5,
+        }
+        for i in range(1, n + 1)
+    ]
+
+
+@dataclass
+class FakeShops:
+    products: list[dict[str, Any]] = field(default_factory=lambda: catalogue(30))
+    malformed: list[dict[str, Any]] = field(default_factory=list)  # served after products
+    delay_s: float = 0.0  # every catalogue endpoint waits this long (timeouts)
+    status: int | None = None  # force an HTTP status on catalogue endpoints
+    requests: list[str] = field(default_factory=list)
+    odoo_sessions: set[str] = field(default_factory=set)
+    odoo_fields: tuple[str, ...] = (
+        "id", "name", "list_price", "description_sale", "categ_id", "currency_id",
+        "default_code", "website_url", "is_published", "qty_available", "type", "sale_ok",
+    )  # fmt: skip
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [*self.products, *self.malformed]
+
+    async def _gate(self, request: Request) -> Response | None:
+        self.requests.append(f"{request.method} {request.url.path}?{request.url.query}")
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.status:
+            return JSONResponse({"message": "forced"}, status_code=self.status)
+        return None
+
+    # ---- Fake Store + a paged JSON API ----------------------------------------------------
+
+    async def fakestore(self, request: Request) -> Response:
+        if (gate := await self._gate(request)) is not None:
+            return gate
+        return JSONResponse(
+            [
+                {k: v for k, v in p.items() if k != "qty"}
+                | ({"image": f"{request.base_url}img/{p['id']}.jpg"} if "id" in p else {})
+                for p in self.rows()
+            ]
+        )
+
+    async def items(self, request: Request) -> Response:
+        if (gate := await self._gate(request)) is not None:
+            return gate
+        if request.headers.get("x-api-key") != ITEMS_KEY:
+            return JSONResponse({"error": "bad key"}, status_code=401)
+        page, limit = int(request.query_params["page"]), int(request.query_params["limit"])
+        rows = self.rows()[(page - 1) * limit : page * limit]
+        return JSONResponse(
+            {
+                "data": {
+                    "products": [
+                        {
+                            "sku": f"SKU-{p.get('id')}",
+                            "name": p.get("title"),
+                            "pricing": {"amount": str(p.get("price"))},
+                            "stock": {"available": p.get("qty")},
+                            "media": [{"src": f"{request.base_url}m/{p.get('id')}.png"}],
+                        }
+                        for p in rows
+                    ]
+                },
+                "page": page,
+            }
+        )
+
+    # ---- Magento 2 ------------------------------------------------------------------------
+
+    async def magento_products(self, request: Request) -> Response:
+        if (gate := await self._gate(request)) is not None:
+            return gate
+        if request.headers.get("authorization") != f"Bearer {MAGENTO_TOKEN}":
+            return JSONResponse(
+                {"message": "The consumer isn't authorized to access %resources."},
+                status_code=401,
+            )
+        q = request.query_params
+        size = int(q.get("searchCriteria[pageSize]", 20))
+        page = int(q.get("searchCriteria[currentPage]", 1))
+        rows = [_magento_item(p, i) for i, p in enumerate(self.rows())]
+        last = max(1, math.ceil(len(rows) / size))
+        page = min(page, last)  # Magento repeats the last page past the end
+        return JSONResponse(
+            {
+                "items": rows[(page - 1) * size : page * size],
+                "search_criteria": {"page_size": size, "current_page": page},
+                "total_count": len(rows),
+            }
+        )
+
+    async def magento_categories(self, request: Request) -> Response:
+        if request.headers.get("authorization") != f"Bearer {MAGENTO_TOKEN}":
+            return JSONResponse({"message": "unauthorized"}, status_code=401)
+        return JSONResponse(
+            {
+                "id": 1,
+                "name": "Root",
+                "children_data": [
+                    {"id": 10 + i, "name": name.title(), "children_data": []}
+                    for i, name in enumerate(["bags", "outdoor", "clothing", "office"])
+                ],
+            }
+        )
+
+    # ---- Odoo JSON-RPC --------------------------------------------------------------------
+
+    @staticmethod
+    def _rpc_result(body: dict[str, Any], result: Any) -> Response:
+        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
+
+    @staticmethod
+    def _rpc_error(body: dict[str, Any], name: str, message: str) -> Response:
+        error = {
+            "code": 200,
+            "message": "Odoo Server Error",
+            "data": {"name": name, "message": message, "arguments": [message]},
+        }
+        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "error": error})
+
+    async def odoo_authenticate(self, request: Request) -> Response:
+        body = await request.json()
+        p = body["params"]
+        if (p.get("db"), p.get("login"), p.get("password")) != (
+            ODOO_DB,
+            ODOO_LOGIN,
+            ODOO_PASSWORD,
+        ):
+            return self._rpc_error(body, "odoo.exceptions.AccessDenied", "Access Denied")
+        sid = secrets.token_hex(16)
+        self.odoo_sessions.add(sid)
+        response = self._rpc_result(body, {"uid": 2, "db": ODOO_DB, "username": ODOO_LOGIN})
+        response.set_cookie("session_id", sid, httponly=True)
+        return response
+
+    async def odoo_call_kw(self, request: Request) -> Response:
+        body = await request.json()
+        if (gate := await self._gate(request)) is not None:
+            return gate
+        if request.cookies.get("session_id") not in self.odoo_sessions:
+            return self._rpc_error(body, "odoo.http.SessionExpiredException", "Session expired")
+        p = body["params"]
+        return self._odoo_model(body, p["model"], p["method"], p["args"], p["kwargs"])
+
+    async def odoo_jsonrpc(self, request: Request) -> Response:
+        body = await request.json()
+        p = body["params"]
+        if p["service"] == "common" and p["method"] == "authenticate":
+            db, login, key, _ = p["args"]
+            return self._rpc_result(
+                body, 2 if (db, login, key) == (ODOO_DB, ODOO_LOGIN, ODOO_KEY) else False
+            )
+        if (gate := await self._gate(request)) is not None:
+            return gate
+        db, uid, key, model, method, args, kwargs = p["args"]
+        if (db, uid, key) != (ODOO_DB, 2, ODOO_KEY):
+            return self._rpc_error(body, "odoo.exceptions.AccessDenied", "Access Denied")
+        return self._odoo_model(body, model, method, args, kwargs)
+
+    def _odoo_model(
+        self, body: dict[str, Any], model: str, method: str, args: list, kwargs: dict
+    ) -> Response:
+        self.requests.append(f"odoo {method}")
+        if model != "product.template":
+            return self._rpc_error(body, "builtins.KeyError", model)
+        if method == "fields_get":
+            return self._rpc_result(body, {f: {"type": "char"} for f in self.odoo_fields})
+        if method != "search_read":
+            return self._rpc_error(body, "builtins.AttributeError", method)
+        unknown = [f for f in kwargs.get("fields", []) if f not in self.odoo_fields]
+        if unknown:
+            return self._rpc_error(body, "builtins.ValueError", f"Invalid field {unknown[0]!r}")
+        rows = [_odoo_row(p) for p in self.rows()]
+        for name, op, value in args[0] if args else []:
+            assert op == "="
+            rows = [r for r in rows if r.get(name) == value]
+        offset, limit = kwargs.get("offset", 0), kwargs.get("limit") or len(rows)
+        fields = kwargs.get("fields") or list(self.odoo_fields)
+        page = [{f: r.get(f, False) for f in fields} for r in rows[offset : offset + limit]]
+        return self._rpc_result(body, page)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/fakestore/products", self.fakestore),
+                Route("/api/items", self.items),
+                Route("/rest/V1/products", self.magento_products),
+                Route("/rest/{store}/V1/products", self.magento_products),
+                Route("/rest/V1/categories", self.magento_categories),
+                Route("/web/session/authenticate", self.odoo_authenticate, methods=["POST"]),
+                Route("/web/dataset/call_kw/{model}/{method}", self.odoo_call_kw, methods=["POST"]),
+                Route("/jsonrpc", self.odoo_jsonrpc, methods=["POST"]),
+            ]
+        )
+
+
+def _magento_item(p: dict[str, Any], i: int) -> dict[str, Any]:
+    if "id" not in p or "title" not in p:
+        return {"id": 9000 + i, "name": p.get("title"), "price": p.get("price"), "status": 1}
+    return {
+        "id": p["id"],
+        "sku": f"MB-{p['id']:03d}",
+        "name": p["title"],
+        "price": p["price"],
+        "status": 2 if p["id"] % 10 == 0 else 1,  # every 10th disabled
+        "visibility": 1 if p["id"] % 15 == 0 else 4,  # every 15th a hidden variant
+        "type_id": "simple",
+        "extension_attributes": {
+            "stock_item": {"qty": p.get("qty", 0), "is_in_stock": p.get("qty", 0) > 0}
+        },
+        "media_gallery_entries": [
+            {
+                "id": 1,
+                "media_type": "image",
+                "position": 2,
+                "disabled": False,
+                "types": ["thumbnail"],
+                "file": f"/t/h/thumb-{p['id']}.jpg",
+            },
+            {
+                "id": 2,
+                "media_type": "image",
+                "position": 1,
+                "disabled": False,
+                "types": ["image", "small_image"],
+                "file": f"/m/b/main-{p['id']}.jpg",
+            },
+        ],
+        "custom_attributes": [
+            {"attribute_code": "url_key", "value": f"item-{p['id']}"},
+            {"attribute_code": "description", "value": p.get("description", "")},
+            {"attribute_code": "category_ids", "value": [str(10 + p["id"] % 4)]},
+        ],
+    }
+
+
+def _odoo_row(p: dict[str, Any]) -> dict[str, Any]:
+    pid = p.get("id")
+    return {
+        "id": pid if isinstance(pid, int) else False,
+        "name": p.get("title") or False,
+        "list_price": p.get("price", False),
+        "description_sale": p.get("description") or False,
+        "categ_id": [4, f"All / Saleable / {str(p.get('category', '')).title()}"],
+        "currency_id": [2, "EUR"],
+        "default_code": f"OD-{pid}",
+        "website_url": f"/shop/item-{pid}",
+        "is_published": not (isinstance(pid, int) and pid % 6 == 0),
+        "qty_available": float(p.get("qty", 0)),
+        "type": "product" if isinstance(pid, int) and pid % 2 else "consu",
+        "sale_ok": True,
+    }

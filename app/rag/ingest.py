@@ -222,6 +222,24 @@ class JobRunner:
     def run(self, job_id: str) -> None:
         self.run_group([job_id])
 
+    def release(self) -> int:
+        """Give this worker's running jobs back to the queue, uncounted (a stop that could
+        not wait for them). Returns how many were released; a later progress write of ours
+        then finds the job no longer ours and stops (JobTakenOverError)."""
+        with session_scope(self.engine) as s:
+            result = s.exec(  # type: ignore[call-overload]
+                update(IngestJob)
+                .where(IngestJob.worker_id == self.worker_id, IngestJob.status == JobStatus.running)
+                .values(
+                    status=JobStatus.queued,
+                    worker_id=None,
+                    next_attempt_at=utcnow(),
+                    attempts=IngestJob.attempts - 1,
+                    updated_at=utcnow(),
+                )
+            )
+            return int(result.rowcount or 0)
+
     # ---- running --------------------------------------------------------------------
 
     def _open(self, job_id: str) -> _Job | None:
@@ -251,6 +269,10 @@ class JobRunner:
 
     def run_group(self, job_ids: list[str]) -> None:
         """parse each, split and embed all together, then index and finish each."""
+        with _Heartbeat(self, job_ids):
+            self._run_group(job_ids)
+
+    def _run_group(self, job_ids: list[str]) -> None:
         started = time.perf_counter()
         ready: list[_Job] = []
         for job_id in job_ids:
@@ -442,6 +464,48 @@ class JobRunner:
             self.config.on_progress(document_id, stage, done, total)
 
 
+class _Heartbeat:
+    """Keeps the group's heartbeat fresh from a side thread while the group runs.
+
+    Progress writes alone only beat between stages; a stage longer than `stale_after_s`
+    (a slow parse or split of a large file on a busy machine) made a live job look dead, so
+    another worker took it over, and then the next one took it from that one: a livelock
+    the multi-worker test found. The side thread beats every quarter of the timeout, so
+    only a process that is really gone (SIGKILL, lost machine) goes stale.
+    """
+
+    def __init__(self, runner: JobRunner, job_ids: list[str]) -> None:
+        self.runner = runner
+        self.job_ids = list(job_ids)
+        self.interval = max(0.2, runner.config.stale_after_s / 4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="ingest-heartbeat", daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                with session_scope(self.runner.engine) as s:
+                    s.exec(  # type: ignore[call-overload]
+                        update(IngestJob)
+                        .where(
+                            IngestJob.id.in_(self.job_ids),  # type: ignore[attr-defined]
+                            IngestJob.worker_id == self.runner.worker_id,
+                            IngestJob.status == JobStatus.running,
+                        )
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # the database is briefly away: the next beat tries again
+                log.warning("ingestion heartbeat failed", exc_info=True)
+
+
 class _ProgressWriter:
     """Writes stage, progress and heartbeat, at most every `progress_interval_s`."""
 
@@ -498,7 +562,9 @@ class WorkerPool:
     """Background threads that run jobs; `wake()` after enqueueing skips the poll delay.
 
     The threads lower their own scheduling priority (Linux: per-thread nice) so that
-    ingestion yields the CPU to chat requests on a small machine.
+    ingestion yields the CPU to chat requests on a small machine. `stop()` lets each thread
+    finish the group it holds; what is still running after the timeout can be handed back
+    with `release()`.
     """
 
     def __init__(
@@ -515,6 +581,7 @@ class WorkerPool:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._runners: list[JobRunner] = []
 
     def start(self) -> None:
         for i in range(self.threads):
@@ -525,18 +592,27 @@ class WorkerPool:
     def wake(self) -> None:
         self._wake.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Ask the threads to stop after their current group; True when all have stopped."""
         self._stop.set()
         self._wake.set()
+        deadline = time.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
-        self._threads.clear()
+            t.join(max(0.0, deadline - time.monotonic()))
+        alive = [t for t in self._threads if t.is_alive()]
+        self._threads = alive
+        return not alive
+
+    def release(self) -> int:
+        """Hand every job this pool's runners still hold back to the queue."""
+        return sum(runner.release() for runner in list(self._runners))
 
     def _loop(self) -> None:
         if self.nice:
             with contextlib.suppress(AttributeError, OSError):
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         runner = self.make_runner()
+        self._runners.append(runner)
         while not self._stop.is_set():
             try:
                 worked = runner.run_once()

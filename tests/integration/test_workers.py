@@ -16,22 +16,18 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, text
+from sqlalchemy import Engine, func
 from sqlmodel import select
 
-from app import db as app_db
 from app.db import session_scope
 from app.models import Document, DocumentStatus, IngestJob, JobStatus
 from app.rag.store import EdgeStore, ShardInUseError
 from app.services import accounts, documents
 from app.settings import Settings
-from tests.conftest import _postgres_engine, _postgres_engine_admin
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = 300
@@ -41,21 +37,6 @@ BIG = "\n\n".join(
     f"descale it every two months (note {i})."
     for i in range(700)
 )
-
-
-@pytest.fixture
-def pg(tmp_path: Path) -> Iterator[Engine]:
-    schema = f"w_{uuid.uuid4().hex[:12]}"
-    eng = _postgres_engine(schema)
-    app_db.run_migrations(url=eng.url.render_as_string(hide_password=False))
-    app_db.set_engine(eng)
-    yield eng
-    app_db.set_engine(None)
-    eng.dispose()
-    admin = _postgres_engine_admin()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def start_worker(

@@ -131,12 +131,16 @@ def serve(pools: list[JobPool], stop: threading.Event, grace_s: float = DEFAULT_
 
 def check(settings: Settings) -> int:
     """`python -m app.worker check`: the health command (database, schema, vector store)."""
-    from app.services.vectors import store_health
-
     check_shape(settings)
-    with get_engine().connect() as conn:
-        conn.execute(text("SELECT 1"))
-    store_health()
+    try:
+        from app.services.vectors import store_health
+
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+        store_health()
+    except Exception as exc:  # a health command reports, it does not print tracebacks
+        print(f"worker not ready: {type(exc).__name__}", file=sys.stderr)
+        return 1
     print("worker ok")
     return 0
 
@@ -167,9 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
-        from app.services.vectors import close_store
-
-        close_store()
+        if "app.services.vectors" in sys.modules:  # only if this run opened a store
+            sys.modules["app.services.vectors"].close_store()
 
 
 if __name__ == "__main__":

@@ -28,6 +28,8 @@ VOLUME ["/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD curl -fsS "http://127.0.0.1:${PORT}/api/health" || exit 1
-# Embedded shape: the app migrates its SQLite file at start. Scale-out: run
-# `python -m app.manage migrate` once per release (a job), then start any number of these.
+# Embedded shape: the app migrates its SQLite file at start. Scale-out (compose.yaml): run
+# `python -m app.manage migrate` once per release (a job), then start any number of these,
+# and job workers from the same image with `python -m app.worker` (health command:
+# `python -m app.worker check`; it has no HTTP port, so it overrides this HEALTHCHECK).
 CMD ["reflex", "run", "--env", "prod", "--loglevel", "warning"]

@@ -22,11 +22,12 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-quick reset clean help
+.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-quick reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
 	@echo "make test    run the whole test suite"
+	@echo "make worker  run a job worker process (needs QDRANT_URL; see README, Scale-out)"
 	@echo "make bench   run the benchmarks (writes bench/results/)"
 	@echo "make bench-quick  the benchmarks in quick mode (what CI runs)"
 	@echo "make lint    ruff"
@@ -85,6 +86,11 @@ migrate: setup
 # The app prints a short banner (URL, demo URL, data, answers) once it is ready.
 run: setup migrate
 	@$(VENV)/bin/reflex run --env prod --loglevel warning
+
+# A process that only runs durable jobs (ingestion). Needs QDRANT_URL (the embedded Edge
+# shard belongs to the app process); start the app with INGEST_WORKERS=0 next to it.
+worker: setup
+	$(PY) -m app.worker $(WORKER_ARGS)
 
 test: setup-dev chromium axe
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)

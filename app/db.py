@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -26,6 +27,7 @@ T = TypeVar("T", bound=TenantOwned)
 ROOT = Path(__file__).resolve().parent.parent
 
 _engine: Engine | None = None
+CONNECT_TIMEOUT_S = 5
 _engine_lock = threading.Lock()
 
 
@@ -56,7 +58,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.close()
 
         return engine
+    # pre-ping: a pool whose server restarted drops the dead connections and reconnects by
+    # itself; connect_timeout: an unreachable server fails a request in seconds, never hangs it.
+    kwargs.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT_S})
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot be reached right now" (a restart, a
+    failover, the network): the request may be retried, so they answer 503, not 500."""
+    if isinstance(
+        exc,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | sa_exc.DisconnectionError,
+    ):
+        return True
+    return isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
 
 
 def get_engine() -> Engine:

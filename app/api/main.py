@@ -6,12 +6,13 @@ from http import HTTPStatus
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exception_handlers import http_exception_handler
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api import auth, embed_assets, health, metrics
 from app.api.v1 import PREFIX as V1_PREFIX
 from app.api.v1 import create_v1
-from app.api.v1.errors import problem
+from app.api.v1.errors import database_problem, problem
 
 
 def create_api() -> FastAPI:
@@ -30,5 +31,10 @@ def create_api() -> FastAPI:
         if request.url.path.startswith(V1_PREFIX):
             return problem(exc.status_code, HTTPStatus(exc.status_code).phrase, headers=exc.headers)
         return await http_exception_handler(request, exc)
+
+    # Health, auth and embed routes too: a database restart is a 503 to retry, not a 500.
+    @api.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> Response:
+        return database_problem(request, exc)
 
     return api

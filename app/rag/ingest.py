@@ -19,11 +19,9 @@ was indexed with (`Document.index_model`), so a model switch can re-queue it.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -39,10 +37,13 @@ from sqlmodel import select
 
 from app.db import session_scope
 from app.models import Document, DocumentStatus, IngestJob, JobStatus, utcnow
+from app.rag.ingest_threads import Heartbeat, WorkerPool
 from app.rag.parsing import ParseError
 from app.rag.pipeline import DocumentPipeline
 from app.rag.readers import SandboxedFileReader
 from app.rag.store import TenantVectorStore, VectorStore, space_key
+
+__all__ = ["IngestConfig", "JobRunner", "WorkerPool", "requeue_orphans", "stored_file"]
 
 log = logging.getLogger("chatconnect.ingest")
 
@@ -222,6 +223,24 @@ class JobRunner:
     def run(self, job_id: str) -> None:
         self.run_group([job_id])
 
+    def release(self) -> int:
+        """Give this worker's running jobs back to the queue, uncounted (a stop that could
+        not wait for them). Returns how many were released; a later progress write of ours
+        then finds the job no longer ours and stops (JobTakenOverError)."""
+        with session_scope(self.engine) as s:
+            result = s.exec(  # type: ignore[call-overload]
+                update(IngestJob)
+                .where(IngestJob.worker_id == self.worker_id, IngestJob.status == JobStatus.running)
+                .values(
+                    status=JobStatus.queued,
+                    worker_id=None,
+                    next_attempt_at=utcnow(),
+                    attempts=IngestJob.attempts - 1,
+                    updated_at=utcnow(),
+                )
+            )
+            return int(result.rowcount or 0)
+
     # ---- running --------------------------------------------------------------------
 
     def _open(self, job_id: str) -> _Job | None:
@@ -251,6 +270,10 @@ class JobRunner:
 
     def run_group(self, job_ids: list[str]) -> None:
         """parse each, split and embed all together, then index and finish each."""
+        with Heartbeat(self, job_ids):
+            self._run_group(job_ids)
+
+    def _run_group(self, job_ids: list[str]) -> None:
         started = time.perf_counter()
         ready: list[_Job] = []
         for job_id in job_ids:
@@ -492,57 +515,3 @@ def requeue_orphans(engine: Engine) -> int:
             .values(status=JobStatus.queued, worker_id=None, next_attempt_at=utcnow())
         )
         return int(result.rowcount or 0)
-
-
-class WorkerPool:
-    """Background threads that run jobs; `wake()` after enqueueing skips the poll delay.
-
-    The threads lower their own scheduling priority (Linux: per-thread nice) so that
-    ingestion yields the CPU to chat requests on a small machine.
-    """
-
-    def __init__(
-        self,
-        make_runner: Callable[[], JobRunner],
-        threads: int = 1,
-        poll_s: float = 2.0,
-        nice: int = 10,
-    ) -> None:
-        self.make_runner = make_runner
-        self.threads = threads
-        self.poll_s = poll_s
-        self.nice = nice
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._threads: list[threading.Thread] = []
-
-    def start(self) -> None:
-        for i in range(self.threads):
-            t = threading.Thread(target=self._loop, name=f"ingest-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        for t in self._threads:
-            t.join(timeout)
-        self._threads.clear()
-
-    def _loop(self) -> None:
-        if self.nice:
-            with contextlib.suppress(AttributeError, OSError):
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
-        runner = self.make_runner()
-        while not self._stop.is_set():
-            try:
-                worked = runner.run_once()
-            except Exception:  # a broken claim (DB down) must not kill the thread
-                log.exception("ingestion worker loop error")
-                worked = False
-            if not worked:
-                self._wake.wait(self.poll_s)
-                self._wake.clear()

@@ -20,8 +20,10 @@ explicitly to either backend, so both store identical vectors for the same text.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 import re
 import threading
 import time
@@ -384,7 +386,10 @@ class EdgeStore(VectorStore):
     segments sit behind read/write locks), so searches run concurrently with each other
     and only wait on the short segment lock of an update being applied. `_write_lock`
     additionally serialises our own writes and `close()` so a close can't race an upsert.
-    Only one `EdgeStore` (one process) may open a given path.
+    Only one `EdgeStore` (one process) may open a given path: the shard's WAL is single-writer
+    and a second opener used to fail with a bare `WouldBlock`. An advisory lock file beside the
+    shard (`<dir>.lock`, released by the kernel when the process dies, even on SIGKILL) makes
+    the second opener fail at once with `ShardInUseError`, which says what to do instead.
 
     Durability: `update` appends to the shard's WAL before applying, so once `upsert`
     returns the data survives a killed process (the WAL is replayed on load; tested with
@@ -402,6 +407,7 @@ class EdgeStore(VectorStore):
         self._flush_interval_s = flush_interval_s
         self._last_flush = time.monotonic()
         self._write_lock = threading.Lock()
+        self._lock_fd: int | None = _lock_shard(self.path)
         config = qe.EdgeConfig(
             vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
             sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
@@ -414,12 +420,17 @@ class EdgeStore(VectorStore):
         )
         # Whether this open made a new, empty shard (a first start, or a new embedding model).
         self.created = not (self.path / "edge_config.json").exists()
-        if not self.created:
-            # Passing the config makes a dimension/metric mismatch fail loudly here.
-            self._shard: qe.EdgeShard | None = qe.EdgeShard.load(str(self.path), config)
-        else:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._shard = qe.EdgeShard.create(str(self.path), config)
+        try:
+            if not self.created:
+                # Passing the config makes a dimension/metric mismatch fail loudly here.
+                self._shard: qe.EdgeShard | None = qe.EdgeShard.load(str(self.path), config)
+            else:
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._shard = qe.EdgeShard.create(str(self.path), config)
+        except BaseException:
+            _unlock_shard(self._lock_fd)
+            self._lock_fd = None
+            raise
         schema = self._shard.info().payload_schema
         if "tenant_id" not in schema:
             self._shard.update(
@@ -596,6 +607,38 @@ class EdgeStore(VectorStore):
             if shard is not None:
                 shard.flush()
                 shard.close()
+            _unlock_shard(self._lock_fd)
+            self._lock_fd = None
+
+
+class ShardInUseError(RuntimeError):
+    """Another process has this Qdrant Edge shard open."""
+
+
+def _lock_shard(path: Path) -> int:
+    """Take the shard's exclusive lock (non-blocking); ShardInUseError if another process has it."""
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise ShardInUseError(
+            f"The Qdrant Edge shard {path} is already open in another process (pid {holder}). "
+            "The embedded vector store belongs to one process: run ingestion inside the app "
+            "(INGEST_WORKERS >= 1, no `python -m app.worker`), or set QDRANT_URL to a Qdrant "
+            "server so that several app and worker processes share it."
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
+def _unlock_shard(fd: int | None) -> None:
+    if fd is not None:
+        os.close(fd)  # closing the descriptor drops the flock
 
 
 # ---------------------------------------------------------------------------------

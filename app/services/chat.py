@@ -177,35 +177,43 @@ class ChatService:
     def _begin(self, req: ChatRequest, loaded: _Loaded):  # type: ignore[no-untyped-def]
         with session_scope() as session:
             overage = conversations.check_budget(session, loaded.tenant)
-            conversation, new = conversations.get_or_start_conversation(
+            if not req.conversation_id:
+                # Stored by `_save` together with the first turn, never on its own.
+                draft = conversations.draft_conversation(
+                    req.tenant_id,
+                    widget_id=req.widget_id,
+                    visitor_id=req.visitor_id,
+                    channel=req.channel,
+                    host_url=req.host_url,
+                    user_agent=req.user_agent,
+                )
+                return draft, True, req.history[-conversations.HISTORY_TURNS * 2 :], overage
+            conversation, _ = conversations.get_or_start_conversation(
                 session,
                 req.tenant_id,
                 conversation_id=req.conversation_id,
                 widget_id=req.widget_id,
                 visitor_id=req.visitor_id,
-                channel=req.channel,
-                host_url=req.host_url,
-                user_agent=req.user_agent,
             )
-            if new:
-                history = req.history[-conversations.HISTORY_TURNS * 2 :]
-            else:
-                history = conversations.history(session, req.tenant_id, conversation.id)
-            return conversation.id, new, history, overage
+            history = conversations.history(session, req.tenant_id, conversation.id)
+            return conversation, False, history, overage
 
     def _save(
         self,
         req: ChatRequest,
-        conversation_id: str,
+        draft: conversations.Conversation,
         question: str,
         result: TurnResult,
         new: bool,
         overage: bool,
     ) -> str:
         with session_scope() as session:
-            conversation = TenantScope(session, req.tenant_id).get(
-                conversations.Conversation, conversation_id
-            )
+            scope = TenantScope(session, req.tenant_id)
+            if new:
+                conversation = scope.add(draft)
+                session.flush()
+            else:
+                conversation = scope.get(conversations.Conversation, draft.id)
             _user, answer = conversations.record_turn(
                 session,
                 req.tenant_id,
@@ -233,9 +241,8 @@ class ChatService:
                     req.visitor_id or None,
                     req.widget_id or None,
                 )
-            conversation_id, new, history, overage = await asyncio.to_thread(
-                self._begin, req, loaded
-            )
+            draft, new, history, overage = await asyncio.to_thread(self._begin, req, loaded)
+            conversation_id = draft.id
         except RateLimitedError as exc:
             metrics.record_rate_limited(exc.scope)
             raise
@@ -267,9 +274,7 @@ class ChatService:
                 else:
                     yield event
         assert result is not None
-        message_id = await asyncio.to_thread(
-            self._save, req, conversation_id, question, result, new, overage
-        )
+        message_id = await asyncio.to_thread(self._save, req, draft, question, result, new, overage)
         if standalone and not result.cached and result.answered and not result.notice:
             await asyncio.to_thread(get_cache().set, cache_key, _to_cache(result), ANSWER_TTL_S)
         metrics.record_turn(

@@ -55,16 +55,39 @@ def get_or_start_conversation(
             raise NotFoundError("Conversation")
         return conversation, False
     conversation = scope.add(
-        Conversation(
+        draft_conversation(
+            tenant_id,
             widget_id=widget_id,
-            visitor_id=visitor_id[:64],
+            visitor_id=visitor_id,
             channel=channel,
-            host_url=host_url[:500],
-            user_agent=user_agent[:300],
+            host_url=host_url,
+            user_agent=user_agent,
         )
     )
     session.flush()
     return conversation, True
+
+
+def draft_conversation(
+    tenant_id: str,
+    *,
+    widget_id: str | None,
+    visitor_id: str = "",
+    channel: str = "web",
+    host_url: str = "",
+    user_agent: str = "",
+) -> Conversation:
+    """A new conversation, not stored yet. Chat stores it with its first turn, in one
+    transaction, so a turn cut short (the database restarting mid-turn) leaves no empty
+    conversation behind."""
+    return Conversation(
+        tenant_id=tenant_id,
+        widget_id=widget_id,
+        visitor_id=visitor_id[:64],
+        channel=channel,
+        host_url=host_url[:500],
+        user_agent=user_agent[:300],
+    )
 
 
 def history(

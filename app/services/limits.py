@@ -22,6 +22,8 @@ from app.models import Tier
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("chatconnect.limits")
+# After a Redis failure, counters stay in process this long before Redis is tried again.
+REDIS_RETRY_S = 30.0
 
 
 class RateLimitedError(Exception):
@@ -83,7 +85,7 @@ class ChatRateLimiter:
             log.warning(
                 "rate-limit store unavailable, using in-process limits: %s", type(exc).__name__
             )
-            self._redis_down_until = time.monotonic() + 30
+            self._redis_down_until = time.monotonic() + REDIS_RETRY_S
             return self._hit(item, *ids)
         if allowed:
             return True, 0

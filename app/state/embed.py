@@ -306,13 +306,11 @@ class EmbedState(rx.State):
                 host_url=host_url,
                 user_agent=user_agent,
             )
-            answer, last_push = "", 0.0
+            answer, last_push, new_conversation = "", 0.0, False
             async for event in get_chat_service().stream(request):
                 if isinstance(event, ConversationEvent):
-                    async with self:
-                        self._conversation_id = event.conversation_id
-                        if event.new:
-                            self._remember_conversation(event.conversation_id)
+                    # A new conversation exists once its first turn is saved (TurnSaved).
+                    new_conversation = event.new
                 elif isinstance(event, TokenEvent):
                     answer += event.delta
                     if time.monotonic() - last_push >= STREAM_BATCH_S:
@@ -321,6 +319,10 @@ class EmbedState(rx.State):
                             self.stream_text = _render(answer, widget)
                 elif isinstance(event, TurnSaved):
                     result = event.result
+                    async with self:
+                        self._conversation_id = event.conversation_id
+                        if new_conversation:
+                            self._remember_conversation(event.conversation_id)
                     source_dicts = [
                         {
                             "n": s.n,

@@ -12,9 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from app.api.v1.deps import JSON_BODY, ChatKey, require_widget
-from app.api.v1.errors import problem_body, problem_response
+from app.api.v1.errors import DATABASE_UNAVAILABLE, problem_body, problem_response
 from app.api.v1.schemas import ChatIn, ChatOut, SourceOut, UsageOut
-from app.db import session_scope
+from app.db import database_unavailable, session_scope
 from app.rag.answer_types import Source
 from app.rag.chat import SourcesEvent, TokenEvent, TurnResult
 from app.services.api_keys import KeyIdentity
@@ -145,7 +145,11 @@ async def _sse_events(turn: DetachedTurn) -> AsyncIterator[bytes]:
                 yield sse("conversation", {"conversation_id": event.conversation_id})
     except RateLimitedError as exc:
         yield sse("error", problem_body(429, str(exc), "rate-limited"))
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):  # the answer was not saved: the client may ask again
+            log.warning("chat stream: database unavailable (%s)", type(exc).__name__)
+            yield sse("error", problem_body(503, DATABASE_UNAVAILABLE, "database-unavailable"))
+            return
         log.exception("chat stream failed")
         yield sse("error", problem_body(500, "The answer could not be completed."))
 

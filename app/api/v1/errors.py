@@ -10,10 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.db import NotFoundError
+from app.db import NotFoundError, database_unavailable
 from app.logging_setup import request_context
 from app.services.chat import ChatInputError, WidgetUnavailableError
 from app.services.conversations import BudgetExceededError
@@ -25,6 +26,8 @@ log = logging.getLogger("chatconnect.api")
 PROBLEM_JSON = "application/problem+json"
 # A URN rather than a URL on a domain we do not control: stable, and never dereferenced.
 PROBLEM_BASE = "urn:chatconnect:problem:"
+DATABASE_RETRY_AFTER_S = 5
+DATABASE_UNAVAILABLE = "The service is briefly unavailable (database unreachable); retry shortly."
 
 
 class ApiError(Exception):
@@ -187,7 +190,31 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
         return problem(exc.status_code, str(exc), extra=extra, request=request)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        return database_problem(request, exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error in %s %s", request.method, request.url.path)
         return problem(500, "Something went wrong on our side; the request id helps us find it.")
+
+
+def database_problem(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    """503 + Retry-After while the database is unreachable; any other database error is a 500."""
+    if database_unavailable(exc):
+        log.warning(
+            "database unavailable in %s %s: %s",
+            request.method,
+            request.url.path,
+            type(exc).__name__,
+        )
+        return problem(
+            503,
+            DATABASE_UNAVAILABLE,
+            slug="database-unavailable",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+            request=request,
+        )
+    log.error("database error in %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "Something went wrong on our side; the request id helps us find it.")

@@ -289,9 +289,10 @@ def main() -> None:
         questions = questions[::3]
     with tempfile.TemporaryDirectory(prefix="cc-bench-answers-") as tmp:
         (tenant, widget), store, embedder, _engine = _setup(Path(tmp))
+        from app.rag.retrieval import Retriever
+
         from app.rag.chat import ChatEngine
         from app.rag.extractive import ExtractiveResponder
-        from app.rag.retrieval import Retriever
         from app.services.analytics import LOW_CONFIDENCE_SCORE
         from app.services.cache import CachedQueryEmbedder, MemoryTTLCache
         from app.services.chat import ChatService

@@ -11,6 +11,7 @@ import reflex as rx
 
 from app import routes
 from app.components.chat_markdown import chat_markdown
+from app.components.embed_handoff import handoff_panel, person_button
 from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import ChatItem, Chip, EmbedState
@@ -41,9 +42,18 @@ def _header() -> rx.Component:
                 EmbedState.title, as_="h1", weight="bold", size="3", id="cc-title", trim="both"
             ),
             rx.text(
-                rx.cond(EmbedState.preview, "Preview", "Typically answers instantly"),
+                rx.cond(
+                    EmbedState.preview,
+                    "Preview",
+                    rx.cond(
+                        EmbedState.handoff_status == "human",
+                        "Chatting with " + EmbedState.staff_name,
+                        "Typically answers instantly",
+                    ),
+                ),
                 size="1",
                 color_scheme="gray",
+                id="cc-subtitle",
             ),
             spacing="0",
             min_width="0",
@@ -150,14 +160,53 @@ def _thumb(item: ChatItem, value: int, icon: str, label: str) -> rx.Component:
     )
 
 
-def _message(item: ChatItem) -> rx.Component:
-    return rx.cond(
-        item.role == "user",
-        _bubble(
-            rx.text(item.text, size="2", white_space="pre-wrap"),
-            True,
-            class_name="cc-bubble cc-q",
+def _staff(item: ChatItem) -> rx.Component:
+    """A person's reply: their name and initial, an outlined bubble (never mistaken for
+    the bot's answers), no sources and no thumbs."""
+    return rx.hstack(
+        rx.avatar(
+            fallback=item.author[:1].upper(),
+            size="2",
+            radius="full",
+            color_scheme="green",
+            variant="solid",
+            alt="",
         ),
+        rx.vstack(
+            rx.text(item.author, size="1", weight="bold", class_name="cc-staff-name"),
+            rx.box(
+                _markdown(item.text),
+                padding="8px 12px",
+                border_radius="4px 16px 16px 16px",
+                border="1px solid var(--green-a7)",
+                background="var(--green-a2)",
+                color="var(--gray-12)",
+                overflow_wrap="anywhere",
+            ),
+            spacing="1",
+            align="start",
+            min_width="0",
+        ),
+        align="start",
+        spacing="2",
+        max_width="88%",
+        class_name="cc-staff",
+        data_message_id=item.id,
+    )
+
+
+def _message(item: ChatItem) -> rx.Component:
+    return rx.match(
+        item.role,
+        (
+            "user",
+            _bubble(
+                rx.text(item.text, size="2", white_space="pre-wrap"),
+                True,
+                class_name="cc-bubble cc-q",
+            ),
+        ),
+        ("staff", _staff(item)),
         rx.vstack(
             _bubble(_markdown(item.text), False),
             rx.cond(
@@ -264,6 +313,7 @@ def _log() -> rx.Component:
             ),
             rx.foreach(EmbedState.messages, _message),
             rx.cond(EmbedState.streaming, _typing()),
+            handoff_panel(),
             _banner(),
             spacing="3",
             width="100%",
@@ -313,6 +363,7 @@ def _composer() -> rx.Component:
                 spacing="2",
                 align="center",
             ),
+            person_button(),
             rx.hstack(
                 rx.text("Answers can be wrong; check the sources.", size="1", color_scheme="gray"),
                 rx.spacer(),

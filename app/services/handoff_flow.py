@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col
 
-from app.db import TenantScope
+from app.db import NotFoundError, TenantScope
 from app.models import Conversation, Lead, Message, Tenant, User, Widget
 from app.services import inbox, leads, presence
 from app.services.analytics import LOW_CONFIDENCE_SCORE
+from app.services.conversations import get_or_start_conversation
 from app.services.escalation import EscalationRules, low_confidence_streak, rules_of
 from app.services.inbox import HandoffStatus, Reason
 from app.services.visitors import PublicWidget, own_conversation
@@ -108,10 +109,31 @@ def low_confidence_due(
 
 
 def visitor_request(
-    session: Session, widget: PublicWidget, conversation_id: str, visitor_id: str, reason: Reason
-) -> NextStep:
-    conversation = own_conversation(session, widget, conversation_id, visitor_id)
-    return escalate(session, conversation, reason)
+    session: Session,
+    widget: PublicWidget,
+    conversation_id: str,
+    visitor_id: str,
+    reason: Reason,
+    *,
+    host_url: str = "",
+    user_agent: str = "",
+) -> tuple[str, NextStep]:
+    """The visitor asks for a person (the button): in their conversation, or a new one."""
+    if conversation_id:
+        conversation = own_conversation(session, widget, conversation_id, visitor_id)
+    else:
+        if not visitor_id:
+            raise NotFoundError("Conversation")
+        conversation, _ = get_or_start_conversation(
+            session,
+            widget.tenant_id,
+            conversation_id=None,
+            widget_id=widget.id,
+            visitor_id=visitor_id,
+            host_url=host_url,
+            user_agent=user_agent,
+        )
+    return conversation.id, escalate(session, conversation, reason)
 
 
 def visitor_next_step(

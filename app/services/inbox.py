@@ -184,7 +184,13 @@ def resolve(session: Session, tenant_id: str, conversation_id: str, user_id: str
 
 
 def post_staff_message(
-    session: Session, tenant_id: str, conversation_id: str, user_id: str, text: str
+    session: Session,
+    tenant_id: str,
+    conversation_id: str,
+    user_id: str,
+    text: str,
+    *,
+    author_name: str | None = None,
 ) -> Message:
     """A person's reply to the visitor. Replying takes the conversation over (same CAS)."""
     body = (text or "").strip()
@@ -201,7 +207,7 @@ def post_staff_message(
             role="staff",
             text=body,
             author_id=user_id,
-            author_name=display_name(author),
+            author_name=(" ".join((author_name or "").split())[:120] or display_name(author)),
             created_at=now,
         )
     )

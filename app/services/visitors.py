@@ -42,6 +42,7 @@ class PublicWidget:
     placeholder: str
     citations: bool
     allowed_domains: list[str] = field(default_factory=list)
+    escalation: dict[str, Any] = field(default_factory=dict)  # handoff rules (button, lead form)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +78,7 @@ def find_widget(session: Session, widget_id: str) -> PublicWidget | None:
         placeholder=widget.placeholder,
         citations=widget.citations_enabled,
         allowed_domains=list(widget.allowed_domains or []),
+        escalation=dict(widget.escalation or {}),
     )
 
 

@@ -96,6 +96,7 @@ def handoff_panel() -> rx.Component:
                 rx.callout.text(EmbedState.handoff_line),
                 size="1",
                 color_scheme="green",
+                high_contrast=True,
                 id="cc-handoff-line",
                 data_status=EmbedState.handoff_status,
                 width="100%",

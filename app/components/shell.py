@@ -51,6 +51,7 @@ def nav_link(label: str, href: str, icon: str) -> rx.Component:
             rx.badge(
                 PresenceState.waiting_badge.to_string(),
                 color_scheme="amber",
+                high_contrast=True,
                 radius="full",
                 id="inbox-badge",
                 aria_label=PresenceState.waiting_badge.to_string() + " waiting",

@@ -31,7 +31,12 @@ def _status_badge(status: rx.Var) -> rx.Component:
     return rx.match(
         status,
         *[
-            (key, rx.badge(label, color_scheme=STATUS_COLORS[key], variant="soft"))
+            (
+                key,
+                rx.badge(
+                    label, color_scheme=STATUS_COLORS[key], variant="soft", high_contrast=True
+                ),
+            )
             for key, label in STATUS_LABELS.items()
         ],
         rx.badge(status),
@@ -41,15 +46,30 @@ def _status_badge(status: rx.Var) -> rx.Component:
 def _filters() -> rx.Component:
     s = InboxState
     return rx.flex(
-        rx.segmented_control.root(
-            *[
-                rx.segmented_control.item(label, value=key, id=f"inbox-view-{key}")
-                for key, label in VIEW_LABELS.items()
-            ],
-            value=s.view,
-            on_change=s.choose_view,
-            size="2",
-            id="inbox-views",
+        # Segments on wide screens; a select on phones (four segments do not fit 375 px).
+        rx.box(
+            rx.segmented_control.root(
+                *[
+                    rx.segmented_control.item(label, value=key, id=f"inbox-view-{key}")
+                    for key, label in VIEW_LABELS.items()
+                ],
+                value=s.view,
+                on_change=s.choose_view,
+                size="2",
+                id="inbox-views",
+            ),
+            display=["none", "none", "block"],
+        ),
+        rx.box(
+            rx.select.root(
+                rx.select.trigger(aria_label="Show", id="inbox-view-select"),
+                rx.select.content(
+                    *[rx.select.item(label, value=key) for key, label in VIEW_LABELS.items()]
+                ),
+                value=s.view,
+                on_change=s.choose_view,
+            ),
+            display=["block", "block", "none"],
         ),
         rx.select.root(
             rx.select.trigger(aria_label="Widget", id="inbox-widget"),
@@ -270,7 +290,7 @@ def _note(note: NoteView) -> rx.Component:
 
 def _notes() -> rx.Component:
     return rx.vstack(
-        rx.heading("Internal notes", size="3", as_="h3"),
+        rx.heading("Internal notes", size="3", as_="h2"),
         rx.text("Only your team sees these.", size="1", color_scheme="gray"),
         rx.foreach(InboxState.notes_list, _note),
         rx.form(
@@ -303,7 +323,7 @@ def _earlier(c: EarlierView) -> rx.Component:
 def _details() -> rx.Component:
     s = InboxState
     return rx.vstack(
-        rx.heading("Visitor", size="3", as_="h3"),
+        rx.heading("Visitor", size="3", as_="h2"),
         rx.text(
             "Page: ",
             rx.cond(s.c_host != "", s.c_host, "—"),
@@ -395,6 +415,7 @@ def inbox_page() -> rx.Component:
                 rx.badge(
                     InboxState.waiting_count.to_string() + " waiting",
                     color_scheme="amber",
+                    high_contrast=True,
                     size="2",
                     id="inbox-waiting-count",
                 ),

@@ -8,6 +8,7 @@ from app import routes
 from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.email_status import email_address_card, invitation_delivery
 from app.components.forms import field_error, labeled
+from app.components.hours import hours_section
 from app.components.shell import dashboard_page, page_header
 from app.components.tables import stacked_on_phones
 from app.components.team_ui import (
@@ -693,7 +694,13 @@ def settings() -> rx.Component:
                     style={"flex_wrap": "wrap", "max_width": "100%"},
                 ),
                 rx.tabs.content(
-                    rx.vstack(workspace_section(), plan_section(), spacing="4", padding_top="16px"),
+                    rx.vstack(
+                        workspace_section(),
+                        hours_section(),
+                        plan_section(),
+                        spacing="4",
+                        padding_top="16px",
+                    ),
                     value="workspace",
                 ),
                 rx.tabs.content(rx.box(providers_section(), padding_top="16px"), value="providers"),

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.db import TenantScope
 from app.models import StaffPresence, Tenant, User, utcnow
+from app.services.permissions import Action, require
 
 HEARTBEAT_S = 30
 PRESENCE_AWAY_S = 90
@@ -98,7 +99,12 @@ def is_open(hours: dict[str, Any], now: datetime | None = None) -> bool:
     return span[0] <= local.strftime("%H:%M") < span[1]
 
 
-def set_hours(session: Session, tenant_id: str, raw: dict[str, Any]) -> dict[str, Any]:
+def set_hours(
+    session: Session, tenant_id: str, raw: dict[str, Any], role: str | None = None
+) -> dict[str, Any]:
+    """Save the hours; with `role` (a person acting), only owners and admins may."""
+    if role is not None:
+        require(role, Action.manage_hours)
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise HoursError("Workspace not found.")

@@ -22,7 +22,19 @@ from app.services import live
 log = logging.getLogger("chatconnect.live")
 
 _app: Any = None
+_loop: asyncio.AbstractEventLoop | None = None
 _tasks: set[asyncio.Task] = set()
+
+
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The app's loop, also from a sync handler Reflex runs in a worker thread."""
+    global _loop
+    try:
+        _loop = asyncio.get_running_loop()
+    except RuntimeError:
+        if _loop is None:
+            raise
+    return _loop
 
 
 def _get_app() -> Any:
@@ -44,7 +56,7 @@ def follow(state: rx.State, topic: str) -> None:
     if not token:
         return
     state_cls = state.__class__  # not type(): a background event holds a StateProxy
-    loop = asyncio.get_running_loop()
+    loop = _event_loop()
     key = _key(token, state_cls)
 
     def on_event(event: live.LiveEvent) -> None:
@@ -64,8 +76,8 @@ def unfollow(state: rx.State) -> None:
 def after(delay_s: float, state: rx.State, event: live.LiveEvent) -> None:
     """Deliver `event` to this client's state again after a delay (typing expiry)."""
     token = state.router.session.client_token
-    loop = asyncio.get_running_loop()
-    loop.call_later(delay_s, _spawn, token, state.__class__, event)
+    loop = _event_loop()
+    loop.call_soon_threadsafe(loop.call_later, delay_s, _spawn, token, state.__class__, event)
 
 
 def _spawn(token: str, state_cls: type[rx.State], event: live.LiveEvent) -> None:

@@ -9,6 +9,7 @@ person) follows the workspace's inbox topic, so it changes without a reload.
 from __future__ import annotations
 
 import asyncio
+import time
 
 import reflex as rx
 
@@ -20,7 +21,9 @@ from app.state.auth import AuthState
 
 class PresenceState(AuthState):
     waiting_badge: int = 0
-    _beating: bool = False
+    # Time of this tab's last heartbeat: a loop is alive while it is recent (a flag could
+    # stay set forever in a persisted state after a process died mid-loop).
+    _beat_at: float = 0.0
 
     def _beat(self) -> bool:
         ident = self._identity()
@@ -42,20 +45,18 @@ class PresenceState(AuthState):
     @rx.event(background=True)
     async def keep_alive(self):
         async with self:
-            if self._beating:
+            if time.time() - self._beat_at < presence.HEARTBEAT_S * 1.5:
                 return  # this tab already has its heartbeat (a client-side navigation)
             ident = self._identity()
             if ident is None:
                 return
-            self._beating = True
+            self._beat_at = time.time()
             live_push.follow(self, live.inbox_topic(ident.tenant_id))
-        try:
-            while True:
-                async with self:
-                    alive = await asyncio.to_thread(self._beat)
-                if not alive or not await live_push.connected(self.router.session.client_token):
-                    return
-                await asyncio.sleep(presence.HEARTBEAT_S)
-        finally:
+            token = self.router.session.client_token
+        while True:
             async with self:
-                self._beating = False
+                alive = await asyncio.to_thread(self._beat)
+                self._beat_at = time.time()
+            if not alive or not await live_push.connected(token):
+                return
+            await asyncio.sleep(presence.HEARTBEAT_S)

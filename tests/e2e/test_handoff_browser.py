@@ -18,7 +18,7 @@ from app.db import session_scope
 from app.models import Conversation
 from app.services import widgets
 from tests.e2e.conftest import shot
-from tests.e2e.helpers import PASSWORD, sign_up
+from tests.e2e.helpers import PASSWORD, assert_no_serious_axe_violations, sign_up
 from tests.e2e.loader_fixtures import Origin
 from tests.support.embed_world import seed, wait_ready
 
@@ -121,6 +121,12 @@ def test_visitor_reaches_a_person_and_back_to_the_bot(world: SimpleNamespace, br
         expect(staff.locator(".inbox-note")).to_contain_text("VIP customer")
         shot(visitor, "handoff-visitor-phone")
         shot(staff, "handoff-inbox")
+        for scheme in ("light", "dark"):
+            staff.emulate_media(color_scheme=scheme)
+            assert_no_serious_axe_violations(staff, f"handoff-inbox-{scheme}")
+            inner = next(f for f in visitor.frames if "/embed/" in f.url)
+            assert_no_serious_axe_violations(inner, f"handoff-widget-{scheme}")
+        staff.emulate_media(color_scheme="light")
 
         visitor.reload()
         frame = (
@@ -171,6 +177,7 @@ def test_nobody_online_offers_the_lead_form_and_tenants_stay_apart(
         expect(other.locator("#inbox-conversation")).to_have_count(0)
         expect(other.get_by_text("owner-handoff")).to_have_count(0)
         other.locator("#inbox-view-resolved").click()
+        expect(other.locator("#inbox-empty")).to_be_visible()
         other.locator("#inbox-view-open").click()
         expect(other.locator("#inbox-empty")).to_be_visible()
         other.goto(f"{world.app}/leads")
@@ -209,6 +216,47 @@ def test_nobody_online_offers_the_lead_form_and_tenants_stay_apart(
             owner.goto(f"{world.app}/leads")
             expect(owner.locator(".lead-email")).to_have_text(["ann@example.org"])
             shot(owner, "handoff-leads-phone")
+            for path in ("/leads", "/inbox"):
+                owner.goto(world.app + path)
+                expect(owner.locator("h1")).to_have_count(1)
+                for scheme in ("light", "dark"):
+                    owner.emulate_media(color_scheme=scheme)
+                    assert_no_serious_axe_violations(
+                        owner, f"handoff{path.replace('/', '-')}-{scheme}"
+                    )
+                    wide = owner.evaluate(
+                        "[...document.querySelectorAll('#main *')].filter(e => "
+                        "e.getClientRects().length && "
+                        "e.getBoundingClientRect().right > window.innerWidth + 1).length"
+                    )
+                    shot(owner, f"handoff{path.replace('/', '-')}-phone-{scheme}")
+                    assert wide == 0, f"{path}: {wide} elements past the right edge at 375 px"
+            owner.emulate_media(color_scheme="light")
+
+            # Owner's settings: opening hours, and the widget's handoff rules.
+            owner.goto(f"{world.app}/settings")
+            owner.locator("#hours-timezone").fill("Europe/Paris")
+            owner.locator("#hours-open-mon").fill("09:00")
+            owner.locator("#hours-close-mon").fill("17:00")
+            owner.locator("#hours-save").click()
+            expect(owner.get_by_text("Opening hours saved.")).to_be_visible()
+            owner.goto(f"{world.app}/widgets/{world.seeded.widget_id}")
+            expect(owner.locator("#handoff-minutes")).to_have_value("5")
+            owner.locator("#handoff-minutes").fill("3")
+            owner.locator("#handoff-save").click()
+            expect(owner.get_by_text("Handoff settings saved.")).to_be_visible()
+            with session_scope(world.seeded.engine) as s:
+                from app.models import Tenant, Widget
+
+                tenant = s.get(Tenant, world.seeded.tenant_id)
+                widget = s.get(Widget, world.seeded.widget_id)
+                assert tenant is not None and widget is not None
+                assert tenant.opening_hours == {
+                    "timezone": "Europe/Paris",
+                    "days": {"mon": ["09:00", "17:00"]},
+                }
+                assert widget.escalation["reply_minutes"] == 3
+                assert widget.escalation["button"] == "always"
         finally:
             owner_ctx.close()
     finally:

@@ -363,3 +363,20 @@ def test_low_confidence_streak_and_thumbs_down(desk: Desk, service: ChatService)
         )
         assert step is not None and step.status == "waiting_for_human"
         assert inbox.get(s, desk.tenant, saved.conversation_id).handoff_reason == "thumbs_down"
+
+
+def test_only_owners_and_admins_change_hours_and_rules_are_validated(desk: Desk) -> None:
+    from app.services.permissions import PermissionDeniedError
+
+    hours = {"timezone": "Europe/Paris", "days": {"mon": ["09:00", "17:00"]}}
+    with pytest.raises(PermissionDeniedError), session_scope() as s:
+        presence.set_hours(s, desk.tenant, hours, role="member")
+    with session_scope() as s:
+        assert presence.set_hours(s, desk.tenant, hours, role="admin") == hours
+    with pytest.raises(widgets.WidgetError), session_scope() as s:
+        widgets.update_widget(s, desk.tenant, desk.widget, escalation={"button": "sometimes"})
+    with session_scope() as s:
+        widgets.update_widget(s, desk.tenant, desk.widget, escalation={"reply_minutes": 3})
+        widgets.update_widget(s, desk.tenant, desk.widget, escalation={"thumbs_down": True})
+        rules = widgets.get_widget(s, desk.tenant, desk.widget).escalation
+        assert (rules["reply_minutes"], rules["thumbs_down"]) == (3, True)  # merged

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import log, load_avg, machine_info, percentiles_ms, utc_now, write_json
+from bench.common import load_avg, log, machine_info, percentiles_ms, utc_now, write_json
 from bench.embed import CHROMIUM, start_server
 
 GOAL_P95_MS = 500.0

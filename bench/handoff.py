@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -111,7 +112,13 @@ def main() -> None:
     if args.quick:
         args.messages = 10
     work = Path(tempfile.mkdtemp(prefix="bench-handoff-"))
-    proc, base = start_server(work / "data", work / "server.log")
+    # The API key is minted here: hashed with the server's secret, so share it.
+    secret = secrets.token_urlsafe(48)
+    os.environ["SECRET_KEY"] = secret
+    from app.settings import reset_settings_cache
+
+    reset_settings_cache()
+    proc, base = start_server(work / "data", work / "server.log", secret_key=secret)
     pgid = os.getpgid(proc.pid)
     try:
         log(f"server at {base}")

@@ -55,7 +55,9 @@ def lead_form() -> rx.Component:
                 rx.text_area(name="message", id="cc-lead-message", rows="3", width="100%"),
             ),
             rx.el.label(
-                rx.checkbox(name="consent", id="cc-lead-consent"),
+                rx.checkbox(
+                    name="consent", id="cc-lead-consent", aria_label=EmbedState.lead_consent
+                ),
                 rx.text(EmbedState.lead_consent, size="1"),
                 style={"display": "flex", "gap": "8px", "align_items": "start"},
             ),

@@ -33,13 +33,23 @@ def handoff_card() -> rx.Component:
                     ),
                 ),
                 rx.el.label(
-                    rx.checkbox(checked=H.phrases, on_change=H.set_phrases, id="handoff-phrases"),
+                    rx.checkbox(
+                        checked=H.phrases,
+                        on_change=H.set_phrases,
+                        id="handoff-phrases",
+                        name="phrases",
+                        aria_label="When the visitor asks for a person in words",
+                    ),
                     rx.text("When the visitor asks for a person in words", size="2"),
                     style={"display": "flex", "gap": "8px", "align_items": "center"},
                 ),
                 rx.el.label(
                     rx.checkbox(
-                        checked=H.thumbs_down, on_change=H.set_thumbs_down, id="handoff-thumbs"
+                        checked=H.thumbs_down,
+                        on_change=H.set_thumbs_down,
+                        id="handoff-thumbs",
+                        name="thumbs_down",
+                        aria_label="After a thumbs-down",
                     ),
                     rx.text("After a thumbs-down", size="2"),
                     style={"display": "flex", "gap": "8px", "align_items": "center"},

@@ -233,6 +233,15 @@ def test_nobody_online_offers_the_lead_form_and_tenants_stay_apart(
                     assert wide == 0, f"{path}: {wide} elements past the right edge at 375 px"
             owner.emulate_media(color_scheme="light")
 
+            # Handoff analytics: two handoffs this month, one lead, one first human reply.
+            owner.goto(f"{world.app}/analytics")
+            expect(owner.locator("#kpi-handoff_rate")).to_have_text("100.0%")
+            expect(owner.locator("#kpi-leads")).to_have_text("1")
+            expect(owner.locator("#kpi-first_response_median")).to_have_text(
+                re.compile(r"^\d+ s$|^\d+\.\d min$")
+            )
+            expect(owner.locator("#chart-leads")).to_be_visible()
+
             # Owner's settings: opening hours, and the widget's handoff rules.
             owner.goto(f"{world.app}/settings")
             owner.locator("#hours-timezone").fill("Europe/Paris")

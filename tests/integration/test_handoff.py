@@ -380,3 +380,59 @@ def test_only_owners_and_admins_change_hours_and_rules_are_validated(desk: Desk)
         widgets.update_widget(s, desk.tenant, desk.widget, escalation={"thumbs_down": True})
         rules = widgets.get_widget(s, desk.tenant, desk.widget).escalation
         assert (rules["reply_minutes"], rules["thumbs_down"]) == (3, True)  # merged
+
+
+def test_inbox_filters_and_handoff_analytics(desk: Desk) -> None:
+    from datetime import date
+
+    from app.models import Conversation, Lead
+    from app.services.analytics import Period
+    from app.services.handoff_stats import duration, handoff_stats
+
+    with session_scope() as s:
+        other_widget = widgets.create_widget(s, desk.tenant, "Sales").id
+    a, b, c = _conversation(desk, "va"), _conversation(desk, "vb"), _conversation(desk, "vc")
+    with session_scope() as s:
+        inbox.request_handoff(s, desk.tenant, a, "button")
+        inbox.request_handoff(s, desk.tenant, b, "phrase")
+        conv_c = inbox.get(s, desk.tenant, c)
+        conv_c.widget_id = other_widget
+        s.add(conv_c)
+    with session_scope() as s:
+        inbox.request_handoff(s, desk.tenant, c, "button")
+    with session_scope() as s:
+        by_reason = inbox.list_inbox(s, desk.tenant, desk.alice, view="waiting", reason="phrase")
+        assert [r.id for r in by_reason] == [b]
+        by_widget = inbox.list_inbox(s, desk.tenant, desk.alice, widget_id=other_widget)
+        assert [r.id for r in by_widget] == [c]
+        with pytest.raises(inbox.InboxError):
+            inbox.list_inbox(s, desk.tenant, desk.alice, view="everything")
+    # a: a person answers 60 s after the request and resolves after 300 s; b: 120 s, open.
+    with session_scope() as s:
+        for cid, reply_s, done_s in ((a, 60, 300), (b, 120, None)):
+            conv = s.get(Conversation, cid)
+            assert conv is not None and conv.handoff_requested_at is not None
+            conv.first_human_reply_at = conv.handoff_requested_at + timedelta(seconds=reply_s)
+            if done_s:
+                conv.resolved_at = conv.handoff_requested_at + timedelta(seconds=done_s)
+            s.add(conv)
+        s.add(Lead(tenant_id=desk.tenant, conversation_id=c, email="x@y.io", consent=True))
+        s.add(Lead(tenant_id=desk.other_tenant, email="z@y.io", consent=True))
+    today = date.today()
+    with session_scope() as s:
+        stats = handoff_stats(s, desk.tenant, Period.last_days(7, today))
+        assert (stats.conversations, stats.handoffs, stats.handoff_rate) == (3, 3, 1.0)
+        assert stats.first_response_median_s == 90.0 and stats.first_response_p90_s == 114.0
+        assert stats.resolution_median_s == 300.0
+        assert stats.leads == 1 and stats.leads_per_day[-1] == (today.isoformat(), 1)
+        assert len(stats.leads_per_day) == 7
+        one = handoff_stats(s, desk.tenant, Period.last_days(7, today), other_widget)
+        assert (one.handoffs, one.first_response_median_s, one.leads) == (1, None, 0)
+        empty = handoff_stats(s, desk.other_tenant, Period.last_days(7, today))
+        assert (empty.handoffs, empty.handoff_rate, empty.leads) == (0, None, 1)
+    assert (duration(None), duration(45), duration(300), duration(7200)) == (
+        "—",
+        "45 s",
+        "5.0 min",
+        "2.0 h",
+    )

@@ -72,11 +72,37 @@ def subscriber_count(topic: str) -> int:
         return len(_subscribers.get(topic, {}))
 
 
+_relay: Any = None  # a RedisRelay when several processes share Redis
+
+
+def start_relay(redis_url: str) -> None:
+    global _relay
+    from app.services.live_relay import RedisRelay
+
+    if _relay is None:
+        _relay = RedisRelay(redis_url, dispatch)
+        _relay.start()
+
+
+def stop_relay() -> None:
+    global _relay
+    if _relay is not None:
+        _relay.stop()
+        _relay = None
+
+
 def publish(topic: str, kind: str, **data: Any) -> int:
-    """Call every subscriber of `topic`; a failing one is logged, never raised."""
+    """Call every local subscriber of `topic` and tell the other processes."""
+    if _relay is not None:
+        _relay.send(topic, kind, data)
+    return dispatch(topic, kind, data)
+
+
+def dispatch(topic: str, kind: str, data: dict[str, Any]) -> int:
+    """Call this process's subscribers of `topic`; a failing one is logged, never raised."""
     with _lock:
         callbacks = list(_subscribers.get(topic, {}).values())
-    item = LiveEvent(topic, kind, data)
+    item = LiveEvent(topic, kind, dict(data))
     for callback in callbacks:
         try:
             callback(item)

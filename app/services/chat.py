@@ -262,7 +262,7 @@ class ChatService:
             conversation = TenantScope(session, req.tenant_id).get(
                 conversations.Conversation, conversation_id
             )
-            _user, answer = conversations.record_turn(
+            user, answer = conversations.record_turn(
                 session,
                 req.tenant_id,
                 conversation,
@@ -271,6 +271,8 @@ class ChatService:
                 new_conversation=new,
                 overage=overage,
             )
+            inbox.emit_message(session, user)
+            inbox.emit_message(session, answer)
             return answer.id
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[ServiceEvent]:

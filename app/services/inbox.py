@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from app.db import NotFoundError, TenantScope
 from app.models import Conversation, ConversationNote, Message, User, Widget, utcnow
-from app.services import live
+from app.services import live, webhooks
 
 MAX_STAFF_MESSAGE = 4000
 MAX_NOTE = 4000
@@ -98,6 +98,17 @@ def request_handoff(
     session.add(conversation)
     session.flush()
     _notify(session, conversation, "status", status=conversation.handoff_status)
+    webhooks.emit(
+        session,
+        tenant_id,
+        "conversation.handoff_requested",
+        {
+            "conversation_id": conversation.id,
+            "widget_id": conversation.widget_id,
+            "reason": conversation.handoff_reason,
+            "title": conversation.title,
+        },
+    )
     return conversation
 
 
@@ -140,6 +151,17 @@ def _claim(
         status=conversation.handoff_status,
         assignee=conversation.assignee_id,
     )
+    webhooks.emit(
+        session,
+        tenant_id,
+        "conversation.assigned",
+        {
+            "conversation_id": conversation.id,
+            "assignee_id": user_id,
+            "assignee_name": display_name(session.get(User, user_id)),
+            "taken_over": take_over,
+        },
+    )
     return conversation
 
 
@@ -180,6 +202,7 @@ def resolve(session: Session, tenant_id: str, conversation_id: str, user_id: str
     session.add(conversation)
     session.flush()
     _notify(session, conversation, "status", status=conversation.handoff_status)
+    webhooks.emit(session, tenant_id, "conversation.resolved", {"conversation_id": conversation.id})
     return conversation
 
 
@@ -218,6 +241,7 @@ def post_staff_message(
     session.add(conversation)
     session.flush()
     _notify(session, conversation, "message", message_id=message.id, role="staff")
+    emit_message(session, message)
     return message
 
 
@@ -236,7 +260,24 @@ def record_visitor_message(
     session.add(conversation)
     session.flush()
     _notify(session, conversation, "message", message_id=message.id, role="user")
+    emit_message(session, message)
     return message
+
+
+def emit_message(session: Session, message: Message) -> None:
+    """`message.created` for webhooks (visitor, bot and staff messages alike)."""
+    webhooks.emit(
+        session,
+        message.tenant_id,
+        "message.created",
+        {
+            "conversation_id": message.conversation_id,
+            "message_id": message.id,
+            "role": message.role,
+            "text": message.text,
+            "author_name": message.author_name,
+        },
+    )
 
 
 def add_note(

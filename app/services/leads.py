@@ -10,7 +10,7 @@ from sqlmodel import Session, col, or_
 
 from app.db import TenantScope
 from app.models import Conversation, Lead, LeadStatus
-from app.services import live
+from app.services import live, webhooks
 from app.services.conversation_log import safe_cell
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -54,6 +54,19 @@ def create_lead(
     )
     session.flush()
     live.publish_after_commit(session, live.inbox_topic(tenant_id), "lead", lead_id=lead.id)
+    webhooks.emit(
+        session,
+        tenant_id,
+        "lead.created",
+        {
+            "lead_id": lead.id,
+            "conversation_id": lead.conversation_id,
+            "name": lead.name,
+            "email": lead.email,
+            "message": lead.message,
+            "consent": lead.consent,
+        },
+    )
     return lead
 
 

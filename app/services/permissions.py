@@ -15,6 +15,7 @@ class Action(StrEnum):
     delete_workspace = "delete_workspace"
     rename_workspace = "rename_workspace"
     manage_hours = "manage_hours"
+    manage_webhooks = "manage_webhooks"
 
 
 # Members run the workspace's content (widgets, knowledge, conversations) but not its
@@ -28,6 +29,7 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.rename_workspace: frozenset({Role.owner, Role.admin}),
     # Members work the inbox; the workspace's opening hours are an admin decision.
     Action.manage_hours: frozenset({Role.owner, Role.admin}),
+    Action.manage_webhooks: frozenset({Role.owner, Role.admin}),
 }
 
 

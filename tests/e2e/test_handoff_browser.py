@@ -51,9 +51,22 @@ def world(app_server: Any) -> Iterator[SimpleNamespace]:
             s, seeded.tenant_id, seeded.widget_id, escalation={"button": "always"}
         )
     wait_ready(seeded)
-    yield SimpleNamespace(app=app_server.base_url, host=host.url, seeded=seeded, origins=origins)
+    yield SimpleNamespace(
+        app=app_server.base_url,
+        host=host.url,
+        seeded=seeded,
+        origins=origins,
+        data_dir=app_server.data_dir,
+        secret_key=app_server.secret_key,
+    )
     host.close()
     seeded.engine.dispose()
+
+
+def _server_settings(world: SimpleNamespace):  # type: ignore[no-untyped-def]
+    from app.settings import Settings
+
+    return Settings(data_dir=world.data_dir, secret_key=world.secret_key)
 
 
 def _log_in(page: Any, base: str, email: str) -> None:
@@ -266,6 +279,36 @@ def test_nobody_online_offers_the_lead_form_and_tenants_stay_apart(
                 }
                 assert widget.escalation["reply_minutes"] == 3
                 assert widget.escalation["button"] == "always"
+
+            # Webhooks: the SSRF rule in the form, then an endpoint's test event and its
+            # delivery log (this server refuses loopback targets, so the attempt fails and
+            # is logged; signed deliveries to a receiver: tests/integration/test_webhooks.py).
+            owner.goto(f"{world.app}/settings?tab=webhooks")
+            owner.locator("#webhook-url").fill("http://127.0.0.1:9/hook")
+            owner.locator("#webhook-add").click()
+            expect(owner.locator("#webhook-error")).to_contain_text("private or local")
+            for scheme in ("light", "dark"):
+                owner.emulate_media(color_scheme=scheme)
+                assert_no_serious_axe_violations(owner, f"handoff-webhooks-{scheme}")
+            owner.emulate_media(color_scheme="light")
+            with session_scope(world.seeded.engine) as s:
+                from app.models import WebhookEndpoint
+                from app.security import encrypt_secret
+
+                s.add(
+                    WebhookEndpoint(
+                        tenant_id=world.seeded.tenant_id,
+                        url="http://127.0.0.1:9/hook",
+                        events=["lead.created"],
+                        secret_encrypted=encrypt_secret("whsec_x", _server_settings(world)),
+                    )
+                )
+            owner.reload()
+            owner.locator(".webhook-test").click()
+            expect(owner.get_by_text("Test event queued")).to_be_visible()
+            owner.get_by_role("button", name="Refresh log").click()
+            expect(owner.locator(".webhook-delivery").first).to_contain_text("webhook.test")
+            shot(owner, "handoff-webhooks-phone")
         finally:
             owner_ctx.close()
     finally:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.state.embed import EmbedState
+from app.components.chat_markdown import chat_markdown
+from app.state.embed import ChatItem, EmbedState
 
 
 def person_button() -> rx.Component:
@@ -105,4 +106,39 @@ def handoff_panel() -> rx.Component:
             ),
         ),
         rx.cond(EmbedState.offer_lead, lead_form()),
+    )
+
+
+def staff_reply(item: ChatItem) -> rx.Component:
+    """A person's reply: their name and initial, an outlined bubble (never mistaken for
+    the bot's answers), no sources and no thumbs."""
+    return rx.hstack(
+        rx.avatar(
+            fallback=item.author[:1].upper(),
+            size="2",
+            radius="full",
+            color_scheme="green",
+            variant="solid",
+            alt="",
+        ),
+        rx.vstack(
+            rx.text(item.author, size="1", weight="bold", class_name="cc-staff-name"),
+            rx.box(
+                chat_markdown(item.text, font_size="var(--font-size-2)"),
+                padding="8px 12px",
+                border_radius="4px 16px 16px 16px",
+                border="1px solid var(--green-a7)",
+                background="var(--green-a2)",
+                color="var(--gray-12)",
+                overflow_wrap="anywhere",
+            ),
+            spacing="1",
+            align="start",
+            min_width="0",
+        ),
+        align="start",
+        spacing="2",
+        max_width="88%",
+        class_name="cc-staff",
+        data_message_id=item.id,
     )

@@ -11,7 +11,7 @@ import reflex as rx
 
 from app import routes
 from app.components.chat_markdown import chat_markdown
-from app.components.embed_handoff import handoff_panel, person_button
+from app.components.embed_handoff import handoff_panel, person_button, staff_reply
 from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import ChatItem, Chip, EmbedState
@@ -160,41 +160,6 @@ def _thumb(item: ChatItem, value: int, icon: str, label: str) -> rx.Component:
     )
 
 
-def _staff(item: ChatItem) -> rx.Component:
-    """A person's reply: their name and initial, an outlined bubble (never mistaken for
-    the bot's answers), no sources and no thumbs."""
-    return rx.hstack(
-        rx.avatar(
-            fallback=item.author[:1].upper(),
-            size="2",
-            radius="full",
-            color_scheme="green",
-            variant="solid",
-            alt="",
-        ),
-        rx.vstack(
-            rx.text(item.author, size="1", weight="bold", class_name="cc-staff-name"),
-            rx.box(
-                _markdown(item.text),
-                padding="8px 12px",
-                border_radius="4px 16px 16px 16px",
-                border="1px solid var(--green-a7)",
-                background="var(--green-a2)",
-                color="var(--gray-12)",
-                overflow_wrap="anywhere",
-            ),
-            spacing="1",
-            align="start",
-            min_width="0",
-        ),
-        align="start",
-        spacing="2",
-        max_width="88%",
-        class_name="cc-staff",
-        data_message_id=item.id,
-    )
-
-
 def _message(item: ChatItem) -> rx.Component:
     return rx.match(
         item.role,
@@ -206,7 +171,7 @@ def _message(item: ChatItem) -> rx.Component:
                 class_name="cc-bubble cc-q",
             ),
         ),
-        ("staff", _staff(item)),
+        ("staff", staff_reply(item)),
         rx.vstack(
             _bubble(_markdown(item.text), False),
             rx.cond(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -229,6 +230,10 @@ def test_nobody_online_offers_the_lead_form_and_tenants_stay_apart(
             owner.goto(f"{world.app}/leads")
             expect(owner.locator(".lead-email")).to_have_text(["ann@example.org"])
             shot(owner, "handoff-leads-phone")
+            with owner.expect_download() as download:
+                owner.locator("#leads-export").click()
+            csv_text = Path(download.value.path()).read_text()
+            assert "ann@example.org" in csv_text and "'=1+1 call me back" in csv_text
             for path in ("/leads", "/inbox"):
                 owner.goto(world.app + path)
                 expect(owner.locator("h1")).to_have_count(1)

@@ -22,7 +22,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-quick reset clean help
+.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-quick reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
@@ -103,7 +103,7 @@ format: setup-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format app tests bench
 
-bench: bench-ingest bench-chat bench-embed bench-answers bench-intents
+bench: bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff
 
 bench-ingest: setup-dev
 	$(PY) -m bench.ingest
@@ -113,6 +113,10 @@ bench-chat: setup-dev
 
 bench-embed: setup-dev chromium
 	$(PY) -m bench.embed
+
+# Staff message -> visitor's widget delivery latency (BENCH_ARGS=--quick: 10 messages).
+bench-handoff: setup-dev chromium
+	$(PY) -m bench.handoff $(BENCH_ARGS)
 
 # The offline answerer on bench/answer_set (BENCH_ARGS=--quick: a third of the questions).
 bench-answers: setup-dev
@@ -129,6 +133,7 @@ bench-quick: setup-dev chromium
 	$(PY) -m bench.answers --quick
 	$(PY) -m bench.intents --quick
 	$(PY) -m bench.embed --quick
+	$(PY) -m bench.handoff --quick
 
 migration: setup
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

@@ -12,6 +12,7 @@ from app.api.main import create_api
 from app.api.request_context import RequestContextMiddleware
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
+from app.services import live, webhooks
 from app.services.ingestion import start_workers, stop_workers
 from app.services.mail.worker import start_mail_worker, stop_mail_worker
 from app.services.turn_runner import finish_running_turns
@@ -48,6 +49,9 @@ async def _lifespan():
     prepare()
     start_workers()
     start_mail_worker()
+    webhooks.start_webhook_worker()
+    if get_settings().redis_url:  # handoff events reach the websockets of every process
+        live.start_relay(get_settings().redis_url)
     log.info("ChatConnect ready at %s", get_settings().public_url)
     # Plain text on stdout (not a JSON log line): the first thing a newcomer reads.
     print(banner(get_settings()), flush=True)
@@ -58,4 +62,6 @@ async def _lifespan():
         await finish_running_turns(SHUTDOWN_GRACE_S)
         stop_workers()
         stop_mail_worker()
+        live.stop_relay()
+        webhooks.stop_webhook_worker()
         close_store()

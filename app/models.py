@@ -78,6 +78,9 @@ class Tenant(Timestamped, table=True):
     default_model: str | None = Field(default=None, max_length=120)
     # Provider credentials as one Fernet token (see app.security.encrypt_secret).
     credentials_encrypted: str | None = None
+    # Staffed hours for human handoff: {"timezone": "Europe/Paris", "days": {"mon":
+    # ["09:00", "17:00"], ...}}; empty = always open (see app.services.presence).
+    opening_hours: dict[str, Any] = Field(default_factory=dict, sa_column=_json_column())
 
 
 class User(Timestamped, table=True):
@@ -216,6 +219,8 @@ class Widget(TenantOwned, table=True):
         default="Sorry, I couldn't find that in our documentation.", max_length=1000
     )
     allowed_domains: list[str] = Field(default_factory=list, sa_column=_json_column())
+    # Human handoff rules (see app.services.escalation.EscalationRules for the keys).
+    escalation: dict[str, Any] = Field(default_factory=dict, sa_column=_json_column())
 
 
 class ApiKey(TenantOwned, table=True):
@@ -309,6 +314,17 @@ class Conversation(TenantOwned, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     last_message_at: datetime = Field(default_factory=utcnow)
     message_count: int = 0
+    # Human handoff: bot | waiting_for_human | human | resolved (app.services.inbox).
+    handoff_status: str = Field(default="bot", max_length=24, index=True)
+    handoff_reason: str | None = Field(default=None, max_length=24)
+    assignee_id: str | None = Field(
+        default=None, foreign_key="user.id", index=True, max_length=32, ondelete="SET NULL"
+    )
+    handoff_requested_at: datetime | None = None
+    first_human_reply_at: datetime | None = None
+    resolved_at: datetime | None = None
+    # Last time staff opened the conversation: visitor messages after it are unread.
+    staff_read_at: datetime | None = None
 
 
 class Message(TenantOwned, table=True):
@@ -318,7 +334,12 @@ class Message(TenantOwned, table=True):
     conversation_id: str = Field(
         foreign_key="conversation.id", index=True, max_length=32, ondelete="CASCADE"
     )
-    role: str = Field(max_length=16)  # user | assistant
+    role: str = Field(max_length=16)  # user | assistant | staff
+    # Staff messages: who wrote it (the name is kept as the visitor saw it).
+    author_id: str | None = Field(
+        default=None, foreign_key="user.id", max_length=32, ondelete="SET NULL"
+    )
+    author_name: str | None = Field(default=None, max_length=120)
     text: str
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=_json_column())
     model: str | None = Field(default=None, max_length=120)
@@ -359,6 +380,104 @@ class UsageDaily(TenantOwned, table=True):
     overage_cost_usd: float = 0.0
 
 
+# ---- human handoff ----------------------------------------------------------------------
+
+
+class ConversationNote(TenantOwned, table=True):
+    """Staff-only note on a conversation: its own table, so no visitor path can read it."""
+
+    __tablename__ = "conversation_note"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str = Field(
+        foreign_key="conversation.id", index=True, max_length=32, ondelete="CASCADE"
+    )
+    author_id: str | None = Field(
+        default=None, foreign_key="user.id", max_length=32, ondelete="SET NULL"
+    )
+    author_name: str = Field(default="", max_length=120)
+    text: str = Field(max_length=4000)
+
+
+class StaffPresence(TenantOwned, table=True):
+    """A staff member's last dashboard heartbeat in a workspace (online while recent)."""
+
+    __tablename__ = "staff_presence"
+    __table_args__ = (UniqueConstraint("tenant_id", "user_id", name="uq_presence_tenant_user"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class LeadStatus(StrEnum):
+    new = "new"
+    contacted = "contacted"
+    closed = "closed"
+
+
+class Lead(TenantOwned, table=True):
+    """Contact details a visitor left when nobody could answer in person."""
+
+    __table_args__ = (Index("ix_lead_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str | None = Field(
+        default=None, foreign_key="conversation.id", index=True, max_length=32, ondelete="SET NULL"
+    )
+    widget_id: str | None = Field(
+        default=None, foreign_key="widget.id", max_length=32, ondelete="SET NULL"
+    )
+    name: str = Field(default="", max_length=120)
+    email: str = Field(default="", max_length=254)
+    message: str = Field(default="", max_length=2000)
+    consent: bool = False
+    status: LeadStatus = Field(default=LeadStatus.new, sa_type=String(16))
+
+
+class WebhookEndpoint(TenantOwned, table=True):
+    """Where a workspace's handoff events are POSTed, signed with its own secret."""
+
+    __tablename__ = "webhook_endpoint"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    url: str = Field(max_length=500)
+    events: list[str] = Field(default_factory=list, sa_column=_json_column())
+    slack: bool = False  # a Slack-compatible {"text": ...} body instead of the event JSON
+    enabled: bool = True
+    # The signing secret as a Fernet token (app.security.encrypt_secret): needed to sign.
+    secret_encrypted: str
+
+
+class DeliveryStatus(StrEnum):
+    queued = "queued"
+    sending = "sending"
+    delivered = "delivered"
+    failed = "failed"
+
+
+class WebhookDelivery(TenantOwned, table=True):
+    """One event to one endpoint: a durable job, retried with exponential backoff."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (Index("ix_webhook_delivery_status_next", "status", "next_attempt_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    endpoint_id: str = Field(
+        foreign_key="webhook_endpoint.id", index=True, max_length=32, ondelete="CASCADE"
+    )
+    event: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=_json_column())
+    status: DeliveryStatus = Field(default=DeliveryStatus.queued, sa_type=String(16))
+    attempts: int = 0
+    max_attempts: int = 8
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    claimed_at: datetime | None = None
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=300)
+    delivered_at: datetime | None = None
+
+
 TENANT_TABLES: tuple[type[TenantOwned], ...] = (
     Membership,
     AuthSession,
@@ -371,4 +490,9 @@ TENANT_TABLES: tuple[type[TenantOwned], ...] = (
     Conversation,
     Message,
     UsageDaily,
+    ConversationNote,
+    StaffPresence,
+    Lead,
+    WebhookEndpoint,
+    WebhookDelivery,
 )

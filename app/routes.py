@@ -8,6 +8,8 @@ KNOWLEDGE = "/knowledge"
 CONVERSATIONS = "/conversations"
 CONVERSATION = "/conversations/[conversation_id]"
 ANALYTICS = "/analytics"
+INBOX = "/inbox"  # ?c=<conversation id> opens one
+LEADS = "/leads"
 API_KEYS = "/api-keys"
 SETTINGS = "/settings"
 INVITE = "/invite"  # /invite/<token>

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     budget_paid_tokens_month: int = Field(default=50_000_000, ge=0)
     # REST API v1: JSON bodies are small; uploads use MAX_UPLOAD_MB.
     api_max_json_kb: int = Field(default=64, ge=1, le=10_240)
+    # Outbound requests to URLs a tenant typed (webhooks) may reach private/loopback
+    # addresses only when this is on (tests, a receiver on the same private network).
+    outbound_allow_private: bool = False
     # /metrics answers loopback clients, or anyone sending `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = None
     # Transactional email (password reset, verification, invitations). Unset: no email is

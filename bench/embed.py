@@ -49,7 +49,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(
+    data_dir: Path, log_path: Path, secret_key: str | None = None
+) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -59,7 +61,8 @@ def start_server(data_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]
         PORT=str(port),
         PUBLIC_URL=base,
         DATA_DIR=str(data_dir),
-        SECRET_KEY=secrets.token_urlsafe(48),
+        # bench/handoff.py passes its own, to mint API keys the server can verify.
+        SECRET_KEY=secret_key or secrets.token_urlsafe(48),
         HF_HUB_OFFLINE="1",
         REFLEX_USE_SYSTEM_BUN="1",
         # Limits are not what is measured here.

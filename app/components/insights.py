@@ -32,13 +32,13 @@ def kpi_card(kpi: KpiView) -> rx.Component:
     )
 
 
-def kpi_grid(kpis: rx.Var) -> rx.Component:
+def kpi_grid(kpis: rx.Var, grid_id: str = "kpi-grid") -> rx.Component:
     return rx.grid(
         rx.foreach(kpis, kpi_card),
         columns=rx.breakpoints(initial="2", sm="3", lg="5"),
         spacing="3",
         width="100%",
-        id="kpi-grid",
+        id=grid_id,
     )
 
 

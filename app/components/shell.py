@@ -13,12 +13,15 @@ import reflex as rx
 from app import routes
 from app.page_registry import page as register_page
 from app.state.auth import AuthState
+from app.state.presence import PresenceState
 
 NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Overview", routes.OVERVIEW, "layout-dashboard"),
     ("Widgets", routes.WIDGETS, "message-square"),
     ("Knowledge", routes.KNOWLEDGE, "book-open"),
+    ("Inbox", routes.INBOX, "inbox"),
     ("Conversations", routes.CONVERSATIONS, "messages-square"),
+    ("Leads", routes.LEADS, "contact"),
     ("Analytics", routes.ANALYTICS, "chart-line"),
     ("API keys", routes.API_KEYS, "key-round"),
     ("Settings", routes.SETTINGS, "settings"),
@@ -42,12 +45,29 @@ def brand() -> rx.Component:
 
 def nav_link(label: str, href: str, icon: str) -> rx.Component:
     path = rx.State.router.url.path
+    badge = (
+        rx.cond(
+            PresenceState.waiting_badge > 0,
+            rx.badge(
+                PresenceState.waiting_badge.to_string(),
+                color_scheme="amber",
+                high_contrast=True,
+                radius="full",
+                id="inbox-badge",
+                aria_label=PresenceState.waiting_badge.to_string() + " waiting",
+            ),
+        )
+        if href == routes.INBOX
+        else rx.fragment()
+    )
     # A full page load may report "/widgets/"; sub-pages (/widgets/<id>) keep their section lit.
     active = (path == href) | path.startswith(href + "/")
     return rx.link(
         rx.hstack(
             rx.icon(icon, size=16),
             rx.text(label, size="2"),
+            rx.spacer(),
+            badge,
             align="center",
             spacing="3",
             padding_x="12px",
@@ -255,6 +275,8 @@ def dashboard_page(
                 min_height="100vh",
                 width="100%",
                 align_items="stretch",
+                # Staff are "online" for the inbox while a dashboard tab is connected.
+                on_mount=PresenceState.keep_alive,
             )
 
         page.__name__ = content.__name__

@@ -373,6 +373,20 @@ def analytics() -> rx.Component:
                         id="questions-grouping",
                     ),
                 ),
+                rx.heading("Human handoff", size="4", as_="h2"),
+                kpi_grid(s.handoff_kpis, "handoff-kpis"),
+                _daily_chart(
+                    "Leads per day",
+                    rx.recharts.bar_chart,
+                    rx.recharts.bar(
+                        data_key="leads",
+                        name="Leads",
+                        fill=rx.color("accent", 9),
+                        is_animation_active=False,
+                    ),
+                    chart_id="chart-leads",
+                    total=s.leads_total,
+                ),
                 _question_table(
                     "Unanswered or low-confidence questions",
                     s.unanswered,

@@ -63,6 +63,13 @@ def create_dialog() -> rx.Component:
                 "scope-documents",
             ),
             _scope_box(
+                "inbox",
+                "Human handoff: list waiting visitors, take over, reply, hand back, resolve.",
+                ApiKeysState.scope_inbox,
+                ApiKeysState.set_scope_inbox,
+                "scope-inbox",
+            ),
+            _scope_box(
                 "admin",
                 "Everything above, and workspace administration.",
                 ApiKeysState.scope_admin,

@@ -11,6 +11,7 @@ import reflex as rx
 
 from app import routes
 from app.components.chat_markdown import chat_markdown
+from app.components.embed_handoff import handoff_panel, person_button, staff_reply
 from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import ChatItem, Chip, EmbedState
@@ -41,9 +42,18 @@ def _header() -> rx.Component:
                 EmbedState.title, as_="h1", weight="bold", size="3", id="cc-title", trim="both"
             ),
             rx.text(
-                rx.cond(EmbedState.preview, "Preview", "Typically answers instantly"),
+                rx.cond(
+                    EmbedState.preview,
+                    "Preview",
+                    rx.cond(
+                        EmbedState.handoff_status == "human",
+                        "Chatting with " + EmbedState.staff_name,
+                        "Typically answers instantly",
+                    ),
+                ),
                 size="1",
                 color_scheme="gray",
+                id="cc-subtitle",
             ),
             spacing="0",
             min_width="0",
@@ -151,13 +161,17 @@ def _thumb(item: ChatItem, value: int, icon: str, label: str) -> rx.Component:
 
 
 def _message(item: ChatItem) -> rx.Component:
-    return rx.cond(
-        item.role == "user",
-        _bubble(
-            rx.text(item.text, size="2", white_space="pre-wrap"),
-            True,
-            class_name="cc-bubble cc-q",
+    return rx.match(
+        item.role,
+        (
+            "user",
+            _bubble(
+                rx.text(item.text, size="2", white_space="pre-wrap"),
+                True,
+                class_name="cc-bubble cc-q",
+            ),
         ),
+        ("staff", staff_reply(item)),
         rx.vstack(
             _bubble(_markdown(item.text), False),
             rx.cond(
@@ -264,6 +278,7 @@ def _log() -> rx.Component:
             ),
             rx.foreach(EmbedState.messages, _message),
             rx.cond(EmbedState.streaming, _typing()),
+            handoff_panel(),
             _banner(),
             spacing="3",
             width="100%",
@@ -313,6 +328,7 @@ def _composer() -> rx.Component:
                 spacing="2",
                 align="center",
             ),
+            person_button(),
             rx.hstack(
                 rx.text("Answers can be wrong; check the sources.", size="1", color_scheme="gray"),
                 rx.spacer(),

@@ -8,6 +8,7 @@ from app import routes
 from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.email_status import email_address_card, invitation_delivery
 from app.components.forms import field_error, labeled
+from app.components.hours import hours_section
 from app.components.shell import dashboard_page, page_header
 from app.components.tables import stacked_on_phones
 from app.components.team_ui import (
@@ -16,6 +17,7 @@ from app.components.team_ui import (
     section_card,
     table_skeleton,
 )
+from app.components.webhooks import webhooks_section
 from app.state.members import InviteView, MembersState, MemberView
 from app.state.settings import AUTOMATIC_MODEL, ProviderCard, SettingsState
 
@@ -689,15 +691,23 @@ def settings() -> rx.Component:
                     rx.tabs.trigger("Workspace", value="workspace", id="tab-workspace"),
                     rx.tabs.trigger("AI providers", value="providers", id="tab-providers"),
                     rx.tabs.trigger("Members", value="members", id="tab-members"),
+                    rx.tabs.trigger("Webhooks", value="webhooks", id="tab-webhooks"),
                     rx.tabs.trigger("Account", value="account", id="tab-account"),
                     style={"flex_wrap": "wrap", "max_width": "100%"},
                 ),
                 rx.tabs.content(
-                    rx.vstack(workspace_section(), plan_section(), spacing="4", padding_top="16px"),
+                    rx.vstack(
+                        workspace_section(),
+                        hours_section(),
+                        plan_section(),
+                        spacing="4",
+                        padding_top="16px",
+                    ),
                     value="workspace",
                 ),
                 rx.tabs.content(rx.box(providers_section(), padding_top="16px"), value="providers"),
                 rx.tabs.content(rx.box(members_section(), padding_top="16px"), value="members"),
+                rx.tabs.content(rx.box(webhooks_section(), padding_top="16px"), value="webhooks"),
                 rx.tabs.content(rx.box(account_section(), padding_top="16px"), value="account"),
                 value=SettingsState.tab,
                 on_change=SettingsState.set_tab,

@@ -9,6 +9,7 @@ from app.components.forms import field_label
 from app.components.provider_notice import offline_answers_notice
 from app.components.shell import dashboard_page, empty_state
 from app.components.widget_form import form_field, form_section, snippet_block
+from app.components.widget_handoff import handoff_card
 from app.services.widgets import MAX_DOMAINS, MAX_STARTERS
 from app.state.widgets import DEFAULT_MODEL, PREVIEW_FRAME_ID, WidgetEditorState
 
@@ -402,6 +403,7 @@ def widget_editor() -> rx.Component:
                             conversation(),
                             answers(),
                             embedding(),
+                            handoff_card(),
                             rx.hstack(
                                 rx.button(
                                     rx.icon("save", size=16),

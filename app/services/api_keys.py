@@ -11,7 +11,7 @@ from app.db import TenantScope
 from app.models import ApiKey, Widget, utcnow
 from app.security import generate_api_key, parse_api_key, verify_api_key
 
-SCOPES = ("chat", "documents", "admin")
+SCOPES = ("chat", "documents", "inbox", "admin")
 MAX_KEYS_PER_TENANT = 100
 MAX_NAME = 120
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -39,6 +39,7 @@ class KeyIdentity:
     tenant_id: str
     widget_id: str | None
     scopes: frozenset[str]
+    created_by: str | None = None  # the person an `inbox` key acts as (staff replies)
 
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
@@ -141,4 +142,5 @@ def authenticate_key(
         tenant_id=key.tenant_id,
         widget_id=key.widget_id,
         scopes=frozenset(key.scopes),
+        created_by=key.created_by,
     )

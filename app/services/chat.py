@@ -31,10 +31,11 @@ from app.rag.chat import (
 )
 from app.rag.llms import ExtractiveLLMResponder, select_responder
 from app.rag.workflow import ChatWorkflow
-from app.services import conversations, metrics
+from app.services import conversations, handoff_flow, inbox, metrics
 from app.services.cache import ANSWER_TTL_S, digest, get_cache
 from app.services.cache import normalize_question as _normalize
 from app.services.credentials import credentials_for, secrets_of
+from app.services.escalation import EscalationRules, HumanRequestDetector, rules_of
 from app.services.limits import RateLimitedError, get_rate_limiter
 from app.services.qa import QAMatcher
 from app.services.vectors import query_embedder, retriever_for
@@ -45,6 +46,12 @@ log = logging.getLogger("chatconnect.chat")
 
 class ChatInputError(ValueError):
     status_code = 422
+
+
+class HandledByStaffError(ChatInputError):
+    """`ask()` on a conversation a person handles: the message is stored, no bot answer."""
+
+    status_code = 409
 
 
 class WidgetUnavailableError(LookupError):
@@ -82,7 +89,20 @@ class TurnSaved:
     message_id: str
 
 
-ServiceEvent = ConversationEvent | SourcesEvent | TokenEvent | TurnSaved
+@dataclass(slots=True)
+class HandoffEvent:
+    """The bot does not answer this message (a person is asked for or in charge); or,
+    after an answer, the conversation was just escalated (N low-confidence answers)."""
+
+    conversation_id: str
+    status: str
+    line: str
+    offer_lead: bool
+    message_id: str = ""  # the stored visitor message when the bot stayed quiet
+    staff_name: str = ""
+
+
+ServiceEvent = ConversationEvent | SourcesEvent | TokenEvent | TurnSaved | HandoffEvent
 
 
 @dataclass(slots=True)
@@ -91,6 +111,7 @@ class _Loaded:
     tenant: Tenant
     credentials: ProviderCredentials  # decrypted once per turn
     kb_version: str
+    rules: EscalationRules = field(default_factory=EscalationRules)
 
 
 def widget_config(widget: Widget) -> WidgetConfig:
@@ -136,8 +157,11 @@ class ChatService:
         workflow: ChatWorkflow,
         make_primary: Callable[[_Loaded], Responder | None] | None = None,
         fallback: Responder | None = None,
+        detector: HumanRequestDetector | None = None,
     ) -> None:
         self.workflow = workflow
+        # Without an embedder the detector still knows the phrase list.
+        self.detector = detector or HumanRequestDetector(None)
         self.fallback = fallback or ExtractiveLLMResponder()
         self._make_primary = make_primary or self._primary_from_credentials
 
@@ -172,6 +196,7 @@ class ChatService:
                 tenant,
                 credentials_for(tenant),
                 kb_version(session, req.tenant_id, widget),
+                rules_of(widget.escalation if widget else None),
             )
 
     def _begin(self, req: ChatRequest, loaded: _Loaded):  # type: ignore[no-untyped-def]
@@ -187,7 +212,8 @@ class ChatService:
                     host_url=req.host_url,
                     user_agent=req.user_agent,
                 )
-                return draft, True, req.history[-conversations.HISTORY_TURNS * 2 :], overage
+                history = req.history[-conversations.HISTORY_TURNS * 2 :]
+                return draft, True, history, overage, draft.handoff_status
             conversation, _ = conversations.get_or_start_conversation(
                 session,
                 req.tenant_id,
@@ -196,7 +222,54 @@ class ChatService:
                 visitor_id=req.visitor_id,
             )
             history = conversations.history(session, req.tenant_id, conversation.id)
-            return conversation, False, history, overage
+            return conversation, False, history, overage, conversation.handoff_status
+
+    def _stored(
+        self, session: Session, req: ChatRequest, draft: conversations.Conversation, new: bool
+    ) -> conversations.Conversation:
+        """The conversation row: a new one is added now, in the caller's transaction."""
+        scope = TenantScope(session, req.tenant_id)
+        if new:
+            conversation = scope.add(draft)
+            session.flush()
+            return conversation
+        return scope.get(conversations.Conversation, draft.id)
+
+    def _quiet(  # type: ignore[no-untyped-def]
+        self,
+        req: ChatRequest,
+        draft: conversations.Conversation,
+        new: bool,
+        question: str,
+        reason: str | None,
+    ):
+        """Store the visitor's message without a bot answer; escalate first if asked to."""
+        with session_scope() as session:
+            conversation = self._stored(session, req, draft, new)
+            message = inbox.record_visitor_message(session, req.tenant_id, conversation, question)
+            if reason is not None:
+                step = handoff_flow.escalate(session, conversation, reason)
+            else:
+                rules = handoff_flow.widget_rules(session, req.tenant_id, req.widget_id)
+                step = handoff_flow.next_step(session, conversation, rules)
+            return HandoffEvent(
+                conversation.id,
+                step.status,
+                step.line,
+                step.offer_lead,
+                message.id,
+                step.staff_name,
+            )
+
+    def _after_answer(self, req: ChatRequest, conversation_id: str, rules: EscalationRules):  # type: ignore[no-untyped-def]
+        with session_scope() as session:
+            conversation = TenantScope(session, req.tenant_id).get(
+                conversations.Conversation, conversation_id
+            )
+            if not handoff_flow.low_confidence_due(session, conversation, rules):
+                return None
+            step = handoff_flow.escalate(session, conversation, inbox.Reason.low_confidence)
+            return HandoffEvent(conversation_id, step.status, step.line, step.offer_lead)
 
     def _save(
         self,
@@ -208,13 +281,8 @@ class ChatService:
         overage: bool,
     ) -> str:
         with session_scope() as session:
-            scope = TenantScope(session, req.tenant_id)
-            if new:
-                conversation = scope.add(draft)
-                session.flush()
-            else:
-                conversation = scope.get(conversations.Conversation, draft.id)
-            _user, answer = conversations.record_turn(
+            conversation = self._stored(session, req, draft, new)
+            user, answer = conversations.record_turn(
                 session,
                 req.tenant_id,
                 conversation,
@@ -223,6 +291,8 @@ class ChatService:
                 new_conversation=new,
                 overage=overage,
             )
+            inbox.emit_message(session, user)
+            inbox.emit_message(session, answer)
             return answer.id
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[ServiceEvent]:
@@ -241,7 +311,7 @@ class ChatService:
                     req.visitor_id or None,
                     req.widget_id or None,
                 )
-            draft, new, history, overage = await asyncio.to_thread(self._begin, req, loaded)
+            draft, new, history, overage, status = await asyncio.to_thread(self._begin, req, loaded)
             conversation_id = draft.id
         except RateLimitedError as exc:
             metrics.record_rate_limited(exc.scope)
@@ -250,6 +320,19 @@ class ChatService:
             metrics.record_rate_limited("budget")
             raise
         yield ConversationEvent(conversation_id, new)
+        visitor_side = req.channel == "web" and req.widget_id is not None
+        reason: str | None = None
+        if (
+            visitor_side
+            and loaded.rules.phrases
+            and status not in (inbox.HandoffStatus.waiting, inbox.HandoffStatus.human)
+            and await asyncio.to_thread(self.detector.asks_for_human, question)
+        ):
+            reason = inbox.Reason.phrase
+        if status == inbox.HandoffStatus.human or reason is not None:
+            # A person is in charge (or was just asked for): the bot stays quiet.
+            yield await asyncio.to_thread(self._quiet, req, draft, new, question, reason)
+            return
         # Only standalone questions are cached: a follow-up's answer depends on history.
         standalone = condense_question(history, question) == question
         cache_key = "ans:" + digest(req.widget_id or "", loaded.kb_version, _normalize(question))
@@ -287,6 +370,12 @@ class ChatService:
             cost_usd=result.cost_usd,
         )
         yield TurnSaved(result, conversation_id, message_id)
+        if visitor_side and loaded.rules.low_confidence_n > 0:
+            escalated = await asyncio.to_thread(
+                self._after_answer, req, conversation_id, loaded.rules
+            )
+            if escalated is not None:
+                yield escalated
 
     async def ask(self, req: ChatRequest) -> TurnSaved:
         """Non-streaming convenience: run the turn and return the saved result."""
@@ -294,7 +383,8 @@ class ChatService:
         async for event in self.stream(req):
             if isinstance(event, TurnSaved):
                 saved = event
-        assert saved is not None
+        if saved is None:
+            raise HandledByStaffError("A person is handling this conversation; message stored.")
         return saved
 
 
@@ -342,7 +432,9 @@ def get_chat_service() -> ChatService:
     if _service is None:
         with _lock:
             if _service is None:
-                _service = ChatService(build_workflow())
+                _service = ChatService(
+                    build_workflow(), detector=HumanRequestDetector(query_embedder())
+                )
     return _service
 
 

@@ -14,6 +14,8 @@ class Action(StrEnum):
     manage_billing = "manage_billing"
     delete_workspace = "delete_workspace"
     rename_workspace = "rename_workspace"
+    manage_hours = "manage_hours"
+    manage_webhooks = "manage_webhooks"
 
 
 # Members run the workspace's content (widgets, knowledge, conversations) but not its
@@ -25,6 +27,9 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.manage_billing: frozenset({Role.owner, Role.admin}),
     Action.delete_workspace: frozenset({Role.owner}),
     Action.rename_workspace: frozenset({Role.owner, Role.admin}),
+    # Members work the inbox; the workspace's opening hours are an admin decision.
+    Action.manage_hours: frozenset({Role.owner, Role.admin}),
+    Action.manage_webhooks: frozenset({Role.owner, Role.admin}),
 }
 
 

@@ -42,6 +42,7 @@ class PublicWidget:
     placeholder: str
     citations: bool
     allowed_domains: list[str] = field(default_factory=list)
+    escalation: dict[str, Any] = field(default_factory=dict)  # handoff rules (button, lead form)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class TranscriptItem:
     sources: list[dict[str, Any]]
     feedback: int | None
     notice: str
+    author: str = ""  # staff messages: the person's name as the visitor saw it
 
 
 def find_widget(session: Session, widget_id: str) -> PublicWidget | None:
@@ -76,6 +78,7 @@ def find_widget(session: Session, widget_id: str) -> PublicWidget | None:
         placeholder=widget.placeholder,
         citations=widget.citations_enabled,
         allowed_domains=list(widget.allowed_domains or []),
+        escalation=dict(widget.escalation or {}),
     )
 
 
@@ -108,7 +111,7 @@ def visitor_from_token(token: str | None) -> str | None:
 # ---- conversations ---------------------------------------------------------------------
 
 
-def _own_conversation(
+def own_conversation(
     session: Session, widget: PublicWidget, conversation_id: str, visitor_id: str
 ) -> Conversation:
     if not conversation_id or not visitor_id:
@@ -129,17 +132,19 @@ def _own_conversation(
 def transcript(
     session: Session, widget: PublicWidget, conversation_id: str, visitor_id: str
 ) -> list[TranscriptItem]:
-    """The visitor's own conversation, oldest first; NotFoundError for anyone else's."""
-    conversation = _own_conversation(session, widget, conversation_id, visitor_id)
+    """The visitor's own conversation, oldest first; NotFoundError for anyone else's.
+    Staff replies are part of it; internal notes live elsewhere and never are."""
+    conversation = own_conversation(session, widget, conversation_id, visitor_id)
     rows: list[Message] = conversations.messages(session, widget.tenant_id, conversation.id)
     return [
         TranscriptItem(
             id=m.id,
-            role="user" if m.role == "user" else "assistant",
+            role=m.role if m.role in ("user", "staff") else "assistant",
             text=m.text,
             sources=list(m.sources or []),
             feedback=m.feedback,
             notice=m.notice or "",
+            author=m.author_name or "" if m.role == "staff" else "",
         )
         for m in rows
     ]
@@ -154,7 +159,7 @@ def rate_answer(
     value: int | None,
 ) -> None:
     """Thumbs up (1), down (-1) or cleared (None) on an answer in the visitor's conversation."""
-    conversation = _own_conversation(session, widget, conversation_id, visitor_id)
+    conversation = own_conversation(session, widget, conversation_id, visitor_id)
     conversations.set_feedback(
         session, widget.tenant_id, message_id, value, conversation_id=conversation.id
     )

@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 from app.db import TenantScope
 from app.models import Widget
 from app.rag.pricing import PRICES
+from app.services.escalation import EscalationError, clean_rules
 
 MAX_WIDGETS_PER_TENANT = 50
 MAX_STARTERS = 6
@@ -41,6 +42,7 @@ EDITABLE = {
     "citations_enabled",
     "unknown_answer",
     "allowed_domains",
+    "escalation",
 }
 
 
@@ -136,6 +138,13 @@ def _clean(values: dict[str, Any], current: Widget | None = None) -> dict[str, A
     ):
         if key in out:
             out[key] = str(out[key] or "")[:limit]
+    if "escalation" in out:
+        try:
+            out["escalation"] = clean_rules(
+                {**(current.escalation if current else {}), **(out["escalation"] or {})}
+            )
+        except EscalationError as exc:
+            raise WidgetError(str(exc), exc.field or "escalation") from exc
     if "model" in out:
         out["model"] = (str(out["model"]).strip()[:120] or None) if out["model"] else None
     return out

@@ -11,6 +11,7 @@ import reflex as rx
 from app.db import NotFoundError, session_scope
 from app.services import analytics, widgets
 from app.services.analytics import AnalyticsError, Period, Scope
+from app.services.handoff_stats import duration, handoff_stats
 from app.state.auth import AuthState
 from app.state.insights_views import KpiView, kpi_views, when
 
@@ -50,6 +51,8 @@ class AnalyticsState(AuthState):
     cost_total: float = 0.0
     tokens_total: int = 0
     conversations_total: int = 0
+    handoff_kpis: list[KpiView] = []
+    leads_total: int = 0
 
     def _period(self) -> Period:
         if self.preset in PRESETS:
@@ -75,6 +78,7 @@ class AnalyticsState(AuthState):
                 # Exact-text groups now; the grouping by meaning follows in the background
                 # (it may have to load the embedding model).
                 rep = analytics.report(session, ident.tenant_id, period, scope)
+                handoff = handoff_stats(session, ident.tenant_id, period, scope.widget_id)
                 options = widgets.list_widgets(session, ident.tenant_id)
         except NotFoundError:
             self.widget_id = "all"
@@ -88,8 +92,37 @@ class AnalyticsState(AuthState):
         self.cost_total = round(sum(d.cost_usd for d in rep.days), 6)
         self.tokens_total = sum(d.tokens_in + d.tokens_out for d in rep.days)
         self.conversations_total = sum(d.conversations for d in rep.days)
+        leads = dict(handoff.leads_per_day)
+        self.leads_total = handoff.leads
+        self.handoff_kpis = [
+            KpiView(
+                key="handoff_rate",
+                label="Handoff rate",
+                value="—" if handoff.handoff_rate is None else f"{handoff.handoff_rate:.1%}",
+                hint=f"{handoff.handoffs} of {handoff.conversations} conversations asked for "
+                "a person",
+            ),
+            KpiView(
+                key="first_response_median",
+                label="First human reply (median)",
+                value=duration(handoff.first_response_median_s),
+                hint="From the request to a person's first reply",
+            ),
+            KpiView(
+                key="first_response_p90",
+                label="First human reply (p90)",
+                value=duration(handoff.first_response_p90_s),
+            ),
+            KpiView(
+                key="resolution_median",
+                label="Time to resolution (median)",
+                value=duration(handoff.resolution_median_s),
+            ),
+            KpiView(key="leads", label="Leads", value=str(handoff.leads)),
+        ]
         self.days = [
             {
+                "leads": leads.get(d.day.isoformat(), 0),
                 "label": f"{d.day:%b %d}",
                 "day": d.day.isoformat(),
                 "conversations": d.conversations,

@@ -86,6 +86,7 @@ class ApiKeysState(AuthState):
     create_open: bool = False
     scope_chat: bool = True
     scope_documents: bool = False
+    scope_inbox: bool = False
     scope_admin: bool = False
     widget_choice: str = ALL_WIDGETS
     name_error: str = ""
@@ -117,6 +118,7 @@ class ApiKeysState(AuthState):
             return rx.toast.error("Only owners and admins can create keys.")
         self.name_error = self.scopes_error = self.form_error = ""
         self.scope_chat, self.scope_documents, self.scope_admin = True, False, False
+        self.scope_inbox = False
         self.widget_choice = ALL_WIDGETS
         self.create_open = True
         return None
@@ -132,6 +134,10 @@ class ApiKeysState(AuthState):
     @rx.event
     def set_scope_documents(self, value: bool):
         self.scope_documents = value
+
+    @rx.event
+    def set_scope_inbox(self, value: bool):
+        self.scope_inbox = value
 
     @rx.event
     def set_scope_admin(self, value: bool):
@@ -150,6 +156,7 @@ class ApiKeysState(AuthState):
             for s, on in (
                 ("chat", self.scope_chat),
                 ("documents", self.scope_documents),
+                ("inbox", self.scope_inbox),
                 ("admin", self.scope_admin),
             )
             if on

@@ -25,16 +25,20 @@ from app.services.chat import (
     ChatInputError,
     ChatRequest,
     ConversationEvent,
+    HandoffEvent,
     TurnSaved,
     WidgetUnavailableError,
     get_chat_service,
 )
 from app.services.conversations import BudgetExceededError
 from app.services.framing import origin_of
+from app.services.handoff_flow import NextStep, visitor_rate
 from app.services.limits import RateLimitedError
 from app.services.visitors import PublicWidget
 from app.settings import get_settings
 from app.state.auth import _cookie_token
+from app.state.embed_bridge import BRIDGE_JS
+from app.state.embed_handoff import EmbedHandoffMixin
 
 log = logging.getLogger("chatconnect.embed")
 
@@ -60,6 +64,7 @@ class ChatItem:
     chips: list[Chip] = field(default_factory=list)
     feedback: int = 0  # 1, -1, or 0 for none
     notice: str = ""
+    author: str = ""  # staff replies: the person's name
 
 
 def _chip_label(source: dict[str, Any]) -> str:
@@ -114,7 +119,7 @@ def _post(message: dict[str, Any]) -> rx.event.EventSpec:
     return rx.call_script(f"window.ccEmbed&&window.ccEmbed.post({json.dumps(message)})")
 
 
-class EmbedState(rx.State):
+class EmbedState(EmbedHandoffMixin, rx.State):
     status: str = "loading"  # loading | ready | unavailable
     title: str = "Assistant"
     avatar_url: str = ""
@@ -141,6 +146,19 @@ class EmbedState(rx.State):
     _conversation_id: str = ""
     _host_url: str = ""
     _user_agent: str = ""
+
+    @rx.var
+    def show_person_button(self) -> bool:
+        """The "Talk to a person" button, per the widget's rules (never in the preview)."""
+        if self.preview or self.status != "ready":
+            return False
+        if self.handoff_status in ("waiting_for_human", "human"):
+            return False
+        if self.person_button == "always":
+            return True
+        return self.person_button == "after_first" and any(
+            m.role == "assistant" for m in self.messages
+        )
 
     # ---- loading ---------------------------------------------------------------------
 
@@ -211,6 +229,7 @@ class EmbedState(rx.State):
             self._conversation_id = self._conversation_map().get(self._widget_id, "")
             if self._conversation_id:
                 await self._restore(widget)
+        await self._load_handoff(widget)
         self.status = "ready"
         config = {
             "type": "chatconnect:config",
@@ -236,6 +255,7 @@ class EmbedState(rx.State):
                 id=item.id,
                 role=item.role,
                 text=item.text if item.role == "user" else _render(item.text, widget),
+                author=item.author,
                 chips=chips_for(item.text, item.sources)
                 if item.role == "assistant" and widget.citations
                 else [],
@@ -258,6 +278,8 @@ class EmbedState(rx.State):
         self.messages, self.banner, self.banner_kind = [], "", ""
         self._conversation_id = ""
         self._remember_conversation("")
+        self._reset_handoff()
+        self._follow()
 
     @rx.event
     def dismiss_banner(self) -> None:
@@ -309,8 +331,17 @@ class EmbedState(rx.State):
             answer, last_push, new_conversation = "", 0.0, False
             async for event in get_chat_service().stream(request):
                 if isinstance(event, ConversationEvent):
-                    # A new conversation exists once its first turn is saved (TurnSaved).
+                    # A new conversation is stored with its first turn (TurnSaved) or,
+                    # when the bot stays quiet, with the visitor's message (HandoffEvent).
                     new_conversation = event.new
+                elif isinstance(event, HandoffEvent):
+                    # No bot answer (a person is asked for or in charge), or the turn
+                    # that was just answered escalated the conversation.
+                    async with self:
+                        self._adopt_conversation(event.conversation_id, new_conversation)
+                        self._apply_step(
+                            NextStep(event.status, event.line, event.offer_lead, event.staff_name)
+                        )
                 elif isinstance(event, TokenEvent):
                     answer += event.delta
                     if time.monotonic() - last_push >= STREAM_BATCH_S:
@@ -320,9 +351,7 @@ class EmbedState(rx.State):
                 elif isinstance(event, TurnSaved):
                     result = event.result
                     async with self:
-                        self._conversation_id = event.conversation_id
-                        if new_conversation:
-                            self._remember_conversation(event.conversation_id)
+                        self._adopt_conversation(event.conversation_id, new_conversation)
                     source_dicts = [
                         {
                             "n": s.n,
@@ -366,6 +395,14 @@ class EmbedState(rx.State):
         if final is not None:
             yield _post({"type": "chatconnect:message", "role": "assistant"})
 
+    def _adopt_conversation(self, conversation_id: str, new: bool) -> None:
+        """The turn's conversation is stored: keep it, and follow a new one's live events."""
+        adopted = new and conversation_id and conversation_id != self._conversation_id
+        self._conversation_id = conversation_id
+        if adopted:
+            self._remember_conversation(conversation_id)
+            self._follow()
+
     async def _fail(self, kind: str, message: str) -> None:
         async with self:
             self.banner_kind, self.banner = kind, message
@@ -383,26 +420,24 @@ class EmbedState(rx.State):
             self._visitor_id,
         )
 
-        def write() -> None:
+        def write() -> NextStep | None:
             with session_scope() as session:
                 widget = visitors.find_widget(session, widget_id)
                 if widget is None or not widget.enabled:
                     raise NotFoundError("Widget")
-                visitors.rate_answer(
-                    session,
-                    widget,
-                    conversation_id,
-                    visitor_id,
-                    message_id,
-                    new_value or None,
+                # A thumbs-down may escalate to a person (the widget's rules).
+                return visitor_rate(
+                    session, widget, conversation_id, visitor_id, message_id, new_value or None
                 )
 
         try:
-            await asyncio.to_thread(write)
+            step = await asyncio.to_thread(write)
         except (NotFoundError, ValueError):
             self.banner_kind, self.banner = "error", "That answer can no longer be rated."
             return
         self.messages[index] = replace(item, feedback=new_value)
+        if step is not None:
+            self._apply_step(step)
 
     # ---- dashboard live preview --------------------------------------------------------
 
@@ -438,53 +473,3 @@ class EmbedState(rx.State):
             self.starters = look["starter_questions"]
         if "placeholder" in look:
             self.placeholder = look["placeholder"] or "Type your question…"
-
-
-# Installed once per page load. Posts only to the origin of the ?host= parameter and accepts
-# loader messages only from it (and from the parent window); preview settings only from our
-# own origin (the dashboard). Escape asks the loader to close the panel.
-BRIDGE_JS = r"""
-(() => {
-  const q = new URLSearchParams(location.search);
-  // The dashboard's editor re-sends its unsaved settings when the preview (re)loads.
-  const previewReady = () => {
-    if (q.get('preview') === '1' && window.parent !== window)
-      window.parent.postMessage({type: 'chatconnect:preview-ready'}, location.origin);
-  };
-  if (window.ccEmbed) { window.ccEmbed.post({type: 'chatconnect:ready'}); previewReady(); return; }
-  let hostOrigin = null;
-  try {
-    const u = new URL(q.get('host') || '');
-    if (/^https?:$/.test(u.protocol)) hostOrigin = u.origin;
-  } catch (e) { /* no host: nothing to talk to */ }
-  const framed = window.parent !== window;
-  const post = (msg) => { if (framed && hostOrigin) window.parent.postMessage(msg, hostOrigin); };
-  window.ccEmbed = { post };
-  window.addEventListener('message', (e) => {
-    const d = e.data;
-    if (!d || typeof d.type !== 'string' || e.source !== window.parent) return;
-    if (d.type === 'chatconnect:preview' && e.origin === location.origin) {
-      window.__ccPreview = d.settings || {};
-      // Applying is idempotent; the second pass covers a first one that lands while the
-      // page is still hydrating after a reload (its update is then lost).
-      const apply = () => {
-        const b = document.getElementById('cc-preview-apply'); if (b) b.click();
-      };
-      apply(); setTimeout(apply, 600);
-      return;
-    }
-    if (e.origin !== hostOrigin) return;
-    if (d.type === 'chatconnect:open') {
-      const i = document.getElementById('cc-input'); if (i) setTimeout(() => i.focus(), 50);
-    }
-  });
-  document.addEventListener('keydown', (e) => {
-    // An open popover (a citation) takes the first Escape for itself.
-    if (e.key !== 'Escape' || e.defaultPrevented || q.get('mode') === 'inline') return;
-    try { if (document.querySelector(':popover-open')) return; } catch (err) { /* no popover */ }
-    post({type: 'chatconnect:close'});
-  });
-  post({type: 'chatconnect:ready'});
-  previewReady();
-})();
-"""

@@ -79,6 +79,7 @@ def _scoped(scope: str):  # type: ignore[no-untyped-def]
 
 ChatKey = Annotated[KeyIdentity, Depends(_scoped("chat"))]
 DocumentsKey = Annotated[KeyIdentity, Depends(_scoped("documents"))]
+InboxKey = Annotated[KeyIdentity, Depends(_scoped("inbox"))]
 
 
 def require_widget(session: Session, key: KeyIdentity, widget_id: str) -> Widget:

@@ -110,7 +110,8 @@ class ConversationOut(BaseModel):
 
 class MessageOut(BaseModel):
     id: str
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "staff"]
+    author_name: str | None = None  # staff messages: the person's name
     text: str
     sources: list[dict[str, Any]]
     model: str | None

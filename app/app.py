@@ -12,6 +12,7 @@ from app.api.main import create_api
 from app.api.request_context import RequestContextMiddleware
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
+from app.services.audit_retention import start_purge_job, stop_purge_job
 from app.services.ingestion import start_workers, stop_workers
 from app.services.mail.worker import start_mail_worker, stop_mail_worker
 from app.services.turn_runner import finish_running_turns
@@ -48,6 +49,7 @@ async def _lifespan():
     prepare()
     start_workers()
     start_mail_worker()
+    start_purge_job()
     log.info("ChatConnect ready at %s", get_settings().public_url)
     # Plain text on stdout (not a JSON log line): the first thing a newcomer reads.
     print(banner(get_settings()), flush=True)
@@ -58,4 +60,5 @@ async def _lifespan():
         await finish_running_turns(SHUTDOWN_GRACE_S)
         stop_workers()
         stop_mail_worker()
+        stop_purge_job()
         close_store()

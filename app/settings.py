@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     email_from: str | None = None
     smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Audit events older than this are purged once a day (the only delete of the trail).
+    audit_retention_days: int = Field(default=365, ge=1, le=3650)
 
     @field_validator("public_url")
     @classmethod

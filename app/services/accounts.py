@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from app import security
 from app.models import AuthSession, Membership, Role, Tenant, User, utcnow
-from app.services import verification
+from app.services import audit, verification
 from app.services.throttle import get_login_throttle
 from app.settings import get_settings
 
@@ -87,7 +87,15 @@ def validate_workspace_name(name: str) -> str:
 # ---- sign-up and login ----------------------------------------------------------------
 
 
-def sign_up(session: Session, email: str, password: str, workspace: str) -> tuple[User, Tenant]:
+def sign_up(
+    session: Session,
+    email: str,
+    password: str,
+    workspace: str,
+    *,
+    ip: str = "",
+    user_agent: str = "",
+) -> tuple[User, Tenant]:
     """Create a user, their workspace and the owner membership in one transaction."""
     email = normalize_email(email)
     validate_password(password)
@@ -106,12 +114,28 @@ def sign_up(session: Session, email: str, password: str, workspace: str) -> tupl
         raise AccountError(
             "An account with this email already exists. Log in instead.", "email"
         ) from exc
+    audit.record(
+        session,
+        tenant.id,
+        audit.Actor.user(user.id, user.email, ip, user_agent),
+        "workspace.created",
+        "workspace",
+        tenant.id,
+        after={"name": tenant.name, "owner": user.email},
+    )
     verification.send_verification(session, user)  # queued; no-op when email is off
     return user, tenant
 
 
-def authenticate(session: Session, email: str, password: str, ip: str = "") -> User:
-    """The user for these credentials, with throttling and rehash; AccountError otherwise."""
+def authenticate(
+    session: Session, email: str, password: str, ip: str = "", user_agent: str = ""
+) -> User:
+    """The user for these credentials, with throttling and rehash; AccountError otherwise.
+
+    Both outcomes are audited: a success with the login, a failure on its own (the
+    caller's transaction rolls back) under the account's workspace, or under no workspace
+    when no account has the address.
+    """
     try:
         email = normalize_email(email)
     except AccountError:
@@ -128,13 +152,48 @@ def authenticate(session: Session, email: str, password: str, ip: str = "") -> U
         ok = security.verify_password(user.password_hash, password or "")
     if not ok or user is None:
         throttle.failed(email, ip)
+        _audit_sign_in(session, user, email, ip, user_agent, ok=False)
         raise AccountError("Wrong email or password.", "password")
     throttle.succeeded(email)
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = utcnow()
     session.add(user)
+    _audit_sign_in(session, user, email, ip, user_agent, ok=True)
     return user
+
+
+def _audit_sign_in(
+    session: Session, user: User | None, email: str, ip: str, agent: str, *, ok: bool
+) -> None:
+    membership = find_primary_membership(session, user.id) if user else None
+    tenant_id = membership.tenant_id if membership else None
+    if user is not None:
+        actor = audit.Actor.user(user.id, user.email, ip, agent)
+    else:
+        actor = audit.Actor("anonymous", "", email, ip, agent)
+    target = user.id if user else ""
+    if ok:
+        audit.record(
+            session, tenant_id, actor, "auth.sign_in", "user", target, after={"method": "password"}
+        )
+    else:
+        reason = "wrong_password" if user else "unknown_email"
+        audit.record_regardless(
+            session,
+            tenant_id,
+            actor,
+            "auth.sign_in_failed",
+            "user",
+            target,
+            after={"method": "password", "reason": reason},
+        )
+
+
+def find_primary_membership(session: Session, user_id: str) -> Membership | None:
+    return session.exec(
+        select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
+    ).first()
 
 
 def primary_membership(session: Session, user_id: str) -> Membership:

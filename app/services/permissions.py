@@ -14,6 +14,7 @@ class Action(StrEnum):
     manage_billing = "manage_billing"
     delete_workspace = "delete_workspace"
     rename_workspace = "rename_workspace"
+    view_audit = "view_audit"
 
 
 # Members run the workspace's content (widgets, knowledge, conversations) but not its
@@ -25,6 +26,7 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.manage_billing: frozenset({Role.owner, Role.admin}),
     Action.delete_workspace: frozenset({Role.owner}),
     Action.rename_workspace: frozenset({Role.owner, Role.admin}),
+    Action.view_audit: frozenset({Role.owner, Role.admin}),
 }
 
 

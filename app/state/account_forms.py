@@ -48,6 +48,8 @@ class SignupState(_FormState):
                     str(form.get("email", "")),
                     str(form.get("password", "")),
                     str(form.get("workspace", "")),
+                    ip=ip,
+                    user_agent=agent,
                 )
                 code = accounts.start_login(session, user, ip=ip, user_agent=agent)
         except accounts.AccountError as exc:
@@ -64,7 +66,7 @@ class LoginState(_FormState):
         try:
             with session_scope() as session:
                 user = accounts.authenticate(
-                    session, str(form.get("email", "")), str(form.get("password", "")), ip
+                    session, str(form.get("email", "")), str(form.get("password", "")), ip, agent
                 )
                 code = accounts.start_login(session, user, ip=ip, user_agent=agent)
         except accounts.LoginThrottledError as exc:

@@ -14,7 +14,7 @@ import reflex as rx
 
 from app import routes
 from app.db import session_scope
-from app.services import accounts
+from app.services import accounts, audit
 from app.services.accounts import Identity
 
 
@@ -51,6 +51,15 @@ class AuthState(rx.State):
         token = _cookie_token(self.router.headers.cookie)
         with session_scope() as session:
             return accounts.identity_for_token(session, token)
+
+    def _actor(self, ident: Identity) -> audit.Actor:
+        """Who the audit log names for this handler's changes, with where they came from."""
+        return audit.Actor.user(
+            ident.user_id,
+            ident.email,
+            self.router.session.client_ip or "",
+            self.router.headers.user_agent or "",
+        )
 
     def _require(self) -> Identity:
         """The identity for this handler, or PermissionError (never trust page state)."""

@@ -186,7 +186,11 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 workspace.rename_workspace(
-                    session, ident.tenant_id, ident.role, str(form.get("name", ""))[:500]
+                    session,
+                    ident.tenant_id,
+                    ident.role,
+                    str(form.get("name", ""))[:500],
+                    actor=self._actor(ident),
                 )
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))
@@ -202,7 +206,9 @@ class SettingsState(AuthState):
         tier = tier if isinstance(tier, str) else (tier[0] if tier else "")
         try:
             with session_scope() as session:
-                workspace.set_tier(session, ident.tenant_id, ident.role, tier)
+                workspace.set_tier(
+                    session, ident.tenant_id, ident.role, tier, actor=self._actor(ident)
+                )
         except (PermissionDeniedError, workspace.WorkspaceError) as exc:
             return rx.toast.error(str(exc))
         self._reload(ident.tenant_id, ident.role)
@@ -221,7 +227,9 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 tenant = session.get(Tenant, ident.tenant_id)
-                providers.save_credentials(session, tenant, ident.role, updates)
+                providers.save_credentials(
+                    session, tenant, ident.role, updates, actor=self._actor(ident)
+                )
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))
         except providers.ProviderSettingsError as exc:
@@ -243,7 +251,9 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 tenant = session.get(Tenant, ident.tenant_id)
-                providers.clear_provider(session, tenant, ident.role, provider)
+                providers.clear_provider(
+                    session, tenant, ident.role, provider, actor=self._actor(ident)
+                )
         except (PermissionDeniedError, providers.ProviderSettingsError) as exc:
             return rx.toast.error(str(exc))
         self._reload(ident.tenant_id, ident.role)
@@ -258,7 +268,11 @@ class SettingsState(AuthState):
                 tenant = session.get(Tenant, ident.tenant_id)
                 chosen = str(form.get("default_model", ""))[:500]
                 providers.set_default_model(
-                    session, tenant, ident.role, "" if chosen == AUTOMATIC_MODEL else chosen
+                    session,
+                    tenant,
+                    ident.role,
+                    "" if chosen == AUTOMATIC_MODEL else chosen,
+                    actor=self._actor(ident),
                 )
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))
@@ -308,6 +322,8 @@ class SettingsState(AuthState):
                     ident.session_id,
                     str(form.get("current_password", ""))[:2000],
                     new,
+                    tenant_id=ident.tenant_id,
+                    actor=self._actor(ident),
                 )
         except workspace.WorkspaceError as exc:
             setattr(self, f"{exc.field or 'new_password'}_error", str(exc))
@@ -330,7 +346,11 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 workspace.delete_workspace(
-                    session, ident.tenant_id, ident.role, str(form.get("confirm", ""))[:500]
+                    session,
+                    ident.tenant_id,
+                    ident.role,
+                    str(form.get("confirm", ""))[:500],
+                    actor=self._actor(ident),
                 )
         except PermissionDeniedError as exc:
             self.delete_open = False

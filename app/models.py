@@ -78,6 +78,8 @@ class Tenant(Timestamped, table=True):
     default_model: str | None = Field(default=None, max_length=120)
     # Provider credentials as one Fernet token (see app.security.encrypt_secret).
     credentials_encrypted: str | None = None
+    # Every password user must turn on two-factor codes before using the dashboard.
+    require_two_factor: bool = False
 
 
 class User(Timestamped, table=True):
@@ -88,6 +90,11 @@ class User(Timestamped, table=True):
     last_login_at: datetime | None = None
     # Set when the person followed a verification link sent to `email`.
     email_verified_at: datetime | None = None
+    # TOTP (app.services.two_factor): the seed Fernet-encrypted; set but not enabled while
+    # enrolment awaits its first code. last_step refuses a code's reuse in its window.
+    totp_secret_encrypted: str | None = None
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None
 
 
 class Membership(TenantOwned, table=True):
@@ -149,6 +156,18 @@ class AccountToken(Timestamped, table=True):
     token_hash: str = Field(unique=True, max_length=64)
     email: str = Field(max_length=254)
     expires_at: datetime
+    used_at: datetime | None = None
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time two-factor recovery code; only a keyed hash is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
+    code_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
     used_at: datetime | None = None
 
 

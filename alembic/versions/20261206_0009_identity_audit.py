@@ -1,4 +1,6 @@
-"""identity and audit: the append-only audit_event table
+"""identity and audit: the append-only audit_event table, TOTP two-factor
+
+user.totp_* (seed encrypted), recovery_code (hashes), tenant.require_two_factor.
 
 Revision ID: 0009
 Revises: 0006
@@ -19,6 +21,33 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("user", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("totp_secret_encrypted", sqlmodel.sql.sqltypes.AutoString(), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column("totp_enabled_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True)
+        )
+        batch_op.add_column(sa.Column("totp_last_step", sa.Integer(), nullable=True))
+    with op.batch_alter_table("tenant", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "require_two_factor", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
+    op.create_table(
+        "recovery_code",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("code_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("used_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("code_hash"),
+    )
+    with op.batch_alter_table("recovery_code", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_recovery_code_user_id"), ["user_id"], unique=False)
     op.create_table(
         "audit_event",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -49,3 +78,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_event_created_at"))
         batch_op.drop_index(batch_op.f("ix_audit_event_action"))
     op.drop_table("audit_event")
+    with op.batch_alter_table("recovery_code", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_recovery_code_user_id"))
+    op.drop_table("recovery_code")
+    with op.batch_alter_table("tenant", schema=None) as batch_op:
+        batch_op.drop_column("require_two_factor")
+    with op.batch_alter_table("user", schema=None) as batch_op:
+        batch_op.drop_column("totp_last_step")
+        batch_op.drop_column("totp_enabled_at")
+        batch_op.drop_column("totp_secret_encrypted")

@@ -1,4 +1,4 @@
-"""Settings: workspace and plan, AI providers, members, account."""
+"""Settings: workspace and plan, AI providers, members, account, audit log."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from app.components.team_ui import (
     section_card,
     table_skeleton,
 )
+from app.pages.settings_audit import audit_section
+from app.state.audit import AuditState
 from app.state.members import InviteView, MembersState, MemberView
 from app.state.settings import AUTOMATIC_MODEL, ProviderCard, SettingsState
 
@@ -690,6 +692,10 @@ def settings() -> rx.Component:
                     rx.tabs.trigger("AI providers", value="providers", id="tab-providers"),
                     rx.tabs.trigger("Members", value="members", id="tab-members"),
                     rx.tabs.trigger("Account", value="account", id="tab-account"),
+                    rx.cond(
+                        AuditState.allowed,
+                        rx.tabs.trigger("Audit", value="audit", id="tab-audit"),
+                    ),
                     style={"flex_wrap": "wrap", "max_width": "100%"},
                 ),
                 rx.tabs.content(
@@ -699,6 +705,7 @@ def settings() -> rx.Component:
                 rx.tabs.content(rx.box(providers_section(), padding_top="16px"), value="providers"),
                 rx.tabs.content(rx.box(members_section(), padding_top="16px"), value="members"),
                 rx.tabs.content(rx.box(account_section(), padding_top="16px"), value="account"),
+                rx.tabs.content(rx.box(audit_section(), padding_top="16px"), value="audit"),
                 value=SettingsState.tab,
                 on_change=SettingsState.set_tab,
                 width="100%",
@@ -707,5 +714,5 @@ def settings() -> rx.Component:
         ),
         spacing="5",
         width="100%",
-        on_mount=[SettingsState.load, MembersState.load],
+        on_mount=[SettingsState.load, MembersState.load, AuditState.load],
     )

@@ -53,6 +53,9 @@ class Identity:
     tenant_id: str
     tenant_name: str
     role: Role
+    # The workspace requires two-factor codes and this account has none yet: only the
+    # two-factor page may be used until it does.
+    two_factor_setup_required: bool = False
 
 
 # ---- validation -----------------------------------------------------------------------
@@ -132,9 +135,9 @@ def authenticate(
 ) -> User:
     """The user for these credentials, with throttling and rehash; AccountError otherwise.
 
-    Both outcomes are audited: a success with the login, a failure on its own (the
-    caller's transaction rolls back) under the account's workspace, or under no workspace
-    when no account has the address.
+    A failure is audited on its own (the caller's transaction rolls back) under the
+    account's workspace, or under no workspace when no account has the address; a success
+    is audited by `start_login`, once the session (and any second factor) is granted.
     """
     try:
         email = normalize_email(email)
@@ -152,42 +155,33 @@ def authenticate(
         ok = security.verify_password(user.password_hash, password or "")
     if not ok or user is None:
         throttle.failed(email, ip)
-        _audit_sign_in(session, user, email, ip, user_agent, ok=False)
+        _audit_failed_sign_in(session, user, email, ip, user_agent)
         raise AccountError("Wrong email or password.", "password")
     throttle.succeeded(email)
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = utcnow()
     session.add(user)
-    _audit_sign_in(session, user, email, ip, user_agent, ok=True)
     return user
 
 
-def _audit_sign_in(
-    session: Session, user: User | None, email: str, ip: str, agent: str, *, ok: bool
+def _audit_failed_sign_in(
+    session: Session, user: User | None, email: str, ip: str, agent: str
 ) -> None:
     membership = find_primary_membership(session, user.id) if user else None
-    tenant_id = membership.tenant_id if membership else None
     if user is not None:
         actor = audit.Actor.user(user.id, user.email, ip, agent)
     else:
         actor = audit.Actor("anonymous", "", email, ip, agent)
-    target = user.id if user else ""
-    if ok:
-        audit.record(
-            session, tenant_id, actor, "auth.sign_in", "user", target, after={"method": "password"}
-        )
-    else:
-        reason = "wrong_password" if user else "unknown_email"
-        audit.record_regardless(
-            session,
-            tenant_id,
-            actor,
-            "auth.sign_in_failed",
-            "user",
-            target,
-            after={"method": "password", "reason": reason},
-        )
+    audit.record_regardless(
+        session,
+        membership.tenant_id if membership else None,
+        actor,
+        "auth.sign_in_failed",
+        "user",
+        user.id if user else "",
+        after={"method": "password", "reason": "wrong_password" if user else "unknown_email"},
+    )
 
 
 def find_primary_membership(session: Session, user_id: str) -> Membership | None:
@@ -212,8 +206,12 @@ def start_login(
     ip: str = "",
     user_agent: str = "",
     tenant_id: str | None = None,
+    method: str = "password",
 ) -> str:
-    """Create a pending session and return the one-time code that completes it."""
+    """Create a pending session and return the one-time code that completes it.
+
+    This is where a sign-in is granted, so it is audited here (`method` says how).
+    """
     membership = primary_membership(session, user.id)
     if tenant_id and tenant_id != membership.tenant_id:
         membership = (
@@ -236,6 +234,15 @@ def start_login(
             ip=ip[:64],
             user_agent=user_agent[:300],
         )
+    )
+    audit.record(
+        session,
+        membership.tenant_id,
+        audit.Actor.user(user.id, user.email, ip, user_agent),
+        "auth.sign_in",
+        "user",
+        user.id,
+        after={"method": method},
     )
     return code
 
@@ -291,6 +298,7 @@ def identity_for_token(session: Session, token: str | None) -> Identity | None:
         tenant_id=tenant.id,
         tenant_name=tenant.name,
         role=Role(membership.role),
+        two_factor_setup_required=tenant.require_two_factor and user.totp_enabled_at is None,
     )
 
 

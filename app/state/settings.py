@@ -20,7 +20,7 @@ from app.services.permissions import Action, PermissionDeniedError, can
 from app.state.auth import AuthState, post_form_script
 
 AUTOMATIC_MODEL = "auto"  # the select's value for "no default model" ('' cannot be a value)
-TABS = ("workspace", "providers", "members", "account")
+TABS = ("workspace", "providers", "members", "account", "audit")
 
 
 @dataclasses.dataclass

@@ -77,8 +77,12 @@ def test_each_admin_action_writes_one_event_with_actor_and_masked_diff(engine: E
 
     # Sign-in success, failure (kept although the caller rolls back), unknown address.
     with session_scope(engine) as s:
-        accounts.authenticate(s, "o@a.io", PASSWORD, "10.0.0.1", "UA")
-    trail.one("auth.sign_in", me, tenant_id)
+        user = accounts.authenticate(s, "o@a.io", PASSWORD, "10.0.0.1", "UA")
+        assert trail.new() == []  # granted only with the session (after any second factor)
+        accounts.start_login(s, user, ip="10.0.0.1", user_agent="UA")
+    assert trail.one("auth.sign_in", me, tenant_id).diff == {
+        "method": {"before": None, "after": "password"}
+    }
     with pytest.raises(accounts.AccountError), session_scope(engine) as s:
         accounts.authenticate(s, "o@a.io", "wrong-password!", "10.0.0.1", "UA")
     failed = trail.one("auth.sign_in_failed", me, tenant_id)

@@ -10,6 +10,7 @@ CONVERSATION = "/conversations/[conversation_id]"
 ANALYTICS = "/analytics"
 API_KEYS = "/api-keys"
 SETTINGS = "/settings"
+TWO_FACTOR = "/two-factor"
 INVITE = "/invite"  # /invite/<token>
 FORGOT_PASSWORD = "/forgot-password"  # noqa: S105 (a URL)
 RESET_PASSWORD = "/reset-password"  # noqa: S105 (a URL: /reset-password/<token>)

@@ -11,5 +11,6 @@ from app.pages import (  # noqa: F401
     overview,
     password,
     settings,
+    two_factor,
     widgets,
 )

@@ -113,6 +113,45 @@ def signup() -> rx.Component:
     )
 
 
+def _code_form() -> rx.Component:
+    """The login's second step for accounts with two-factor codes."""
+    return rx.form(
+        rx.vstack(
+            rx.text(
+                "Enter the 6-digit code from your authenticator app, or one of your recovery "
+                "codes.",
+                size="2",
+            ),
+            _field(
+                "Code",
+                "code",
+                "text",
+                "123456",
+                LoginState.code_error,
+                "one-time-code",
+            ),
+            rx.cond(
+                LoginState.form_error != "",
+                rx.callout(LoginState.form_error, icon="triangle-alert", color_scheme="red"),
+            ),
+            rx.button("Verify", type="submit", size="3", width="100%", id="code-submit"),
+            rx.button(
+                "Use another account",
+                type="button",
+                variant="ghost",
+                on_click=LoginState.cancel_code,
+                id="code-cancel",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=LoginState.submit_code,
+        reset_on_submit=True,
+        width="100%",
+        id="code-form",
+    )
+
+
 @page(routes.LOGIN, title="Log in · ChatConnect", on_load=AuthState.redirect_if_signed_in)
 def login() -> rx.Component:
     form = rx.form(
@@ -154,7 +193,7 @@ def login() -> rx.Component:
     return _card(
         "Welcome back",
         "Log in to your ChatConnect workspace.",
-        form,
+        rx.cond(LoginState.step == "code", _code_form(), form),
         rx.text(
             "New here? ",
             rx.link("Create a workspace", href=routes.SIGNUP, underline="always"),

@@ -17,6 +17,7 @@ from app.components.team_ui import (
     table_skeleton,
 )
 from app.pages.settings_audit import audit_section
+from app.pages.settings_security import security_section, two_factor_card
 from app.state.audit import AuditState
 from app.state.members import InviteView, MembersState, MemberView
 from app.state.settings import AUTOMATIC_MODEL, ProviderCard, SettingsState
@@ -633,6 +634,7 @@ def delete_dialog() -> rx.Component:
 def account_section() -> rx.Component:
     return rx.vstack(
         email_address_card(),
+        two_factor_card(),
         section_card(
             "Change password",
             "You stay signed in here; every other session is signed out.",
@@ -699,7 +701,13 @@ def settings() -> rx.Component:
                     style={"flex_wrap": "wrap", "max_width": "100%"},
                 ),
                 rx.tabs.content(
-                    rx.vstack(workspace_section(), plan_section(), spacing="4", padding_top="16px"),
+                    rx.vstack(
+                        workspace_section(),
+                        security_section(),
+                        plan_section(),
+                        spacing="4",
+                        padding_top="16px",
+                    ),
                     value="workspace",
                 ),
                 rx.tabs.content(rx.box(providers_section(), padding_top="16px"), value="providers"),

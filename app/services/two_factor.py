@@ -145,7 +145,7 @@ def confirm_enrolment(
         "user",
         user.id,
         before={"two_factor": False},
-        after={"two_factor": True, "recovery_codes": RECOVERY_CODE_COUNT},
+        after={"two_factor": True, "codes_issued": RECOVERY_CODE_COUNT},
     )
     return codes
 
@@ -168,7 +168,12 @@ def _use_recovery_code(session: Session, user: User, code: str) -> bool:
 
 
 def check_code(
-    session: Session, user: User, code: str, ip: str = "", now: float | None = None
+    session: Session,
+    user: User,
+    code: str,
+    ip: str = "",
+    user_agent: str = "",
+    now: float | None = None,
 ) -> str:
     """The login's second step: 'totp' or 'recovery_code' when `code` is good.
 
@@ -189,12 +194,31 @@ def check_code(
     else:
         throttle.failed(user.email, ip)
         reused = step is not None
+        audit.record_regardless(
+            session,
+            _tenant_of(session, user),
+            audit.Actor.user(user.id, user.email, ip, user_agent),
+            "auth.sign_in_failed",
+            "user",
+            user.id,
+            after={"method": "two_factor", "reason": "reused_code" if reused else "wrong_code"},
+        )
         raise TwoFactorError(
             "That code was already used. Wait for the next one."
             if reused
             else "That code is not right. Enter the 6 digits your app shows, or a recovery code."
         )
     throttle.succeeded(user.email)
+    if method == "recovery_code":
+        audit.record(
+            session,
+            _tenant_of(session, user),
+            audit.Actor.user(user.id, user.email, ip, user_agent),
+            "two_factor.recovery_code_used",
+            "user",
+            user.id,
+            after={"codes_left": recovery_codes_left(session, user.id)},
+        )
     return method
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import reflex as rx
 
 from app import routes
 from app.db import session_scope
-from app.services import accounts
+from app.models import User
+from app.services import accounts, two_factor
 from app.services.throttle import ThrottleUnavailableError
 from app.state.auth import post_form_script
+
+SECOND_STEP_S = 300.0
 
 
 class _FormState(rx.State):
@@ -59,6 +64,17 @@ class SignupState(_FormState):
 
 
 class LoginState(_FormState):
+    """Password first; accounts with two-factor codes then give a code (second step).
+
+    Between the steps the account id waits in backend-only state (never sent to the
+    browser) for at most five minutes.
+    """
+
+    step: str = "password"  # password | code
+    code_error: str = ""
+    _pending_user_id: str = ""
+    _pending_until: float = 0.0
+
     @rx.event
     def submit(self, form: dict):
         self._clear_errors()
@@ -68,6 +84,12 @@ class LoginState(_FormState):
                 user = accounts.authenticate(
                     session, str(form.get("email", "")), str(form.get("password", "")), ip, agent
                 )
+                if two_factor.is_enabled(user):
+                    self._pending_user_id = user.id
+                    self._pending_until = time.time() + SECOND_STEP_S
+                    self.step = "code"
+                    self.code_error = ""
+                    return None
                 code = accounts.start_login(session, user, ip=ip, user_agent=agent)
         except accounts.LoginThrottledError as exc:
             self.form_error = str(exc)
@@ -79,3 +101,42 @@ class LoginState(_FormState):
             self.form_error = "Login is briefly unavailable. Please try again in a minute."
             return None
         return self._complete(code)
+
+    @rx.event
+    def submit_code(self, form: dict):
+        self.code_error = self.form_error = ""
+        ip, agent = self._client()
+        if not self._pending_user_id or time.time() > self._pending_until:
+            self.cancel_code()
+            self.form_error = "That took too long. Log in again."
+            return None
+        try:
+            with session_scope() as session:
+                user = session.get(User, self._pending_user_id)
+                if user is None or not two_factor.is_enabled(user):
+                    self.cancel_code()
+                    return None
+                method = two_factor.check_code(
+                    session, user, str(form.get("code", ""))[:64], ip, agent
+                )
+                code = accounts.start_login(
+                    session, user, ip=ip, user_agent=agent, method=f"password+{method}"
+                )
+        except two_factor.TwoFactorError as exc:
+            self.code_error = str(exc)
+            return None
+        except accounts.LoginThrottledError as exc:
+            self.code_error = str(exc)
+            return None
+        except ThrottleUnavailableError:
+            self.code_error = "Login is briefly unavailable. Please try again in a minute."
+            return None
+        self._pending_user_id = ""
+        return self._complete(code)
+
+    @rx.event
+    def cancel_code(self):
+        self._pending_user_id = ""
+        self._pending_until = 0.0
+        self.step = "password"
+        self.code_error = ""

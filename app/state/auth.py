@@ -61,12 +61,18 @@ class AuthState(rx.State):
             self.router.headers.user_agent or "",
         )
 
-    def _require(self) -> Identity:
-        """The identity for this handler, or PermissionError (never trust page state)."""
+    def _require(self, allow_two_factor_setup: bool = False) -> Identity:
+        """The identity for this handler, or PermissionError (never trust page state).
+
+        While the workspace requires two-factor codes that this account lacks, only the
+        two-factor page's handlers (`allow_two_factor_setup`) may act.
+        """
         ident = self._identity()
         if ident is None:
             self.signed_in = False
             raise PermissionError("not signed in")
+        if ident.two_factor_setup_required and not allow_two_factor_setup:
+            raise PermissionError("two-factor setup required")
         return ident
 
     @rx.event
@@ -81,6 +87,9 @@ class AuthState(rx.State):
         self.user_email = ident.email
         self.tenant_name = ident.tenant_name
         self.role = ident.role.value
+        on_setup_page = (self.router.url.path or "").rstrip("/") == routes.TWO_FACTOR
+        if ident.two_factor_setup_required and not on_setup_page:
+            return rx.redirect(routes.TWO_FACTOR)
         return None
 
     @rx.event

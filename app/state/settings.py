@@ -14,8 +14,8 @@ import reflex as rx
 
 from app import routes
 from app.db import session_scope
-from app.models import Tenant
-from app.services import credentials, model_catalog, providers, workspace
+from app.models import Tenant, User
+from app.services import credentials, model_catalog, providers, two_factor, workspace
 from app.services.permissions import Action, PermissionDeniedError, can
 from app.state.auth import AuthState, post_form_script
 
@@ -44,6 +44,9 @@ class SettingsState(AuthState):
     can_billing: bool = False
     can_credentials: bool = False
     can_delete: bool = False
+    can_security: bool = False
+    require_two_factor: bool = False
+    two_factor_on: bool = False
 
     workspace_name: str = ""
     name_error: str = ""
@@ -112,6 +115,9 @@ class SettingsState(AuthState):
                 )
             self.provider_cards = cards
             self.workspace_name = tenant.name
+            self.require_two_factor = tenant.require_two_factor
+            user = session.get(User, self._require().user_id)
+            self.two_factor_on = bool(user and two_factor.is_enabled(user))
             self.tenant_name = tenant.name
             self.default_model = tenant.default_model or ""
         self.tier = usage.tier
@@ -128,6 +134,7 @@ class SettingsState(AuthState):
         self.can_billing = can(role, Action.manage_billing)
         self.can_credentials = can(role, Action.manage_credentials)
         self.can_delete = can(role, Action.delete_workspace)
+        self.can_security = can(role, Action.manage_members)
         self.loaded = True
 
     @rx.event
@@ -199,6 +206,24 @@ class SettingsState(AuthState):
             return None
         self._reload(ident.tenant_id, ident.role)
         return rx.toast.success("Workspace renamed.")
+
+    @rx.event
+    def set_require_two_factor(self, value: bool):
+        ident = self._require()
+        try:
+            with session_scope() as session:
+                two_factor.set_workspace_requirement(
+                    session, ident.tenant_id, ident.role, bool(value), self._actor(ident)
+                )
+        except PermissionDeniedError as exc:
+            return rx.toast.error(str(exc))
+        self._reload(ident.tenant_id, ident.role)
+        if value and not self.two_factor_on:
+            # The owner who asks for it sets it up first, like everyone else.
+            return rx.redirect(routes.TWO_FACTOR)
+        return rx.toast.success(
+            "Two-factor codes are now required." if value else "Two-factor codes are optional."
+        )
 
     @rx.event
     def change_tier(self, tier: str | list[str]):

@@ -171,6 +171,39 @@ class RecoveryCode(SQLModel, table=True):
     used_at: datetime | None = None
 
 
+class UserIdentity(SQLModel, table=True):
+    """A sign-in method linked to an account: a provider's stable subject id."""
+
+    __tablename__ = "user_identity"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject", name="uq_user_identity_provider_subject"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
+    provider: str = Field(max_length=32)  # google | microsoft | github
+    subject: str = Field(max_length=255)
+    email: str = Field(default="", max_length=254)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class OAuthState(SQLModel, table=True):
+    """One sign-in redirect in flight: bound to the browser's cookie, used once, 10 minutes.
+
+    Keyed by a hash of `state`; the cookie's value is stored only as a hash too; the PKCE
+    verifier is encrypted.
+    """
+
+    __tablename__ = "oauth_state"
+
+    id: str = Field(primary_key=True, max_length=64)  # keyed hash of the state parameter
+    browser_hash: str = Field(max_length=64)
+    provider: str = Field(max_length=32)
+    nonce: str = Field(max_length=128)
+    verifier_encrypted: str
+    expires_at: datetime = Field(index=True)
+
+
 class MailStatus(StrEnum):
     queued = "queued"
     sending = "sending"

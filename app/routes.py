@@ -19,6 +19,8 @@ EMBED = "/embed/[widget_id]"  # the chat page inside websites' iframes
 
 AUTH_COMPLETE = "/api/auth/complete"
 AUTH_LOGOUT = "/api/auth/logout"
+OAUTH_PREFIX = "/api/auth/oauth"  # /api/auth/oauth/<provider>/start and /callback
 HEALTH = "/api/health"
 
 SESSION_COOKIE = "cc_session"
+OAUTH_COOKIE = "cc_oauth"  # binds a sign-in redirect to the browser that started it

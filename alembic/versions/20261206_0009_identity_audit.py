@@ -1,6 +1,7 @@
 """identity and audit: the append-only audit_event table, TOTP two-factor
 
-user.totp_* (seed encrypted), recovery_code (hashes), tenant.require_two_factor.
+user.totp_* (seed encrypted), recovery_code (hashes), tenant.require_two_factor;
+social sign-in: user_identity (linked provider subjects), oauth_state (redirects in flight).
 
 Revision ID: 0009
 Revises: 0006
@@ -35,6 +36,32 @@ def upgrade() -> None:
                 "require_two_factor", sa.Boolean(), nullable=False, server_default=sa.false()
             )
         )
+    op.create_table(
+        "user_identity",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["user.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("provider", "subject", name="uq_user_identity_provider_subject"),
+    )
+    with op.batch_alter_table("user_identity", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_user_identity_user_id"), ["user_id"], unique=False)
+    op.create_table(
+        "oauth_state",
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("browser_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("nonce", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+        sa.Column("verifier_encrypted", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("oauth_state", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_oauth_state_expires_at"), ["expires_at"], unique=False)
     op.create_table(
         "recovery_code",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -81,6 +108,12 @@ def downgrade() -> None:
     with op.batch_alter_table("recovery_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_code_user_id"))
     op.drop_table("recovery_code")
+    with op.batch_alter_table("oauth_state", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oauth_state_expires_at"))
+    op.drop_table("oauth_state")
+    with op.batch_alter_table("user_identity", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_user_identity_user_id"))
+    op.drop_table("user_identity")
     with op.batch_alter_table("tenant", schema=None) as batch_op:
         batch_op.drop_column("require_two_factor")
     with op.batch_alter_table("user", schema=None) as batch_op:

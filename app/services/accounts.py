@@ -298,7 +298,12 @@ def identity_for_token(session: Session, token: str | None) -> Identity | None:
         tenant_id=tenant.id,
         tenant_name=tenant.name,
         role=Role(membership.role),
-        two_factor_setup_required=tenant.require_two_factor and user.totp_enabled_at is None,
+        # Password accounts only: provider sign-ins get their second factor from the provider.
+        two_factor_setup_required=(
+            tenant.require_two_factor
+            and user.totp_enabled_at is None
+            and user.password_hash != security.NO_PASSWORD
+        ),
     )
 
 

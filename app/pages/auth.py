@@ -8,7 +8,7 @@ from app import routes
 from app.components.forms import field_error, labeled
 from app.components.shell import brand, theme_toggle
 from app.page_registry import page
-from app.state.account_forms import LoginState, SignupState
+from app.state.account_forms import LoginState, SignupState, SocialButton
 from app.state.auth import AuthState
 
 
@@ -63,7 +63,11 @@ def _card(title: str, subtitle: str, form: rx.Component, footer: rx.Component) -
     )
 
 
-@page(routes.SIGNUP, title="Sign up · ChatConnect", on_load=AuthState.redirect_if_signed_in)
+@page(
+    routes.SIGNUP,
+    title="Sign up · ChatConnect",
+    on_load=[AuthState.redirect_if_signed_in, LoginState.load],
+)
 def signup() -> rx.Component:
     form = rx.form(
         rx.vstack(
@@ -104,11 +108,43 @@ def signup() -> rx.Component:
     return _card(
         "Create your workspace",
         "Add a chat assistant to your website in minutes.",
-        form,
+        rx.vstack(social_section(), form, width="100%"),
         rx.text(
             "Already have an account? ",
             rx.link("Log in", href=routes.LOGIN, underline="always"),
             size="2",
+        ),
+    )
+
+
+def _social_button(button: SocialButton) -> rx.Component:
+    return rx.button(
+        "Continue with ",
+        button.label,
+        type="button",
+        variant="outline",
+        size="3",
+        width="100%",
+        id="social-" + button.name,
+        on_click=LoginState.start_social(button.name),
+    )
+
+
+def social_section() -> rx.Component:
+    """Provider sign-in buttons (only those configured), above an "or" divider."""
+    return rx.cond(
+        LoginState.social.length() > 0,  # type: ignore[attr-defined]
+        rx.vstack(
+            rx.foreach(LoginState.social, _social_button),
+            rx.hstack(
+                rx.separator(size="4"),
+                rx.text("or", size="1", color_scheme="gray"),
+                rx.separator(size="4"),
+                align="center",
+                width="100%",
+            ),
+            spacing="3",
+            width="100%",
         ),
     )
 
@@ -152,7 +188,11 @@ def _code_form() -> rx.Component:
     )
 
 
-@page(routes.LOGIN, title="Log in · ChatConnect", on_load=AuthState.redirect_if_signed_in)
+@page(
+    routes.LOGIN,
+    title="Log in · ChatConnect",
+    on_load=[AuthState.redirect_if_signed_in, LoginState.load],
+)
 def login() -> rx.Component:
     form = rx.form(
         rx.vstack(
@@ -193,7 +233,9 @@ def login() -> rx.Component:
     return _card(
         "Welcome back",
         "Log in to your ChatConnect workspace.",
-        rx.cond(LoginState.step == "code", _code_form(), form),
+        rx.cond(
+            LoginState.step == "code", _code_form(), rx.vstack(social_section(), form, width="100%")
+        ),
         rx.text(
             "New here? ",
             rx.link("Create a workspace", href=routes.SIGNUP, underline="always"),

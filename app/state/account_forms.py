@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 
 import reflex as rx
@@ -10,10 +12,36 @@ from app import routes
 from app.db import session_scope
 from app.models import User
 from app.services import accounts, two_factor
+from app.services.oauth_providers import enabled_providers
 from app.services.throttle import ThrottleUnavailableError
 from app.state.auth import post_form_script
 
 SECOND_STEP_S = 300.0
+# What /login?error=<reason> says after a refused provider sign-in (reasons are slugs).
+SOCIAL_ERRORS = {
+    "wrong_state": "That sign-in expired or was started in another browser. Please try again.",
+    "unverified_email": (
+        "That account's email address is not verified by the provider, so it cannot sign in "
+        "here. Verify it with the provider, or log in with your password."
+    ),
+    "provider_declined": "The sign-in was cancelled at the provider.",
+    "unknown_provider": "That sign-in method is not available.",
+}
+SOCIAL_FALLBACK = "Signing in with that provider did not work. Please try again."
+
+
+@dataclasses.dataclass
+class SocialButton:
+    name: str = ""
+    label: str = ""
+    href: str = ""
+
+
+def social_buttons() -> list[SocialButton]:
+    return [
+        SocialButton(p.name, p.label, f"{routes.OAUTH_PREFIX}/{p.name}/start")
+        for p in enabled_providers().values()
+    ]
 
 
 class _FormState(rx.State):
@@ -72,8 +100,26 @@ class LoginState(_FormState):
 
     step: str = "password"  # password | code
     code_error: str = ""
+    social: list[SocialButton] = []
     _pending_user_id: str = ""
     _pending_until: float = 0.0
+
+    @rx.event
+    def load(self):
+        """on_load of /login and /signup: the provider buttons, and a refused sign-in's reason."""
+        self.social = social_buttons()
+        reason = str(self.router.url.query_parameters.get("error", ""))[:64]
+        self.form_error = SOCIAL_ERRORS.get(reason, SOCIAL_FALLBACK) if reason else ""
+
+    @rx.event
+    def start_social(self, name: str):
+        """Leave the app for the provider's start route (an HTTP redirect, not a page: the
+        client-side router must not handle it, so the browser loads it itself)."""
+        button = next((b for b in social_buttons() if b.name == name), None)
+        if button is None:
+            self.form_error = SOCIAL_ERRORS["unknown_provider"]
+            return None
+        return rx.call_script(f"window.location.assign({json.dumps(button.href)})")
 
     @rx.event
     def submit(self, form: dict):

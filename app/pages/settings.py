@@ -17,10 +17,11 @@ from app.components.team_ui import (
     table_skeleton,
 )
 from app.pages.settings_audit import audit_section
-from app.pages.settings_security import security_section, two_factor_card
+from app.pages.settings_security import security_section, sign_in_methods_card, two_factor_card
 from app.state.audit import AuditState
 from app.state.members import InviteView, MembersState, MemberView
 from app.state.settings import AUTOMATIC_MODEL, ProviderCard, SettingsState
+from app.state.sign_in_methods import SignInMethodsState
 
 # ---- workspace and plan ---------------------------------------------------------------
 
@@ -635,6 +636,7 @@ def account_section() -> rx.Component:
     return rx.vstack(
         email_address_card(),
         two_factor_card(),
+        sign_in_methods_card(),
         section_card(
             "Change password",
             "You stay signed in here; every other session is signed out.",
@@ -722,5 +724,5 @@ def settings() -> rx.Component:
         ),
         spacing="5",
         width="100%",
-        on_mount=[SettingsState.load, MembersState.load, AuditState.load],
+        on_mount=[SettingsState.load, MembersState.load, AuditState.load, SignInMethodsState.load],
     )

@@ -7,6 +7,7 @@ import reflex as rx
 from app import routes
 from app.components.team_ui import section_card
 from app.state.settings import SettingsState
+from app.state.sign_in_methods import MethodView, SignInMethodsState
 
 
 def security_section() -> rx.Component:
@@ -44,5 +45,41 @@ def two_factor_card() -> rx.Component:
                 id="two-factor-manage",
             ),
             align="center",
+        ),
+    )
+
+
+def _method_row(method: MethodView) -> rx.Component:
+    return rx.hstack(
+        rx.vstack(
+            rx.text(method.label, size="2", weight="medium"),
+            rx.text(method.detail, size="1", color_scheme="gray"),
+            spacing="0",
+        ),
+        rx.spacer(),
+        rx.button(
+            "Remove",
+            size="1",
+            variant="soft",
+            color_scheme="red",
+            disabled=~SignInMethodsState.can_remove,
+            on_click=SignInMethodsState.remove(method.id),
+            aria_label="Remove " + method.label,
+        ),
+        width="100%",
+        align="center",
+        class_name="sign-in-method",
+    )
+
+
+def sign_in_methods_card() -> rx.Component:
+    return section_card(
+        "Sign-in methods",
+        "How you can sign in to this account. The last one cannot be removed.",
+        rx.vstack(
+            rx.foreach(SignInMethodsState.methods, _method_row),
+            spacing="3",
+            width="100%",
+            id="sign-in-methods",
         ),
     )

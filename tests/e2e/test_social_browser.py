@@ -35,6 +35,12 @@ def test_continue_with_google_creates_the_workspace_and_signs_in(  # type: ignor
     cookie = next(c for c in ctx.cookies() if c["name"] == "cc_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
     assert not any(c["name"] == "cc_oauth" for c in ctx.cookies())  # used up
+    # The account's only sign-in method is listed and cannot be removed.
+    page.goto(f"{base}/settings?tab=account")
+    method = page.locator(".sign-in-method")
+    expect(method).to_have_count(1, timeout=20_000)
+    expect(method).to_contain_text("Google")
+    expect(method.get_by_role("button", name="Remove Google")).to_be_disabled()
 
     # A refused sign-in lands on the login page with its reason.
     oidc_provider.default_claims = {"sub": "e2e-social-2", "email": "x@e2e.io", "aud": "other"}

@@ -181,7 +181,7 @@ class UserIdentity(SQLModel, table=True):
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
-    provider: str = Field(max_length=32)  # google | microsoft | github
+    provider: str = Field(max_length=48)  # google | microsoft | github | sso:<workspace id>
     subject: str = Field(max_length=255)
     email: str = Field(default="", max_length=254)
     created_at: datetime = Field(default_factory=utcnow, nullable=False)
@@ -198,7 +198,7 @@ class OAuthState(SQLModel, table=True):
 
     id: str = Field(primary_key=True, max_length=64)  # keyed hash of the state parameter
     browser_hash: str = Field(max_length=64)
-    provider: str = Field(max_length=32)
+    provider: str = Field(max_length=48)
     nonce: str = Field(max_length=128)
     verifier_encrypted: str
     expires_at: datetime = Field(index=True)
@@ -411,6 +411,37 @@ class UsageDaily(TenantOwned, table=True):
     overage_cost_usd: float = 0.0
 
 
+# ---- workspace single sign-on -----------------------------------------------------------
+
+
+class WorkspaceSso(TenantOwned, table=True):
+    """A workspace's OpenID Connect provider (one per workspace). The secret is encrypted."""
+
+    __tablename__ = "workspace_sso"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_workspace_sso_tenant"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    issuer: str = Field(max_length=500)
+    client_id: str = Field(max_length=255)
+    client_secret_encrypted: str
+    enabled: bool = False
+    # Just-in-time membership: people of a verified domain join on first sign-in.
+    jit: bool = False
+    default_role: Role = Field(default=Role.member, sa_type=String(16))
+
+
+class SsoDomain(TenantOwned, table=True):
+    """An email domain a workspace claims for SSO; it counts once its DNS TXT record is seen."""
+
+    __tablename__ = "sso_domain"
+    __table_args__ = (UniqueConstraint("tenant_id", "domain", name="uq_sso_domain_tenant"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    domain: str = Field(max_length=253, index=True)
+    token: str = Field(max_length=64)
+    verified_at: datetime | None = None
+
+
 # ---- audit ------------------------------------------------------------------------------
 
 
@@ -453,4 +484,6 @@ TENANT_TABLES: tuple[type[TenantOwned], ...] = (
     Conversation,
     Message,
     UsageDaily,
+    WorkspaceSso,
+    SsoDomain,
 )

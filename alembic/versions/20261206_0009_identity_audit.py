@@ -1,7 +1,8 @@
 """identity and audit: the append-only audit_event table, TOTP two-factor
 
 user.totp_* (seed encrypted), recovery_code (hashes), tenant.require_two_factor;
-social sign-in: user_identity (linked provider subjects), oauth_state (redirects in flight).
+social sign-in: user_identity (linked provider subjects), oauth_state (redirects in flight);
+workspace SSO: workspace_sso (issuer, client, encrypted secret), sso_domain (DNS-verified).
 
 Revision ID: 0009
 Revises: 0006
@@ -40,7 +41,7 @@ def upgrade() -> None:
         "user_identity",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("user_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
         sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
         sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -54,7 +55,7 @@ def upgrade() -> None:
         "oauth_state",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("browser_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=48), nullable=False),
         sa.Column("nonce", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
         sa.Column("verifier_encrypted", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("expires_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
@@ -62,6 +63,40 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("oauth_state", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_oauth_state_expires_at"), ["expires_at"], unique=False)
+    op.create_table(
+        "workspace_sso",
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("issuer", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("client_id", sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+        sa.Column("client_secret_encrypted", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("jit", sa.Boolean(), nullable=False),
+        sa.Column("default_role", sa.String(length=16), nullable=False),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenant.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("tenant_id", name="uq_workspace_sso_tenant"),
+    )
+    with op.batch_alter_table("workspace_sso", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_workspace_sso_tenant_id"), ["tenant_id"], unique=False)
+    op.create_table(
+        "sso_domain",
+        sa.Column("created_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+        sa.Column("tenant_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("domain", sqlmodel.sql.sqltypes.AutoString(length=253), nullable=False),
+        sa.Column("token", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("verified_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(["tenant_id"], ["tenant.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("tenant_id", "domain", name="uq_sso_domain_tenant"),
+    )
+    with op.batch_alter_table("sso_domain", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_sso_domain_domain"), ["domain"], unique=False)
+        batch_op.create_index(batch_op.f("ix_sso_domain_tenant_id"), ["tenant_id"], unique=False)
     op.create_table(
         "recovery_code",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -108,6 +143,13 @@ def downgrade() -> None:
     with op.batch_alter_table("recovery_code", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_code_user_id"))
     op.drop_table("recovery_code")
+    with op.batch_alter_table("sso_domain", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_sso_domain_tenant_id"))
+        batch_op.drop_index(batch_op.f("ix_sso_domain_domain"))
+    op.drop_table("sso_domain")
+    with op.batch_alter_table("workspace_sso", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_workspace_sso_tenant_id"))
+    op.drop_table("workspace_sso")
     with op.batch_alter_table("oauth_state", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_oauth_state_expires_at"))
     op.drop_table("oauth_state")

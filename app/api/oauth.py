@@ -46,15 +46,16 @@ def _client(request: Request) -> tuple[str, str]:
     return ip, request.headers.get("user-agent", "")[:300]
 
 
-def _start(provider: str) -> social_login.Started:
+def _start(provider: str, email: str) -> social_login.Started:
     with session_scope() as session:
-        return social_login.begin(session, provider)
+        return social_login.begin(session, provider, email)
 
 
 @router.get("/{provider}/start")
-async def start(provider: str) -> RedirectResponse:
+async def start(provider: str, email: str = "") -> RedirectResponse:
+    """Provider "sso" takes `email`: its domain picks the workspace's provider."""
     try:
-        started = await run_in_threadpool(_start, provider[:32])
+        started = await run_in_threadpool(_start, provider[:32], email[:254])
     except OAuthError as exc:
         return _refused(exc.reason)
     response = RedirectResponse(started.url, status_code=303, headers={"Cache-Control": "no-store"})
@@ -67,8 +68,15 @@ async def start(provider: str) -> RedirectResponse:
 def _finish(provider: str, state: str, code: str, browser: str, ip: str, agent: str) -> str:
     """The session token of the signed-in account (OAuthError when refused)."""
     with session_scope() as session:
-        user = social_login.finish(session, provider, state, code, browser, ip, agent)
-        login_code = accounts.start_login(session, user, ip=ip, user_agent=agent, method=provider)
+        signed_in = social_login.finish(session, provider, state, code, browser, ip, agent)
+        login_code = accounts.start_login(
+            session,
+            signed_in.user,
+            ip=ip,
+            user_agent=agent,
+            tenant_id=signed_in.tenant_id,
+            method=provider,
+        )
         result = accounts.complete_login(session, login_code)
         if result is None:  # cannot happen within one transaction; refuse rather than guess
             raise OAuthError("try_again")

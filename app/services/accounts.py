@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from app import security
 from app.models import AuthSession, Membership, Role, Tenant, User, utcnow
-from app.services import audit, verification
+from app.services import audit, verification, workspace_sso
 from app.services.throttle import get_login_throttle
 from app.settings import get_settings
 
@@ -158,6 +158,12 @@ def authenticate(
         _audit_failed_sign_in(session, user, email, ip, user_agent)
         raise AccountError("Wrong email or password.", "password")
     throttle.succeeded(email)
+    if workspace_sso.password_refused(session, user):
+        raise AccountError(
+            "Your company signs in with single sign-on: use “Sign in with SSO” with this "
+            "email address.",
+            "email",
+        )
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = utcnow()

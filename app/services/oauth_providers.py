@@ -104,7 +104,9 @@ def enabled_providers(settings: Settings | None = None) -> dict[str, Provider]:
 
 
 def redirect_uri(provider: str, settings: Settings | None = None) -> str:
-    return f"{(settings or get_settings()).public_url}{routes.OAUTH_PREFIX}/{provider}/callback"
+    # Every workspace's SSO shares one callback ("sso"); the state row knows the workspace.
+    route = "sso" if provider.startswith("sso:") else provider
+    return f"{(settings or get_settings()).public_url}{routes.OAUTH_PREFIX}/{route}/callback"
 
 
 # ---- discovery and keys ----------------------------------------------------------------

@@ -15,6 +15,7 @@ class Action(StrEnum):
     delete_workspace = "delete_workspace"
     rename_workspace = "rename_workspace"
     view_audit = "view_audit"
+    manage_sso = "manage_sso"
 
 
 # Members run the workspace's content (widgets, knowledge, conversations) but not its
@@ -27,6 +28,7 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.delete_workspace: frozenset({Role.owner}),
     Action.rename_workspace: frozenset({Role.owner, Role.admin}),
     Action.view_audit: frozenset({Role.owner, Role.admin}),
+    Action.manage_sso: frozenset({Role.owner}),
 }
 
 

@@ -105,7 +105,8 @@ class Settings(BaseSettings):
     github_url: str = "https://github.com"
     github_api_url: str = "https://api.github.com"
     # Local runs and tests only: TXT records to believe instead of asking DNS, as JSON
-    # {"_chatconnect.example.com": ["chatconnect-verify=..."]}. Never set in production.
+    # {"_chatconnect.example.com": ["chatconnect-verify=..."]}, or "@file.json" (re-read
+    # on each check). Never set in production.
     sso_dns_test_records: str = ""
 
     @field_validator("public_url")

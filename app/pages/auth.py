@@ -149,6 +149,46 @@ def social_section() -> rx.Component:
     )
 
 
+def _sso_link() -> rx.Component:
+    return rx.button(
+        rx.icon("building-2", size=16),
+        "Sign in with SSO",
+        type="button",
+        variant="ghost",
+        on_click=LoginState.show_sso,
+        id="sso-open",
+    )
+
+
+def _sso_form() -> rx.Component:
+    """Single sign-on: the work email's domain picks the company's identity provider."""
+    return rx.form(
+        rx.vstack(
+            _field(
+                "Work email",
+                "email",
+                "email",
+                "you@company.com",
+                LoginState.email_error,
+                "username",
+            ),
+            rx.button("Continue", type="submit", size="3", width="100%", id="sso-submit"),
+            rx.button(
+                "Back",
+                type="button",
+                variant="ghost",
+                on_click=LoginState.cancel_code,
+                id="sso-back",
+            ),
+            spacing="4",
+            width="100%",
+        ),
+        on_submit=LoginState.start_sso,
+        width="100%",
+        id="sso-form",
+    )
+
+
 def _code_form() -> rx.Component:
     """The login's second step for accounts with two-factor codes."""
     return rx.form(
@@ -233,8 +273,11 @@ def login() -> rx.Component:
     return _card(
         "Welcome back",
         "Log in to your ChatConnect workspace.",
-        rx.cond(
-            LoginState.step == "code", _code_form(), rx.vstack(social_section(), form, width="100%")
+        rx.match(
+            LoginState.step,
+            ("code", _code_form()),
+            ("sso", _sso_form()),
+            rx.vstack(social_section(), form, _sso_link(), width="100%"),
         ),
         rx.text(
             "New here? ",

@@ -18,10 +18,12 @@ from app.components.team_ui import (
 )
 from app.pages.settings_audit import audit_section
 from app.pages.settings_security import security_section, sign_in_methods_card, two_factor_card
+from app.pages.settings_sso import sso_section
 from app.state.audit import AuditState
 from app.state.members import InviteView, MembersState, MemberView
 from app.state.settings import AUTOMATIC_MODEL, ProviderCard, SettingsState
 from app.state.sign_in_methods import SignInMethodsState
+from app.state.sso import SsoState
 
 # ---- workspace and plan ---------------------------------------------------------------
 
@@ -706,6 +708,7 @@ def settings() -> rx.Component:
                     rx.vstack(
                         workspace_section(),
                         security_section(),
+                        sso_section(),
                         plan_section(),
                         spacing="4",
                         padding_top="16px",
@@ -724,5 +727,11 @@ def settings() -> rx.Component:
         ),
         spacing="5",
         width="100%",
-        on_mount=[SettingsState.load, MembersState.load, AuditState.load, SignInMethodsState.load],
+        on_mount=[
+            SettingsState.load,
+            MembersState.load,
+            AuditState.load,
+            SignInMethodsState.load,
+            SsoState.load,
+        ],
     )

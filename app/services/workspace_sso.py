@@ -14,6 +14,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
@@ -61,10 +62,13 @@ def _dns_txt(name: str) -> list[str]:
 
 
 def _txt_records(name: str) -> list[str]:
-    """TXT values at `name`: SSO_DNS_TEST_RECORDS first (local runs), then real DNS."""
+    """TXT values at `name`: SSO_DNS_TEST_RECORDS first (local runs), then real DNS.
+
+    The setting is JSON, or `@/path/to/file.json` to re-read a file you edit as you go."""
     overrides = get_settings().sso_dns_test_records
     if overrides:
-        table = json.loads(overrides)
+        text = Path(overrides[1:]).read_text() if overrides.startswith("@") else overrides
+        table = json.loads(text or "{}")
         return list(table.get(name, []))
     return txt_resolver(name)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from urllib.parse import quote
 
 import reflex as rx
 
@@ -26,6 +27,12 @@ SOCIAL_ERRORS = {
     ),
     "provider_declined": "The sign-in was cancelled at the provider.",
     "unknown_provider": "That sign-in method is not available.",
+    "no_sso": "Single sign-on is not set up for that email address. Log in with your password.",
+    "not_a_member": (
+        "Your company's sign-in worked, but you are not a member of its ChatConnect "
+        "workspace yet. Ask an admin to invite you."
+    ),
+    "domain_not_covered": "Your company's sign-in returned an address SSO does not cover.",
 }
 SOCIAL_FALLBACK = "Signing in with that provider did not work. Please try again."
 
@@ -98,7 +105,7 @@ class LoginState(_FormState):
     browser) for at most five minutes.
     """
 
-    step: str = "password"  # password | code
+    step: str = "password"  # password | code | sso
     code_error: str = ""
     social: list[SocialButton] = []
     _pending_user_id: str = ""
@@ -110,6 +117,23 @@ class LoginState(_FormState):
         self.social = social_buttons()
         reason = str(self.router.url.query_parameters.get("error", ""))[:64]
         self.form_error = SOCIAL_ERRORS.get(reason, SOCIAL_FALLBACK) if reason else ""
+
+    @rx.event
+    def show_sso(self):
+        self._clear_errors()
+        self.step = "sso"
+
+    @rx.event
+    def start_sso(self, form: dict):
+        """Off to /api/auth/oauth/sso/start, which finds the workspace from the domain."""
+        self._clear_errors()
+        try:
+            email = accounts.normalize_email(str(form.get("email", ""))[:300])
+        except accounts.AccountError as exc:
+            self._show(exc)
+            return None
+        href = f"{routes.OAUTH_PREFIX}/sso/start?email={quote(email)}"
+        return rx.call_script(f"window.location.assign({json.dumps(href)})")
 
     @rx.event
     def start_social(self, name: str):

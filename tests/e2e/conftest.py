@@ -126,8 +126,16 @@ def oidc_provider() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def dns_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session server's DNS TXT answers for SSO domain checks (SSO_DNS_TEST_RECORDS)."""
+    path = tmp_path_factory.mktemp("dns") / "txt.json"
+    path.write_text("{}")
+    return path
+
+
+@pytest.fixture(scope="session")
 def app_server(
-    tmp_path_factory: pytest.TempPathFactory, oidc_provider: object
+    tmp_path_factory: pytest.TempPathFactory, oidc_provider: object, dns_records: Path
 ) -> Iterator[AppServer]:
     from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET
 
@@ -135,6 +143,7 @@ def app_server(
         "GOOGLE_CLIENT_ID": CLIENT_ID,
         "GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
         "GOOGLE_ISSUER": oidc_provider.base_url,  # type: ignore[attr-defined]
+        "SSO_DNS_TEST_RECORDS": f"@{dns_records}",
     }
     with run_app_server(tmp_path_factory, backend_env=social) as server:
         yield server

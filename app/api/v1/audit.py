@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -43,11 +43,25 @@ class AuditEventPage(BaseModel):
 
 
 Actor = Annotated[str, Query(max_length=254, description="Part of the actor's email or prefix")]
+# A strict YYYY-MM-DD: pydantic's lax `date` would also take numbers ("0" = 1970-01-01).
+Day = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{4}-\d{2}-\d{2}$",
+        description="A UTC day, YYYY-MM-DD (inclusive)",
+        json_schema_extra={"format": "date"},
+    ),
+]
 Action = Annotated[str, Query(max_length=64, description="An action, or a prefix ending in '.'")]
 
 
-def _filter(actor: str, action: str, since: date | None, until: date | None) -> Any:
-    return audit_log.AuditFilter(actor=actor, action=action, since=since, until=until)
+def _filter(actor: str, action: str, since: str | None, until: str | None) -> Any:
+    try:
+        first = audit_log.parse_day(since, "since")
+        last = audit_log.parse_day(until, "until")
+    except audit_log.AuditQueryError as exc:
+        raise ApiError(422, str(exc), slug="invalid-date") from exc
+    return audit_log.AuditFilter(actor=actor, action=action, since=first, until=last)
 
 
 def _check(key: KeyIdentity) -> None:
@@ -77,8 +91,8 @@ async def list_audit_events(
     key: AdminKey,
     actor: Actor = "",
     action: Action = "",
-    since: Annotated[date | None, Query(description="First UTC day, inclusive")] = None,
-    until: Annotated[date | None, Query(description="Last UTC day, inclusive")] = None,
+    since: Day = None,
+    until: Day = None,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=audit_log.MAX_PAGE_SIZE)] = audit_log.PAGE_SIZE,
 ) -> AuditEventPage:
@@ -101,8 +115,8 @@ async def export_audit_events(
     key: AdminKey,
     actor: Actor = "",
     action: Action = "",
-    since: Annotated[date | None, Query()] = None,
-    until: Annotated[date | None, Query()] = None,
+    since: Day = None,
+    until: Day = None,
 ) -> Response:
     _check(key)
     body = await run_in_threadpool(_export, key, _filter(actor, action, since, until))

@@ -135,7 +135,12 @@ def finish(
     if row.provider.startswith(workspace_sso.PROVIDER_PREFIX):
         tenant_id = row.provider.removeprefix(workspace_sso.PROVIDER_PREFIX)
         return SignedIn(_sso_account(session, tenant_id, profile, ip, user_agent), tenant_id)
-    return SignedIn(_account_for(session, profile, ip, user_agent))
+    user = _account_for(session, profile, ip, user_agent)
+    if workspace_sso.password_refused(session, user):
+        # A company's SSO domain signs in through the company's provider only (owners
+        # excepted, as for passwords); nothing linked or created above is kept.
+        raise OAuthError("use_sso")
+    return SignedIn(user)
 
 
 def _sso_account(session: Session, tenant_id: str, profile: Profile, ip: str, agent: str) -> User:

@@ -33,6 +33,7 @@ SOCIAL_ERRORS = {
         "workspace yet. Ask an admin to invite you."
     ),
     "domain_not_covered": "Your company's sign-in returned an address SSO does not cover.",
+    "use_sso": "Your company signs in with single sign-on: use “Sign in with SSO”.",
 }
 SOCIAL_FALLBACK = "Signing in with that provider did not work. Please try again."
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from app import routes, security
 from app.db import session_scope
-from app.models import AuditEvent, Membership, Role, User
+from app.models import AuditEvent, Membership, Role, User, UserIdentity
 from app.services import accounts, audit, oauth_providers, workspace_sso
 from app.settings import reset_settings_cache
 from tests.api.v1_world import client_for
@@ -150,6 +150,22 @@ async def test_sso_domains_jit_password_refusal_and_two_workspaces(
         accounts.authenticate(s, "mia@acme-sso.io", PASSWORD)
     with session_scope(engine) as s:
         assert accounts.authenticate(s, "boss@acme-sso.io", PASSWORD).email == "boss@acme-sso.io"
+
+    # Social sign-in with a verified address of an SSO domain is refused too (nothing kept).
+    monkeypatch.setenv("GOOGLE_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("GOOGLE_CLIENT_SECRET", CLIENT_SECRET)
+    monkeypatch.setenv("GOOGLE_ISSUER", idp_b.base_url)
+    reset_settings_cache()
+    start = await http.get(f"{routes.OAUTH_PREFIX}/google/start")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["location"]).query).items()}
+    claims = idp_b.claims(query["nonce"], sub="g-mia", email="mia@acme-sso.io")
+    code = idp_b.issue_code(query["code_challenge"], query["redirect_uri"], claims)
+    social = await http.get(
+        f"{routes.OAUTH_PREFIX}/google/callback", params={"code": code, "state": query["state"]}
+    )
+    assert social.headers["location"] == f"{routes.LOGIN}?error=use_sso"
+    with session_scope(engine) as s:
+        assert s.exec(select(UserIdentity).where(UserIdentity.subject == "g-mia")).all() == []
 
     # The client secret never reaches the audit log.
     with session_scope(engine) as s:

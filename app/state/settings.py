@@ -116,8 +116,6 @@ class SettingsState(AuthState):
             self.provider_cards = cards
             self.workspace_name = tenant.name
             self.require_two_factor = tenant.require_two_factor
-            user = session.get(User, self._require().user_id)
-            self.two_factor_on = bool(user and two_factor.is_enabled(user))
             self.tenant_name = tenant.name
             self.default_model = tenant.default_model or ""
         self.tier = usage.tier
@@ -144,6 +142,9 @@ class SettingsState(AuthState):
         requested = str(self.router.url.query_parameters.get("tab", ""))
         self.tab = requested if requested in TABS else "workspace"
         self._reload(ident.tenant_id, ident.role)
+        with session_scope() as session:
+            user = session.get(User, ident.user_id)
+            self.two_factor_on = bool(user and two_factor.is_enabled(user))
         return SettingsState.load_models
 
     @rx.event

@@ -13,6 +13,7 @@ from app.api.request_context import RequestContextMiddleware
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
 from app.services import live, webhooks
+from app.services.audit_retention import start_purge_job, stop_purge_job
 from app.services.ingestion import start_workers, stop_workers
 from app.services.mail.worker import start_mail_worker, stop_mail_worker
 from app.services.turn_runner import finish_running_turns
@@ -52,6 +53,7 @@ async def _lifespan():
     webhooks.start_webhook_worker()
     if get_settings().redis_url:  # handoff events reach the websockets of every process
         live.start_relay(get_settings().redis_url)
+    start_purge_job()
     log.info("ChatConnect ready at %s", get_settings().public_url)
     # Plain text on stdout (not a JSON log line): the first thing a newcomer reads.
     print(banner(get_settings()), flush=True)
@@ -64,4 +66,5 @@ async def _lifespan():
         stop_mail_worker()
         live.stop_relay()
         webhooks.stop_webhook_worker()
+        stop_purge_job()
         close_store()

@@ -81,6 +81,8 @@ class Tenant(Timestamped, table=True):
     # Staffed hours for human handoff: {"timezone": "Europe/Paris", "days": {"mon":
     # ["09:00", "17:00"], ...}}; empty = always open (see app.services.presence).
     opening_hours: dict[str, Any] = Field(default_factory=dict, sa_column=_json_column())
+    # Every password user must turn on two-factor codes before using the dashboard.
+    require_two_factor: bool = False
 
 
 class User(Timestamped, table=True):
@@ -91,6 +93,11 @@ class User(Timestamped, table=True):
     last_login_at: datetime | None = None
     # Set when the person followed a verification link sent to `email`.
     email_verified_at: datetime | None = None
+    # TOTP (app.services.two_factor): the seed Fernet-encrypted; set but not enabled while
+    # enrolment awaits its first code. last_step refuses a code's reuse in its window.
+    totp_secret_encrypted: str | None = None
+    totp_enabled_at: datetime | None = None
+    totp_last_step: int | None = None
 
 
 class Membership(TenantOwned, table=True):
@@ -153,6 +160,51 @@ class AccountToken(Timestamped, table=True):
     email: str = Field(max_length=254)
     expires_at: datetime
     used_at: datetime | None = None
+
+
+class RecoveryCode(SQLModel, table=True):
+    """A one-time two-factor recovery code; only a keyed hash is stored."""
+
+    __tablename__ = "recovery_code"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
+    code_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+    used_at: datetime | None = None
+
+
+class UserIdentity(SQLModel, table=True):
+    """A sign-in method linked to an account: a provider's stable subject id."""
+
+    __tablename__ = "user_identity"
+    __table_args__ = (
+        UniqueConstraint("provider", "subject", name="uq_user_identity_provider_subject"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    user_id: str = Field(foreign_key="user.id", index=True, max_length=32, ondelete="CASCADE")
+    provider: str = Field(max_length=48)  # google | microsoft | github | sso:<workspace id>
+    subject: str = Field(max_length=255)
+    email: str = Field(default="", max_length=254)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False)
+
+
+class OAuthState(SQLModel, table=True):
+    """One sign-in redirect in flight: bound to the browser's cookie, used once, 10 minutes.
+
+    Keyed by a hash of `state`; the cookie's value is stored only as a hash too; the PKCE
+    verifier is encrypted.
+    """
+
+    __tablename__ = "oauth_state"
+
+    id: str = Field(primary_key=True, max_length=64)  # keyed hash of the state parameter
+    browser_hash: str = Field(max_length=64)
+    provider: str = Field(max_length=48)
+    nonce: str = Field(max_length=128)
+    verifier_encrypted: str
+    expires_at: datetime = Field(index=True)
 
 
 class MailStatus(StrEnum):
@@ -478,6 +530,67 @@ class WebhookDelivery(TenantOwned, table=True):
     delivered_at: datetime | None = None
 
 
+# ---- workspace single sign-on -----------------------------------------------------------
+
+
+class WorkspaceSso(TenantOwned, table=True):
+    """A workspace's OpenID Connect provider (one per workspace). The secret is encrypted."""
+
+    __tablename__ = "workspace_sso"
+    __table_args__ = (UniqueConstraint("tenant_id", name="uq_workspace_sso_tenant"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    issuer: str = Field(max_length=500)
+    client_id: str = Field(max_length=255)
+    client_secret_encrypted: str
+    enabled: bool = False
+    # Just-in-time membership: people of a verified domain join on first sign-in.
+    jit: bool = False
+    default_role: Role = Field(default=Role.member, sa_type=String(16))
+
+
+class SsoDomain(TenantOwned, table=True):
+    """An email domain a workspace claims for SSO; it counts once its DNS TXT record is seen."""
+
+    __tablename__ = "sso_domain"
+    __table_args__ = (UniqueConstraint("tenant_id", "domain", name="uq_sso_domain_tenant"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    domain: str = Field(max_length=253, index=True)
+    token: str = Field(max_length=64)
+    verified_at: datetime | None = None
+
+
+# ---- audit ------------------------------------------------------------------------------
+
+
+class AuditEvent(SQLModel, table=True):
+    """One admin action or sign-in, append-only (see app.services.audit).
+
+    `tenant_id` has no foreign key on purpose: a workspace's trail outlives the workspace
+    (its deletion is itself an event) until the retention purge. It is empty for events
+    that belong to no workspace (a failed sign-in for an unknown address).
+    """
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_tenant_created", "tenant_id", "created_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    created_at: datetime = Field(default_factory=utcnow, nullable=False, index=True)
+    tenant_id: str | None = Field(default=None, max_length=32)
+    actor_type: str = Field(max_length=16)  # user | api_key | system | anonymous
+    actor_id: str = Field(default="", max_length=32)
+    # Email or key prefix at the time: the trail stays readable after the actor is gone.
+    actor_label: str = Field(default="", max_length=254)
+    action: str = Field(max_length=64, index=True)
+    target_type: str = Field(default="", max_length=32)
+    target_id: str = Field(default="", max_length=64)
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=300)
+    # {"field": {"before": x, "after": y}} with secret fields masked.
+    diff: dict[str, Any] = Field(default_factory=dict, sa_column=_json_column())
+
+
 TENANT_TABLES: tuple[type[TenantOwned], ...] = (
     Membership,
     AuthSession,
@@ -495,4 +608,6 @@ TENANT_TABLES: tuple[type[TenantOwned], ...] = (
     Lead,
     WebhookEndpoint,
     WebhookDelivery,
+    WorkspaceSso,
+    SsoDomain,
 )

@@ -30,6 +30,8 @@ _API_KEY_RE = re.compile(r"^sk_([A-Za-z0-9]{12})_([A-Za-z0-9_-]{32,64})$")
 # A valid argon2 hash of a random password: verified against when the email is unknown,
 # so a login for a missing account costs the same time as one for a real account.
 _DUMMY_PASSWORD = secrets.token_urlsafe(16)
+# The password hash of an account that signs in only through a provider: matches nothing.
+NO_PASSWORD = "!"  # noqa: S105 (a marker, not a password)
 
 
 # ---- passwords ------------------------------------------------------------------------

@@ -92,6 +92,25 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     email_from: str | None = None
     smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Audit events older than this are purged once a day (the only delete of the trail).
+    audit_retention_days: int = Field(default=365, ge=1, le=3650)
+    # Social sign-in: each provider is on when its client id and secret are set. The
+    # endpoints are configurable (tests point them at local servers).
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_issuer: str = "https://accounts.google.com"
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: SecretStr | None = None
+    # "common" accepts work and personal accounts; the id token's issuer names the tenant.
+    microsoft_issuer: str = "https://login.microsoftonline.com/common/v2.0"
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    # Local runs and tests only: TXT records to believe instead of asking DNS, as JSON
+    # {"_chatconnect.example.com": ["chatconnect-verify=..."]}, or "@file.json" (re-read
+    # on each check). Never set in production.
+    sso_dns_test_records: str = ""
 
     @field_validator("public_url")
     @classmethod

@@ -40,6 +40,12 @@ def complete(request: Request, code: str = Form(default="", max_length=128)) -> 
         return _redirect(routes.LOGIN)
     token, _session_row = result
     response = _redirect(routes.OVERVIEW)
+    set_session_cookie(response, token)
+    return response
+
+
+def set_session_cookie(response: RedirectResponse, token: str) -> None:
+    """The dashboard session: HttpOnly, SameSite=Lax, Secure with an https PUBLIC_URL."""
     settings = get_settings()
     response.set_cookie(
         routes.SESSION_COOKIE,
@@ -50,7 +56,6 @@ def complete(request: Request, code: str = Form(default="", max_length=128)) -> 
         samesite="lax",
         secure=settings.cookie_secure,
     )
-    return response
 
 
 @router.post("/logout")

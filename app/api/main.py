@@ -9,7 +9,7 @@ from fastapi.exception_handlers import http_exception_handler
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.api import auth, embed_assets, health, metrics
+from app.api import auth, embed_assets, health, metrics, oauth
 from app.api.v1 import PREFIX as V1_PREFIX
 from app.api.v1 import create_v1
 from app.api.v1.errors import database_problem, problem
@@ -20,6 +20,7 @@ def create_api() -> FastAPI:
     api = FastAPI(title="ChatConnect", docs_url=None, redoc_url=None, openapi_url=None)
     api.include_router(health.router)
     api.include_router(auth.router)
+    api.include_router(oauth.router)
     api.include_router(embed_assets.router)
     api.include_router(metrics.router)
     api.mount(V1_PREFIX, create_v1())

@@ -13,5 +13,6 @@ from app.pages import (  # noqa: F401
     overview,
     password,
     settings,
+    two_factor,
     widgets,
 )

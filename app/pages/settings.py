@@ -1,4 +1,4 @@
-"""Settings: workspace and plan, AI providers, members, account."""
+"""Settings: workspace and plan, AI providers, members, account, audit log."""
 
 from __future__ import annotations
 
@@ -18,8 +18,14 @@ from app.components.team_ui import (
     table_skeleton,
 )
 from app.components.webhooks import webhooks_section
+from app.pages.settings_audit import audit_section
+from app.pages.settings_security import security_section, sign_in_methods_card, two_factor_card
+from app.pages.settings_sso import sso_section
+from app.state.audit import AuditState
 from app.state.members import InviteView, MembersState, MemberView
 from app.state.settings import AUTOMATIC_MODEL, ProviderCard, SettingsState
+from app.state.sign_in_methods import SignInMethodsState
+from app.state.sso import SsoState
 
 # ---- workspace and plan ---------------------------------------------------------------
 
@@ -633,6 +639,8 @@ def delete_dialog() -> rx.Component:
 def account_section() -> rx.Component:
     return rx.vstack(
         email_address_card(),
+        two_factor_card(),
+        sign_in_methods_card(),
         section_card(
             "Change password",
             "You stay signed in here; every other session is signed out.",
@@ -693,12 +701,18 @@ def settings() -> rx.Component:
                     rx.tabs.trigger("Members", value="members", id="tab-members"),
                     rx.tabs.trigger("Webhooks", value="webhooks", id="tab-webhooks"),
                     rx.tabs.trigger("Account", value="account", id="tab-account"),
+                    rx.cond(
+                        AuditState.allowed,
+                        rx.tabs.trigger("Audit", value="audit", id="tab-audit"),
+                    ),
                     style={"flex_wrap": "wrap", "max_width": "100%"},
                 ),
                 rx.tabs.content(
                     rx.vstack(
                         workspace_section(),
                         hours_section(),
+                        security_section(),
+                        sso_section(),
                         plan_section(),
                         spacing="4",
                         padding_top="16px",
@@ -709,6 +723,7 @@ def settings() -> rx.Component:
                 rx.tabs.content(rx.box(members_section(), padding_top="16px"), value="members"),
                 rx.tabs.content(rx.box(webhooks_section(), padding_top="16px"), value="webhooks"),
                 rx.tabs.content(rx.box(account_section(), padding_top="16px"), value="account"),
+                rx.tabs.content(rx.box(audit_section(), padding_top="16px"), value="audit"),
                 value=SettingsState.tab,
                 on_change=SettingsState.set_tab,
                 width="100%",
@@ -717,5 +732,11 @@ def settings() -> rx.Component:
         ),
         spacing="5",
         width="100%",
-        on_mount=[SettingsState.load, MembersState.load],
+        on_mount=[
+            SettingsState.load,
+            MembersState.load,
+            AuditState.load,
+            SignInMethodsState.load,
+            SsoState.load,
+        ],
     )

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from app import security
 from app.models import AuthSession, Membership, Role, Tenant, User, utcnow
-from app.services import verification
+from app.services import audit, verification, workspace_sso
 from app.services.throttle import get_login_throttle
 from app.settings import get_settings
 
@@ -53,6 +53,9 @@ class Identity:
     tenant_id: str
     tenant_name: str
     role: Role
+    # The workspace requires two-factor codes and this account has none yet: only the
+    # two-factor page may be used until it does.
+    two_factor_setup_required: bool = False
 
 
 # ---- validation -----------------------------------------------------------------------
@@ -87,7 +90,15 @@ def validate_workspace_name(name: str) -> str:
 # ---- sign-up and login ----------------------------------------------------------------
 
 
-def sign_up(session: Session, email: str, password: str, workspace: str) -> tuple[User, Tenant]:
+def sign_up(
+    session: Session,
+    email: str,
+    password: str,
+    workspace: str,
+    *,
+    ip: str = "",
+    user_agent: str = "",
+) -> tuple[User, Tenant]:
     """Create a user, their workspace and the owner membership in one transaction."""
     email = normalize_email(email)
     validate_password(password)
@@ -106,12 +117,28 @@ def sign_up(session: Session, email: str, password: str, workspace: str) -> tupl
         raise AccountError(
             "An account with this email already exists. Log in instead.", "email"
         ) from exc
+    audit.record(
+        session,
+        tenant.id,
+        audit.Actor.user(user.id, user.email, ip, user_agent),
+        "workspace.created",
+        "workspace",
+        tenant.id,
+        after={"name": tenant.name, "owner": user.email},
+    )
     verification.send_verification(session, user)  # queued; no-op when email is off
     return user, tenant
 
 
-def authenticate(session: Session, email: str, password: str, ip: str = "") -> User:
-    """The user for these credentials, with throttling and rehash; AccountError otherwise."""
+def authenticate(
+    session: Session, email: str, password: str, ip: str = "", user_agent: str = ""
+) -> User:
+    """The user for these credentials, with throttling and rehash; AccountError otherwise.
+
+    A failure is audited on its own (the caller's transaction rolls back) under the
+    account's workspace, or under no workspace when no account has the address; a success
+    is audited by `start_login`, once the session (and any second factor) is granted.
+    """
     try:
         email = normalize_email(email)
     except AccountError:
@@ -128,13 +155,45 @@ def authenticate(session: Session, email: str, password: str, ip: str = "") -> U
         ok = security.verify_password(user.password_hash, password or "")
     if not ok or user is None:
         throttle.failed(email, ip)
+        _audit_failed_sign_in(session, user, email, ip, user_agent)
         raise AccountError("Wrong email or password.", "password")
     throttle.succeeded(email)
+    if workspace_sso.password_refused(session, user):
+        raise AccountError(
+            "Your company signs in with single sign-on: use “Sign in with SSO” with this "
+            "email address.",
+            "email",
+        )
     if security.needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(password)
     user.last_login_at = utcnow()
     session.add(user)
     return user
+
+
+def _audit_failed_sign_in(
+    session: Session, user: User | None, email: str, ip: str, agent: str
+) -> None:
+    membership = find_primary_membership(session, user.id) if user else None
+    if user is not None:
+        actor = audit.Actor.user(user.id, user.email, ip, agent)
+    else:
+        actor = audit.Actor("anonymous", "", email, ip, agent)
+    audit.record_regardless(
+        session,
+        membership.tenant_id if membership else None,
+        actor,
+        "auth.sign_in_failed",
+        "user",
+        user.id if user else "",
+        after={"method": "password", "reason": "wrong_password" if user else "unknown_email"},
+    )
+
+
+def find_primary_membership(session: Session, user_id: str) -> Membership | None:
+    return session.exec(
+        select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
+    ).first()
 
 
 def primary_membership(session: Session, user_id: str) -> Membership:
@@ -153,8 +212,12 @@ def start_login(
     ip: str = "",
     user_agent: str = "",
     tenant_id: str | None = None,
+    method: str = "password",
 ) -> str:
-    """Create a pending session and return the one-time code that completes it."""
+    """Create a pending session and return the one-time code that completes it.
+
+    This is where a sign-in is granted, so it is audited here (`method` says how).
+    """
     membership = primary_membership(session, user.id)
     if tenant_id and tenant_id != membership.tenant_id:
         membership = (
@@ -177,6 +240,15 @@ def start_login(
             ip=ip[:64],
             user_agent=user_agent[:300],
         )
+    )
+    audit.record(
+        session,
+        membership.tenant_id,
+        audit.Actor.user(user.id, user.email, ip, user_agent),
+        "auth.sign_in",
+        "user",
+        user.id,
+        after={"method": method},
     )
     return code
 
@@ -232,6 +304,12 @@ def identity_for_token(session: Session, token: str | None) -> Identity | None:
         tenant_id=tenant.id,
         tenant_name=tenant.name,
         role=Role(membership.role),
+        # Password accounts only: provider sign-ins get their second factor from the provider.
+        two_factor_setup_required=(
+            tenant.require_two_factor
+            and user.totp_enabled_at is None
+            and user.password_hash != security.NO_PASSWORD
+        ),
     )
 
 

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select, update
 from app.db import TenantScope
 from app.models import ApiKey, Widget, utcnow
 from app.security import generate_api_key, parse_api_key, verify_api_key
+from app.services import audit
 
 SCOPES = ("chat", "documents", "inbox", "admin")
 MAX_KEYS_PER_TENANT = 100
@@ -40,6 +41,7 @@ class KeyIdentity:
     widget_id: str | None
     scopes: frozenset[str]
     created_by: str | None = None  # the person an `inbox` key acts as (staff replies)
+    prefix: str = ""  # public; names the key in the audit log
 
     def allows(self, scope: str) -> bool:
         return "admin" in self.scopes or scope in self.scopes
@@ -65,6 +67,7 @@ def create_key(
     scopes: list[str] | tuple[str, ...],
     widget_id: str | None = None,
     created_by: str | None = None,
+    actor: audit.Actor | None = None,
 ) -> CreatedKey:
     scope = TenantScope(session, tenant_id)
     name = (name or "").strip()
@@ -89,6 +92,16 @@ def create_key(
             created_by=created_by,
         )
     )
+    session.flush()
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "api_key.created",
+        "api_key",
+        key.id,
+        after={"name": name, "prefix": key.prefix, "scopes": cleaned, "widget_id": widget_id},
+    )
     session.commit()
     session.refresh(key)
     return CreatedKey(key=key, secret=new.secret)
@@ -100,11 +113,23 @@ def list_keys(session: Session, tenant_id: str, include_revoked: bool = True) ->
     return scope.all(ApiKey, *conditions, order_by=col(ApiKey.created_at).desc())
 
 
-def revoke_key(session: Session, tenant_id: str, key_id: str) -> ApiKey:
+def revoke_key(
+    session: Session, tenant_id: str, key_id: str, *, actor: audit.Actor | None = None
+) -> ApiKey:
     key = TenantScope(session, tenant_id).get(ApiKey, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
+        audit.record(
+            session,
+            tenant_id,
+            actor,
+            "api_key.revoked",
+            "api_key",
+            key.id,
+            before={"name": key.name, "prefix": key.prefix, "revoked": False},
+            after={"name": key.name, "prefix": key.prefix, "revoked": True},
+        )
         session.commit()
         session.refresh(key)
     return key
@@ -143,4 +168,5 @@ def authenticate_key(
         widget_id=key.widget_id,
         scopes=frozenset(key.scopes),
         created_by=key.created_by,
+        prefix=key.prefix,
     )

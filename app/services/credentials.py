@@ -33,6 +33,11 @@ def _tenant_values(tenant: Tenant) -> dict[str, str]:
     return {k: v for k, v in data.items() if k in FIELDS and isinstance(v, str) and v}
 
 
+def stored_values(tenant: Tenant) -> dict[str, str]:
+    """The workspace's own stored fields, decrypted (for diffs that mask them again)."""
+    return _tenant_values(tenant)
+
+
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 

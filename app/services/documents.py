@@ -16,6 +16,7 @@ from app.db import NotFoundError, TenantScope
 from app.models import Document, DocumentStatus, IngestJob, JobStatus, utcnow
 from app.rag.ingest import stored_file
 from app.rag.parsing import ParseError, detect_kind
+from app.services import audit
 from app.settings import Settings, get_settings
 
 MAX_TITLE = 300
@@ -230,11 +231,21 @@ def delete_document(
     *,
     store,  # type: ignore[no-untyped-def]
     settings: Settings | None = None,
+    actor: audit.Actor | None = None,
 ) -> None:
     """Remove the points, the stored original and the row (its jobs cascade)."""
     settings = settings or get_settings()
     scope = TenantScope(session, tenant_id)
     doc = scope.get(Document, document_id)
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "document.deleted",
+        "document",
+        doc.id,
+        before={"title": doc.title, "filename": doc.filename, "source": doc.source},
+    )
     store.delete_document(tenant_id, doc.id)
     stored_file(settings.files_dir, tenant_id, doc.id).unlink(missing_ok=True)
     session.delete(doc)  # its ingest jobs go with it (ON DELETE CASCADE)

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from app import routes, security
 from app.models import AuthSession, EmailOutbox, TokenPurpose, User, utcnow
-from app.services import account_tokens, accounts
+from app.services import account_tokens, accounts, audit
 from app.services.mail import messages, outbox
 from app.services.throttle import get_login_throttle, get_mail_throttle
 from app.settings import get_settings
@@ -82,7 +82,13 @@ def token_status(session: Session, token: str) -> str:
 
 
 def reset_password(
-    session: Session, token: str, new_password: str, now: datetime | None = None
+    session: Session,
+    token: str,
+    new_password: str,
+    now: datetime | None = None,
+    *,
+    ip: str = "",
+    user_agent: str = "",
 ) -> User:
     """Set the new password, use the link up, and sign the account out everywhere."""
     now = now or utcnow()
@@ -91,7 +97,18 @@ def reset_password(
     user.password_hash = security.hash_password(new_password)
     session.add(user)
     account_tokens.use_up_all(session, user.id, PURPOSE, now)  # older links stop working
-    revoke_all_sessions(session, user.id, now)
+    revoked = revoke_all_sessions(session, user.id, now)
+    membership = accounts.find_primary_membership(session, user.id)
+    audit.record(
+        session,
+        membership.tenant_id if membership else None,
+        audit.Actor.user(user.id, user.email, ip, user_agent),
+        "account.password_reset",
+        "user",
+        user.id,
+        before={"password": "old"},
+        after={"password": "new", "sessions_revoked": revoked},
+    )
     # The login backoff was for whoever guessed; the owner has just proved the address.
     get_login_throttle().succeeded(user.email)
     session.flush()

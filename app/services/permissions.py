@@ -16,6 +16,8 @@ class Action(StrEnum):
     rename_workspace = "rename_workspace"
     manage_hours = "manage_hours"
     manage_webhooks = "manage_webhooks"
+    view_audit = "view_audit"
+    manage_sso = "manage_sso"
 
 
 # Members run the workspace's content (widgets, knowledge, conversations) but not its
@@ -30,6 +32,8 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     # Members work the inbox; the workspace's opening hours are an admin decision.
     Action.manage_hours: frozenset({Role.owner, Role.admin}),
     Action.manage_webhooks: frozenset({Role.owner, Role.admin}),
+    Action.view_audit: frozenset({Role.owner, Role.admin}),
+    Action.manage_sso: frozenset({Role.owner}),
 }
 
 

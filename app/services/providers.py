@@ -15,7 +15,7 @@ from app.models import Role, Tenant
 from app.rag.answer import ProviderError, Timeouts, provider_for
 from app.rag.answer_types import AnswerDone, AnswerRequest
 from app.rag.llms import select_responder
-from app.services import credentials
+from app.services import audit, credentials
 from app.services.permissions import Action, require
 
 # What the page offers per provider: label, fields (name -> label), model used for the test.
@@ -66,8 +66,35 @@ def _clean_secret(value: str, field: str) -> str:
     return value
 
 
+def _store(
+    session: Session,
+    tenant: Tenant,
+    updates: dict[str, str | None],
+    actor: audit.Actor | None,
+    action: str,
+) -> None:
+    before = credentials.stored_values(tenant)
+    credentials.set_credentials(session, tenant, updates)
+    # Secret fields are masked by the audit log: the diff says which changed, not to what.
+    audit.record(
+        session,
+        tenant.id,
+        actor,
+        action,
+        "credentials",
+        tenant.id,
+        before=before,
+        after=credentials.stored_values(tenant),
+    )
+
+
 def save_credentials(
-    session: Session, tenant: Tenant, actor_role: Role | str, updates: dict[str, str]
+    session: Session,
+    tenant: Tenant,
+    actor_role: Role | str,
+    updates: dict[str, str],
+    *,
+    actor: audit.Actor | None = None,
 ) -> None:
     """Store the non-empty fields of `updates` (an empty field keeps the saved value)."""
     require(actor_role, Action.manage_credentials)
@@ -82,24 +109,50 @@ def save_credentials(
         )
     if not clean:
         raise ProviderSettingsError("Enter a value to save.")
-    credentials.set_credentials(session, tenant, clean)
+    _store(session, tenant, clean, actor, "credentials.updated")
 
 
-def clear_provider(session: Session, tenant: Tenant, actor_role: Role | str, provider: str) -> None:
+def clear_provider(
+    session: Session,
+    tenant: Tenant,
+    actor_role: Role | str,
+    provider: str,
+    *,
+    actor: audit.Actor | None = None,
+) -> None:
     require(actor_role, Action.manage_credentials)
     if provider not in PROVIDERS:
         raise ProviderSettingsError("Unknown provider.")
-    credentials.set_credentials(session, tenant, dict.fromkeys(PROVIDERS[provider][1]))
+    _store(session, tenant, dict.fromkeys(PROVIDERS[provider][1]), actor, "credentials.cleared")
 
 
-def set_default_model(session: Session, tenant: Tenant, actor_role: Role | str, model: str) -> None:
+def set_default_model(
+    session: Session,
+    tenant: Tenant,
+    actor_role: Role | str,
+    model: str,
+    *,
+    actor: audit.Actor | None = None,
+) -> None:
     """'' means automatic (the tier's default for whichever provider has credentials)."""
     require(actor_role, Action.manage_credentials)
     model = (model or "").strip()
     if model and (len(model) > MAX_MODEL or not _MODEL_NAME.match(model)):
         raise ProviderSettingsError("Use a model name like gpt-4o-mini or llama3.2.", "model")
+    before = tenant.default_model
     tenant.default_model = model or None
     session.add(tenant)
+    if before != tenant.default_model:
+        audit.record(
+            session,
+            tenant.id,
+            actor,
+            "workspace.default_model_changed",
+            "workspace",
+            tenant.id,
+            before={"default_model": before},
+            after={"default_model": tenant.default_model},
+        )
 
 
 def _test_model(tenant: Tenant, provider: str) -> str | None:

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from app import routes, security
 from app.db import NotFoundError, TenantScope
 from app.models import AuthSession, Invitation, Membership, Role, Tenant, User, utcnow
-from app.services import accounts, verification
+from app.services import accounts, audit, verification
 from app.services.mail import messages, outbox
 from app.services.permissions import Action, require
 from app.settings import get_settings
@@ -89,6 +89,8 @@ def create_invitation(
     email: str | None = None,
     created_by: str | None = None,
     now: datetime | None = None,
+    *,
+    actor: audit.Actor | None = None,
 ) -> CreatedInvitation:
     require(actor_role, Action.manage_members)
     new_role = _role(role)
@@ -125,6 +127,15 @@ def create_invitation(
         )
     )
     session.flush()
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "invitation.created",
+        "invitation",
+        invitation.id,
+        after={"email": clean_email, "role": str(new_role)},
+    )
     emailed = False
     if clean_email and get_settings().email_enabled:
         tenant = session.get(Tenant, tenant_id)
@@ -171,10 +182,25 @@ def list_pending_invitations(session: Session, tenant_id: str) -> list[Invitatio
 
 
 def revoke_invitation(
-    session: Session, tenant_id: str, actor_role: Role | str, invitation_id: str
+    session: Session,
+    tenant_id: str,
+    actor_role: Role | str,
+    invitation_id: str,
+    *,
+    actor: audit.Actor | None = None,
 ) -> None:
     require(actor_role, Action.manage_members)
-    TenantScope(session, tenant_id).delete(Invitation, invitation_id)
+    invitation = TenantScope(session, tenant_id).get(Invitation, invitation_id)
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "invitation.revoked",
+        "invitation",
+        invitation.id,
+        before={"email": invitation.email, "role": str(invitation.role)},
+    )
+    session.delete(invitation)
 
 
 def _lookup(session: Session, token: str) -> Invitation | None:
@@ -214,7 +240,13 @@ def _usable(session: Session, token: str, now: datetime) -> Invitation:
 
 
 def accept_invitation(
-    session: Session, token: str, user: User, now: datetime | None = None
+    session: Session,
+    token: str,
+    user: User,
+    now: datetime | None = None,
+    *,
+    ip: str = "",
+    user_agent: str = "",
 ) -> Invitation:
     """Join the invitation's workspace with its role; the link then stops working."""
     now = now or utcnow()
@@ -231,13 +263,29 @@ def accept_invitation(
     invitation.accepted_at = now
     invitation.accepted_by = user.id
     session.add(invitation)
-    session.add(Membership(user_id=user.id, tenant_id=invitation.tenant_id, role=invitation.role))
+    membership = Membership(user_id=user.id, tenant_id=invitation.tenant_id, role=invitation.role)
+    session.add(membership)
     session.flush()
+    audit.record(
+        session,
+        invitation.tenant_id,
+        audit.Actor.user(user.id, user.email, ip, user_agent),
+        "member.joined",
+        "membership",
+        membership.id,
+        after={"email": user.email, "role": str(invitation.role), "invitation": invitation.id},
+    )
     return invitation
 
 
 def sign_up_invited(
-    session: Session, token: str, email: str, password: str
+    session: Session,
+    token: str,
+    email: str,
+    password: str,
+    *,
+    ip: str = "",
+    user_agent: str = "",
 ) -> tuple[User, Invitation]:
     """A new person's account, created only together with a valid invitation."""
     _usable(session, token, utcnow())  # say what is wrong with the link before anything else
@@ -253,7 +301,7 @@ def sign_up_invited(
         raise TeamError(
             "An account with this email already exists. Log in instead.", "email"
         ) from exc
-    invitation = accept_invitation(session, token, user)
+    invitation = accept_invitation(session, token, user, ip=ip, user_agent=user_agent)
     verification.send_verification(session, user)
     return user, invitation
 
@@ -280,7 +328,13 @@ def _owner_count(scope: TenantScope) -> int:
 
 
 def change_role(
-    session: Session, tenant_id: str, actor_role: Role | str, membership_id: str, role: str
+    session: Session,
+    tenant_id: str,
+    actor_role: Role | str,
+    membership_id: str,
+    role: str,
+    *,
+    actor: audit.Actor | None = None,
 ) -> Membership:
     require(actor_role, Action.manage_members)
     scope = TenantScope(session, tenant_id)
@@ -290,14 +344,35 @@ def change_role(
         raise TeamError("Only an owner can grant or change the owner role.", "role")
     if membership.role == Role.owner and new_role != Role.owner and _owner_count(scope) <= 1:
         raise TeamError("A workspace needs at least one owner. Make someone else owner first.")
+    if membership.role != new_role:
+        audit.record(
+            session,
+            tenant_id,
+            actor,
+            "member.role_changed",
+            "membership",
+            membership.id,
+            before={"email": _email(session, membership.user_id), "role": str(membership.role)},
+            after={"email": _email(session, membership.user_id), "role": str(new_role)},
+        )
     membership.role = new_role
     session.add(membership)
     session.flush()
     return membership
 
 
+def _email(session: Session, user_id: str) -> str:
+    user = session.get(User, user_id)
+    return user.email if user else ""
+
+
 def remove_member(
-    session: Session, tenant_id: str, actor_role: Role | str, membership_id: str
+    session: Session,
+    tenant_id: str,
+    actor_role: Role | str,
+    membership_id: str,
+    *,
+    actor: audit.Actor | None = None,
 ) -> None:
     """Remove a member and sign out their sessions in this workspace."""
     require(actor_role, Action.manage_members)
@@ -314,6 +389,15 @@ def remove_member(
             row.revoked_at = now
             row.token_hash = None
             session.add(row)
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "member.removed",
+        "membership",
+        membership.id,
+        before={"email": _email(session, membership.user_id), "role": str(membership.role)},
+    )
     session.delete(membership)
     session.flush()
 

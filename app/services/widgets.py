@@ -11,6 +11,7 @@ from sqlmodel import Session, col
 from app.db import TenantScope
 from app.models import Widget
 from app.rag.pricing import PRICES
+from app.services import audit
 from app.services.escalation import EscalationError, clean_rules
 
 MAX_WIDGETS_PER_TENANT = 50
@@ -150,21 +151,55 @@ def _clean(values: dict[str, Any], current: Widget | None = None) -> dict[str, A
     return out
 
 
-def create_widget(session: Session, tenant_id: str, name: str, **fields: Any) -> Widget:
+def _settings_of(widget: Widget) -> dict[str, Any]:
+    return {k: getattr(widget, k) for k in sorted(EDITABLE)}
+
+
+def create_widget(
+    session: Session,
+    tenant_id: str,
+    name: str,
+    *,
+    actor: audit.Actor | None = None,
+    **fields: Any,
+) -> Widget:
     scope = TenantScope(session, tenant_id)
     if len(scope.all(Widget, limit=MAX_WIDGETS_PER_TENANT + 1)) >= MAX_WIDGETS_PER_TENANT:
         raise WidgetError(f"A workspace can have at most {MAX_WIDGETS_PER_TENANT} widgets.")
     values = _clean({"name": name, "appearance": fields.pop("appearance", {}), **fields})
     widget = scope.add(Widget(**values))
     session.flush()
+    audit.record(
+        session, tenant_id, actor, "widget.created", "widget", widget.id, after=_settings_of(widget)
+    )
     return widget
 
 
-def update_widget(session: Session, tenant_id: str, widget_id: str, **fields: Any) -> Widget:
+def update_widget(
+    session: Session,
+    tenant_id: str,
+    widget_id: str,
+    *,
+    actor: audit.Actor | None = None,
+    **fields: Any,
+) -> Widget:
     widget = TenantScope(session, tenant_id).get(Widget, widget_id)
+    before = _settings_of(widget)
     for key, value in _clean(fields, widget).items():
         setattr(widget, key, value)
     session.add(widget)
+    after = _settings_of(widget)
+    if after != before:
+        audit.record(
+            session,
+            tenant_id,
+            actor,
+            "widget.updated",
+            "widget",
+            widget.id,
+            before=before,
+            after=after,
+        )
     return widget
 
 
@@ -176,14 +211,29 @@ def list_widgets(session: Session, tenant_id: str) -> list[Widget]:
     return TenantScope(session, tenant_id).all(Widget, order_by=col(Widget.created_at))
 
 
-def duplicate_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:
+def duplicate_widget(
+    session: Session, tenant_id: str, widget_id: str, *, actor: audit.Actor | None = None
+) -> Widget:
     source = get_widget(session, tenant_id, widget_id)
     fields = {k: getattr(source, k) for k in EDITABLE - {"name"}}
-    return create_widget(session, tenant_id, f"{source.name} (copy)"[:120], **fields)
+    return create_widget(session, tenant_id, f"{source.name} (copy)"[:120], actor=actor, **fields)
 
 
-def delete_widget(session: Session, tenant_id: str, widget_id: str) -> None:
-    TenantScope(session, tenant_id).delete(Widget, widget_id)
+def delete_widget(
+    session: Session, tenant_id: str, widget_id: str, *, actor: audit.Actor | None = None
+) -> None:
+    scope = TenantScope(session, tenant_id)
+    widget = scope.get(Widget, widget_id)
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "widget.deleted",
+        "widget",
+        widget.id,
+        before={"name": widget.name},
+    )
+    session.delete(widget)
 
 
 # ---- what the dashboard editor needs ---------------------------------------------------

@@ -25,7 +25,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.services import accounts
+from app.services import accounts, audit
 from app.services.conversations import month_tokens, monthly_budget
 from app.services.permissions import Action, require
 from app.services.vectors import get_store
@@ -62,20 +62,45 @@ def _tenant(session: Session, tenant_id: str) -> Tenant:
     return tenant
 
 
-def rename_workspace(session: Session, tenant_id: str, actor_role: Role | str, name: str) -> Tenant:
+def rename_workspace(
+    session: Session,
+    tenant_id: str,
+    actor_role: Role | str,
+    name: str,
+    *,
+    actor: audit.Actor | None = None,
+) -> Tenant:
     require(actor_role, Action.rename_workspace)
     try:
         clean = accounts.validate_workspace_name(name)
     except accounts.AccountError as exc:
         raise WorkspaceError(str(exc), "name") from exc
     tenant = _tenant(session, tenant_id)
+    if tenant.name != clean:
+        audit.record(
+            session,
+            tenant_id,
+            actor,
+            "workspace.renamed",
+            "workspace",
+            tenant_id,
+            before={"name": tenant.name},
+            after={"name": clean},
+        )
     tenant.name = clean
     session.add(tenant)
     session.flush()
     return tenant
 
 
-def set_tier(session: Session, tenant_id: str, actor_role: Role | str, tier: str) -> Tenant:
+def set_tier(
+    session: Session,
+    tenant_id: str,
+    actor_role: Role | str,
+    tier: str,
+    *,
+    actor: audit.Actor | None = None,
+) -> Tenant:
     """Switch the plan (billing): owners and admins only."""
     require(actor_role, Action.manage_billing)
     try:
@@ -83,6 +108,17 @@ def set_tier(session: Session, tenant_id: str, actor_role: Role | str, tier: str
     except ValueError as exc:
         raise WorkspaceError("Choose the free or the paid plan.", "tier") from exc
     tenant = _tenant(session, tenant_id)
+    if tenant.tier != new_tier:
+        audit.record(
+            session,
+            tenant_id,
+            actor,
+            "workspace.plan_changed",
+            "workspace",
+            tenant_id,
+            before={"tier": str(tenant.tier)},
+            after={"tier": str(new_tier)},
+        )
     tenant.tier = new_tier
     session.add(tenant)
     session.flush()
@@ -112,7 +148,14 @@ def plan_usage(session: Session, tenant_id: str, settings: Settings | None = Non
 
 
 def change_password(
-    session: Session, user_id: str, keep_session_id: str, current: str, new: str
+    session: Session,
+    user_id: str,
+    keep_session_id: str,
+    current: str,
+    new: str,
+    *,
+    tenant_id: str | None = None,
+    actor: audit.Actor | None = None,
 ) -> int:
     """Set a new password (the current one is required); sign out every other session.
 
@@ -144,6 +187,16 @@ def change_password(
         row.token_hash = None
         row.code_hash = None
         session.add(row)
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "account.password_changed",
+        "user",
+        user_id,
+        before={"password": "old"},
+        after={"password": "new", "other_sessions_revoked": len(others)},
+    )
     session.flush()
     return len(others)
 
@@ -154,7 +207,12 @@ _DELETE_ORDER: tuple[type, ...] = (Message, IngestJob, Conversation, Document)
 
 
 def delete_workspace(
-    session: Session, tenant_id: str, actor_role: Role | str, typed_name: str
+    session: Session,
+    tenant_id: str,
+    actor_role: Role | str,
+    typed_name: str,
+    *,
+    actor: audit.Actor | None = None,
 ) -> None:
     """Delete every row, vector and uploaded file of one workspace (owner only).
 
@@ -183,6 +241,16 @@ def delete_workspace(
         orphans = [u for u in user_ids if u not in still_member]
         if orphans:
             session.exec(delete(User).where(col(User.id).in_(orphans)))  # type: ignore[call-overload]
+    # The trail outlives the workspace (audit_event has no foreign key to it).
+    audit.record(
+        session,
+        tenant_id,
+        actor,
+        "workspace.deleted",
+        "workspace",
+        tenant_id,
+        before={"name": tenant.name, "tier": str(tenant.tier), "members": len(user_ids)},
+    )
     session.commit()
     try:
         get_store().delete_tenant(tenant_id)

@@ -15,6 +15,7 @@ import reflex as rx
 from app.db import NotFoundError, session_scope
 from app.models import ApiKey
 from app.services import api_keys as svc
+from app.services import audit
 from app.services import widgets as widget_svc
 from app.services.accounts import Identity
 from app.services.permissions import Action, PermissionDeniedError, can, require
@@ -60,21 +61,35 @@ def _row(key: ApiKey, widget_names: dict[str, str]) -> KeyRow:
     )
 
 
+def _who(ident: Identity, actor: audit.Actor | None) -> audit.Actor:
+    return actor or audit.Actor.user(ident.user_id, ident.email)
+
+
 def create_key_as(
-    ident: Identity, name: str, scopes: list[str], widget_id: str | None
+    ident: Identity,
+    name: str,
+    scopes: list[str],
+    widget_id: str | None,
+    actor: audit.Actor | None = None,
 ) -> svc.CreatedKey:
     """The handler's server-side work, also called directly by the permission tests."""
     require(ident.role, Action.manage_keys)
     with session_scope() as session:
         return svc.create_key(
-            session, ident.tenant_id, name, scopes, widget_id or None, created_by=ident.user_id
+            session,
+            ident.tenant_id,
+            name,
+            scopes,
+            widget_id or None,
+            created_by=ident.user_id,
+            actor=_who(ident, actor),
         )
 
 
-def revoke_key_as(ident: Identity, key_id: str) -> None:
+def revoke_key_as(ident: Identity, key_id: str, actor: audit.Actor | None = None) -> None:
     require(ident.role, Action.manage_keys)
     with session_scope() as session:
-        svc.revoke_key(session, ident.tenant_id, key_id)
+        svc.revoke_key(session, ident.tenant_id, key_id, actor=_who(ident, actor))
 
 
 class ApiKeysState(AuthState):
@@ -163,7 +178,9 @@ class ApiKeysState(AuthState):
         ]
         widget_id = None if self.widget_choice == ALL_WIDGETS else self.widget_choice
         try:
-            created = create_key_as(ident, str(form.get("name", ""))[:500], scopes, widget_id)
+            created = create_key_as(
+                ident, str(form.get("name", ""))[:500], scopes, widget_id, self._actor(ident)
+            )
         except PermissionDeniedError as exc:
             self.create_open = False
             return rx.toast.error(str(exc))
@@ -205,7 +222,7 @@ class ApiKeysState(AuthState):
         key_id, name = self.revoke_id, self.revoke_name
         self.revoke_id = self.revoke_name = ""
         try:
-            revoke_key_as(ident, key_id)
+            revoke_key_as(ident, key_id, self._actor(ident))
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))
         except NotFoundError:

@@ -14,7 +14,7 @@ import reflex as rx
 
 from app import routes
 from app.db import session_scope
-from app.services import accounts
+from app.services import accounts, audit
 from app.services.accounts import Identity
 
 
@@ -52,12 +52,27 @@ class AuthState(rx.State):
         with session_scope() as session:
             return accounts.identity_for_token(session, token)
 
-    def _require(self) -> Identity:
-        """The identity for this handler, or PermissionError (never trust page state)."""
+    def _actor(self, ident: Identity) -> audit.Actor:
+        """Who the audit log names for this handler's changes, with where they came from."""
+        return audit.Actor.user(
+            ident.user_id,
+            ident.email,
+            self.router.session.client_ip or "",
+            self.router.headers.user_agent or "",
+        )
+
+    def _require(self, allow_two_factor_setup: bool = False) -> Identity:
+        """The identity for this handler, or PermissionError (never trust page state).
+
+        While the workspace requires two-factor codes that this account lacks, only the
+        two-factor page's handlers (`allow_two_factor_setup`) may act.
+        """
         ident = self._identity()
         if ident is None:
             self.signed_in = False
             raise PermissionError("not signed in")
+        if ident.two_factor_setup_required and not allow_two_factor_setup:
+            raise PermissionError("two-factor setup required")
         return ident
 
     @rx.event
@@ -72,6 +87,9 @@ class AuthState(rx.State):
         self.user_email = ident.email
         self.tenant_name = ident.tenant_name
         self.role = ident.role.value
+        on_setup_page = (self.router.url.path or "").rstrip("/") == routes.TWO_FACTOR
+        if ident.two_factor_setup_required and not on_setup_page:
+            return rx.redirect(routes.TWO_FACTOR)
         return None
 
     @rx.event

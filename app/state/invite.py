@@ -8,7 +8,7 @@ import reflex as rx
 from app import routes
 from app.db import session_scope
 from app.models import User
-from app.services import accounts, team
+from app.services import accounts, team, two_factor
 from app.services.throttle import ThrottleUnavailableError
 from app.state.auth import AuthState, post_form_script
 
@@ -39,6 +39,7 @@ class InviteState(AuthState):
             ip=self.router.session.client_ip or "",
             user_agent=self.router.headers.user_agent or "",
             tenant_id=tenant_id,
+            method="invitation",
         )
         return rx.call_script(post_form_script(routes.AUTH_COMPLETE, {"code": code}))
 
@@ -59,8 +60,16 @@ class InviteState(AuthState):
         self.email_error = self.password_error = self.form_error = ""
 
     def _accept(self, session, user: User, old_session_id: str | None):  # type: ignore[no-untyped-def]
-        invitation = team.accept_invitation(session, self._token(), user)
+        invitation = team.accept_invitation(
+            session, self._token(), user, ip=self._ip(), user_agent=self._agent()
+        )
         return self._switch_to(session, user, invitation.tenant_id, old_session_id)
+
+    def _ip(self) -> str:
+        return self.router.session.client_ip or ""
+
+    def _agent(self) -> str:
+        return self.router.headers.user_agent or ""
 
     @rx.event
     def join_signed_in(self):
@@ -82,11 +91,22 @@ class InviteState(AuthState):
         try:
             with session_scope() as session:
                 if self.mode == "signup":
-                    user, invitation = team.sign_up_invited(session, self._token(), email, password)
+                    user, invitation = team.sign_up_invited(
+                        session,
+                        self._token(),
+                        email,
+                        password,
+                        ip=self._ip(),
+                        user_agent=self._agent(),
+                    )
                     return self._switch_to(session, user, invitation.tenant_id, None)
-                user = accounts.authenticate(
-                    session, email, password, self.router.session.client_ip or ""
-                )
+                user = accounts.authenticate(session, email, password, self._ip(), self._agent())
+                if two_factor.is_enabled(user):
+                    # The link's login has no code step: sign in first, then join.
+                    raise accounts.AccountError(
+                        "This account uses two-factor codes: log in first, then open this "
+                        "link again."
+                    )
                 return self._accept(session, user, None)
         except (team.TeamError, accounts.AccountError) as exc:
             target = {"email": "email_error", "password": "password_error"}.get(

@@ -525,7 +525,13 @@ class KnowledgeState(AuthState):
         try:
             with session_scope() as session:
                 if kind == "delete":
-                    documents.delete_document(session, ident.tenant_id, item_id, store=get_store())
+                    documents.delete_document(
+                        session,
+                        ident.tenant_id,
+                        item_id,
+                        store=get_store(),
+                        actor=self._actor(ident),
+                    )
                     message = "Document deleted."
                 elif kind in {"retry", "reindex"}:
                     documents.requeue(session, ident.tenant_id, item_id)

@@ -11,7 +11,7 @@ import reflex as rx
 
 from app.db import NotFoundError, session_scope
 from app.models import Role, User
-from app.services import team, verification
+from app.services import audit, team, verification
 from app.services.accounts import AccountError, Identity
 from app.services.permissions import Action, PermissionDeniedError, can
 from app.settings import get_settings
@@ -43,21 +43,37 @@ def invite_link(token: str) -> str:
     return team.invite_link(token)
 
 
-def change_role_as(ident: Identity, membership_id: str, role: str) -> None:
+def _who(ident: Identity, actor: audit.Actor | None) -> audit.Actor:
+    return actor or audit.Actor.user(ident.user_id, ident.email)
+
+
+def change_role_as(
+    ident: Identity, membership_id: str, role: str, actor: audit.Actor | None = None
+) -> None:
     """The handler's server-side work (also called directly by the permission tests)."""
     with session_scope() as session:
-        team.change_role(session, ident.tenant_id, ident.role, membership_id, role)
+        team.change_role(
+            session, ident.tenant_id, ident.role, membership_id, role, actor=_who(ident, actor)
+        )
 
 
 def invite_as(ident: Identity, role: str, email: str) -> str:
     return invite_and_mail_as(ident, role, email)[0]
 
 
-def invite_and_mail_as(ident: Identity, role: str, email: str) -> tuple[str, bool]:
+def invite_and_mail_as(
+    ident: Identity, role: str, email: str, actor: audit.Actor | None = None
+) -> tuple[str, bool]:
     """The invitation link, and whether an email with it was queued."""
     with session_scope() as session:
         created = team.create_invitation(
-            session, ident.tenant_id, ident.role, role, email or None, created_by=ident.user_id
+            session,
+            ident.tenant_id,
+            ident.role,
+            role,
+            email or None,
+            created_by=ident.user_id,
+            actor=_who(ident, actor),
         )
         return invite_link(created.token), created.emailed
 
@@ -142,7 +158,7 @@ class MembersState(AuthState):
         self.invite_error = ""
         try:
             self.link, emailed = invite_and_mail_as(
-                ident, self.invite_role, str(form.get("email", ""))[:300]
+                ident, self.invite_role, str(form.get("email", ""))[:300], self._actor(ident)
             )
         except PermissionDeniedError as exc:
             self.invite_open = False
@@ -165,7 +181,9 @@ class MembersState(AuthState):
         ident = self._require()
         try:
             with session_scope() as session:
-                team.revoke_invitation(session, ident.tenant_id, ident.role, invitation_id)
+                team.revoke_invitation(
+                    session, ident.tenant_id, ident.role, invitation_id, actor=self._actor(ident)
+                )
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))
         except NotFoundError:
@@ -177,7 +195,7 @@ class MembersState(AuthState):
     def change_role(self, membership_id: str, role: str):
         ident = self._require()
         try:
-            change_role_as(ident, membership_id, role)
+            change_role_as(ident, membership_id, role, self._actor(ident))
         except (PermissionDeniedError, team.TeamError) as exc:
             self._reload(ident)
             return rx.toast.error(str(exc))
@@ -203,7 +221,9 @@ class MembersState(AuthState):
         self.remove_id = self.remove_email = ""
         try:
             with session_scope() as session:
-                team.remove_member(session, ident.tenant_id, ident.role, membership_id)
+                team.remove_member(
+                    session, ident.tenant_id, ident.role, membership_id, actor=self._actor(ident)
+                )
         except (PermissionDeniedError, team.TeamError) as exc:
             return rx.toast.error(str(exc))
         except NotFoundError:

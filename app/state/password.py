@@ -77,7 +77,13 @@ class ResetPasswordState(rx.State):
             return
         try:
             with session_scope() as session:
-                password_reset.reset_password(session, self._token(), password)
+                password_reset.reset_password(
+                    session,
+                    self._token(),
+                    password,
+                    ip=self.router.session.client_ip or "",
+                    user_agent=self.router.headers.user_agent or "",
+                )
         except account_tokens.TokenError as exc:
             self.status = exc.status
             return

@@ -14,13 +14,13 @@ import reflex as rx
 
 from app import routes
 from app.db import session_scope
-from app.models import Tenant
-from app.services import credentials, model_catalog, providers, workspace
+from app.models import Tenant, User
+from app.services import credentials, model_catalog, providers, two_factor, workspace
 from app.services.permissions import Action, PermissionDeniedError, can
 from app.state.auth import AuthState, post_form_script
 
 AUTOMATIC_MODEL = "auto"  # the select's value for "no default model" ('' cannot be a value)
-TABS = ("workspace", "providers", "members", "webhooks", "account")
+TABS = ("workspace", "providers", "members", "webhooks", "account", "audit")
 
 
 @dataclasses.dataclass
@@ -44,6 +44,9 @@ class SettingsState(AuthState):
     can_billing: bool = False
     can_credentials: bool = False
     can_delete: bool = False
+    can_security: bool = False
+    require_two_factor: bool = False
+    two_factor_on: bool = False
 
     workspace_name: str = ""
     name_error: str = ""
@@ -112,6 +115,7 @@ class SettingsState(AuthState):
                 )
             self.provider_cards = cards
             self.workspace_name = tenant.name
+            self.require_two_factor = tenant.require_two_factor
             self.tenant_name = tenant.name
             self.default_model = tenant.default_model or ""
         self.tier = usage.tier
@@ -128,6 +132,7 @@ class SettingsState(AuthState):
         self.can_billing = can(role, Action.manage_billing)
         self.can_credentials = can(role, Action.manage_credentials)
         self.can_delete = can(role, Action.delete_workspace)
+        self.can_security = can(role, Action.manage_members)
         self.loaded = True
 
     @rx.event
@@ -137,6 +142,9 @@ class SettingsState(AuthState):
         requested = str(self.router.url.query_parameters.get("tab", ""))
         self.tab = requested if requested in TABS else "workspace"
         self._reload(ident.tenant_id, ident.role)
+        with session_scope() as session:
+            user = session.get(User, ident.user_id)
+            self.two_factor_on = bool(user and two_factor.is_enabled(user))
         return SettingsState.load_models
 
     @rx.event
@@ -186,7 +194,11 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 workspace.rename_workspace(
-                    session, ident.tenant_id, ident.role, str(form.get("name", ""))[:500]
+                    session,
+                    ident.tenant_id,
+                    ident.role,
+                    str(form.get("name", ""))[:500],
+                    actor=self._actor(ident),
                 )
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))
@@ -197,12 +209,32 @@ class SettingsState(AuthState):
         return rx.toast.success("Workspace renamed.")
 
     @rx.event
+    def set_require_two_factor(self, value: bool):
+        ident = self._require()
+        try:
+            with session_scope() as session:
+                two_factor.set_workspace_requirement(
+                    session, ident.tenant_id, ident.role, bool(value), self._actor(ident)
+                )
+        except PermissionDeniedError as exc:
+            return rx.toast.error(str(exc))
+        self._reload(ident.tenant_id, ident.role)
+        if value and not self.two_factor_on:
+            # The owner who asks for it sets it up first, like everyone else.
+            return rx.redirect(routes.TWO_FACTOR)
+        return rx.toast.success(
+            "Two-factor codes are now required." if value else "Two-factor codes are optional."
+        )
+
+    @rx.event
     def change_tier(self, tier: str | list[str]):
         ident = self._require()
         tier = tier if isinstance(tier, str) else (tier[0] if tier else "")
         try:
             with session_scope() as session:
-                workspace.set_tier(session, ident.tenant_id, ident.role, tier)
+                workspace.set_tier(
+                    session, ident.tenant_id, ident.role, tier, actor=self._actor(ident)
+                )
         except (PermissionDeniedError, workspace.WorkspaceError) as exc:
             return rx.toast.error(str(exc))
         self._reload(ident.tenant_id, ident.role)
@@ -221,7 +253,9 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 tenant = session.get(Tenant, ident.tenant_id)
-                providers.save_credentials(session, tenant, ident.role, updates)
+                providers.save_credentials(
+                    session, tenant, ident.role, updates, actor=self._actor(ident)
+                )
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))
         except providers.ProviderSettingsError as exc:
@@ -243,7 +277,9 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 tenant = session.get(Tenant, ident.tenant_id)
-                providers.clear_provider(session, tenant, ident.role, provider)
+                providers.clear_provider(
+                    session, tenant, ident.role, provider, actor=self._actor(ident)
+                )
         except (PermissionDeniedError, providers.ProviderSettingsError) as exc:
             return rx.toast.error(str(exc))
         self._reload(ident.tenant_id, ident.role)
@@ -258,7 +294,11 @@ class SettingsState(AuthState):
                 tenant = session.get(Tenant, ident.tenant_id)
                 chosen = str(form.get("default_model", ""))[:500]
                 providers.set_default_model(
-                    session, tenant, ident.role, "" if chosen == AUTOMATIC_MODEL else chosen
+                    session,
+                    tenant,
+                    ident.role,
+                    "" if chosen == AUTOMATIC_MODEL else chosen,
+                    actor=self._actor(ident),
                 )
         except PermissionDeniedError as exc:
             return rx.toast.error(str(exc))
@@ -308,6 +348,8 @@ class SettingsState(AuthState):
                     ident.session_id,
                     str(form.get("current_password", ""))[:2000],
                     new,
+                    tenant_id=ident.tenant_id,
+                    actor=self._actor(ident),
                 )
         except workspace.WorkspaceError as exc:
             setattr(self, f"{exc.field or 'new_password'}_error", str(exc))
@@ -330,7 +372,11 @@ class SettingsState(AuthState):
         try:
             with session_scope() as session:
                 workspace.delete_workspace(
-                    session, ident.tenant_id, ident.role, str(form.get("confirm", ""))[:500]
+                    session,
+                    ident.tenant_id,
+                    ident.role,
+                    str(form.get("confirm", ""))[:500],
+                    actor=self._actor(ident),
                 )
         except PermissionDeniedError as exc:
             self.delete_open = False

@@ -136,7 +136,10 @@ class WidgetListState(AuthState):
         try:
             with session_scope() as session:
                 widget = svc.create_widget(
-                    session, ident.tenant_id, str(form.get("name", ""))[:200]
+                    session,
+                    ident.tenant_id,
+                    str(form.get("name", ""))[:200],
+                    actor=self._actor(ident),
                 )
                 widget_id = widget.id
         except svc.WidgetError as exc:
@@ -150,7 +153,9 @@ class WidgetListState(AuthState):
         ident = self._require()
         try:
             with session_scope() as session:
-                copy = svc.duplicate_widget(session, ident.tenant_id, widget_id)
+                copy = svc.duplicate_widget(
+                    session, ident.tenant_id, widget_id, actor=self._actor(ident)
+                )
                 name = copy.name
         except NotFoundError:
             self._reload(ident.tenant_id)
@@ -165,7 +170,13 @@ class WidgetListState(AuthState):
         ident = self._require()
         try:
             with session_scope() as session:
-                svc.update_widget(session, ident.tenant_id, widget_id, enabled=bool(enabled))
+                svc.update_widget(
+                    session,
+                    ident.tenant_id,
+                    widget_id,
+                    actor=self._actor(ident),
+                    enabled=bool(enabled),
+                )
         except NotFoundError:
             self._reload(ident.tenant_id)
             return rx.toast.error("That widget no longer exists.")
@@ -189,7 +200,7 @@ class WidgetListState(AuthState):
         self.delete_id = self.delete_name = ""
         try:
             with session_scope() as session:
-                svc.delete_widget(session, ident.tenant_id, widget_id)
+                svc.delete_widget(session, ident.tenant_id, widget_id, actor=self._actor(ident))
         except NotFoundError:
             self._reload(ident.tenant_id)
             return rx.toast.error("That widget no longer exists.")
@@ -468,6 +479,7 @@ class WidgetEditorState(AuthState):
                     session,
                     ident.tenant_id,
                     self.editing_id,
+                    actor=self._actor(ident),
                     name=self.name,
                     enabled=self.enabled,
                     appearance={

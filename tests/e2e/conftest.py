@@ -49,7 +49,9 @@ class AppServer:
 
 @contextlib.contextmanager
 def run_app_server(
-    tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+    tmp_path_factory: pytest.TempPathFactory,
+    extra_env: dict[str, str] | None = None,
+    backend_env: dict[str, str] | None = None,
 ) -> Iterator[AppServer]:
     """`reflex run --env prod` on a free port with a throwaway DATA_DIR, until the block ends."""
     port = free_port()
@@ -75,6 +77,8 @@ def run_app_server(
             REFLEX_STATES_WORKDIR=str(ROOT / ".states-e2e-extra"),
         )
     env.update(extra_env or {})
+    # Settings only the backend reads (no frontend of its own needed).
+    env.update(backend_env or {})
     reflex = str(Path(sys.executable).with_name("reflex"))
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -113,8 +117,35 @@ def run_app_server(
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
-    with run_app_server(tmp_path_factory) as server:
+def oidc_provider() -> Iterator[object]:
+    """A local OpenID Connect provider the session's server offers as "Google"."""
+    from tests.support.oidc_provider import running_provider
+
+    with running_provider() as provider:
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def dns_records(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session server's DNS TXT answers for SSO domain checks (SSO_DNS_TEST_RECORDS)."""
+    path = tmp_path_factory.mktemp("dns") / "txt.json"
+    path.write_text("{}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_server(
+    tmp_path_factory: pytest.TempPathFactory, oidc_provider: object, dns_records: Path
+) -> Iterator[AppServer]:
+    from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET
+
+    social = {
+        "GOOGLE_CLIENT_ID": CLIENT_ID,
+        "GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
+        "GOOGLE_ISSUER": oidc_provider.base_url,  # type: ignore[attr-defined]
+        "SSO_DNS_TEST_RECORDS": f"@{dns_records}",
+    }
+    with run_app_server(tmp_path_factory, backend_env=social) as server:
         yield server
 
 

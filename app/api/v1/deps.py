@@ -15,6 +15,7 @@ from app.api.request_context import CONTEXT_KEY
 from app.api.v1.errors import ApiError
 from app.db import TenantScope, session_scope
 from app.models import Widget
+from app.services import audit
 from app.services.api_keys import KeyIdentity, authenticate_key
 
 bearer = HTTPBearer(
@@ -68,6 +69,14 @@ async def get_key(
 CurrentKey = Annotated[KeyIdentity, Depends(get_key)]
 
 
+def key_actor(request: Request, key: KeyIdentity) -> audit.Actor:
+    """The audit log's actor for a change made through the API with this key."""
+    client = request.client.host if request.client else ""
+    return audit.Actor.api_key(
+        key.key_id, key.prefix, client, request.headers.get("user-agent", "")[:300]
+    )
+
+
 def _scoped(scope: str):  # type: ignore[no-untyped-def]
     async def dependency(key: CurrentKey) -> KeyIdentity:
         if not key.allows(scope):
@@ -80,6 +89,7 @@ def _scoped(scope: str):  # type: ignore[no-untyped-def]
 ChatKey = Annotated[KeyIdentity, Depends(_scoped("chat"))]
 DocumentsKey = Annotated[KeyIdentity, Depends(_scoped("documents"))]
 InboxKey = Annotated[KeyIdentity, Depends(_scoped("inbox"))]
+AdminKey = Annotated[KeyIdentity, Depends(_scoped("admin"))]
 
 
 def require_widget(session: Session, key: KeyIdentity, widget_id: str) -> Widget:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from app.api.v1.deps import MULTIPART_BODY, DocumentsKey
+from app.api.v1.deps import MULTIPART_BODY, DocumentsKey, key_actor
 from app.api.v1.errors import ApiError, problem_response
 from app.api.v1.schemas import (
     DocumentAccepted,
@@ -19,7 +19,7 @@ from app.api.v1.schemas import (
 )
 from app.db import session_scope
 from app.models import Document
-from app.services import documents
+from app.services import audit, documents
 from app.services.ingestion import wake_workers
 from app.services.vectors import get_store
 from app.settings import get_settings
@@ -138,9 +138,9 @@ async def get_document(document_id: Id, key: DocumentsKey) -> DocumentOut:
     return await run_in_threadpool(_get, key.tenant_id, document_id)
 
 
-def _delete(tenant_id: str, document_id: str) -> None:
+def _delete(tenant_id: str, document_id: str, actor: audit.Actor) -> None:
     with session_scope() as session:
-        documents.delete_document(session, tenant_id, document_id, store=get_store())
+        documents.delete_document(session, tenant_id, document_id, store=get_store(), actor=actor)
 
 
 @router.delete(
@@ -149,6 +149,6 @@ def _delete(tenant_id: str, document_id: str) -> None:
     summary="Delete a document, its stored file and its indexed passages",
     responses={404: problem_response("No such document in this workspace")},
 )
-async def delete_document(document_id: Id, key: DocumentsKey) -> Response:
-    await run_in_threadpool(_delete, key.tenant_id, document_id)
+async def delete_document(document_id: Id, key: DocumentsKey, request: Request) -> Response:
+    await run_in_threadpool(_delete, key.tenant_id, document_id, key_actor(request, key))
     return Response(status_code=204)

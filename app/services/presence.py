@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from app.db import TenantScope
 from app.models import StaffPresence, Tenant, User, utcnow
+from app.services import audit
 from app.services.permissions import Action, require
 
 HEARTBEAT_S = 30
@@ -100,7 +101,12 @@ def is_open(hours: dict[str, Any], now: datetime | None = None) -> bool:
 
 
 def set_hours(
-    session: Session, tenant_id: str, raw: dict[str, Any], role: str | None = None
+    session: Session,
+    tenant_id: str,
+    raw: dict[str, Any],
+    role: str | None = None,
+    *,
+    actor: audit.Actor | None = None,
 ) -> dict[str, Any]:
     """Save the hours; with `role` (a person acting), only owners and admins may."""
     if role is not None:
@@ -108,8 +114,14 @@ def set_hours(
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise HoursError("Workspace not found.")
+    before = dict(tenant.opening_hours or {})
     tenant.opening_hours = clean_hours(raw)
     session.add(tenant)
+    if tenant.opening_hours != before:
+        audit.record(
+            session, tenant_id, actor, "workspace.hours_changed", "workspace", tenant_id,
+            before={"opening_hours": before}, after={"opening_hours": tenant.opening_hours},
+        )  # fmt: skip
     return tenant.opening_hours
 
 

@@ -29,7 +29,7 @@ from sqlmodel import Session, col, select
 from app.db import TenantScope, get_engine, session_scope
 from app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, new_id, utcnow
 from app.security import decrypt_secret, encrypt_secret, new_token
-from app.services import outbound
+from app.services import audit, outbound
 from app.services.permissions import Action, require
 
 log = logging.getLogger("chatconnect.webhooks")
@@ -96,6 +96,7 @@ def create_endpoint(
     events: list[str],
     *,
     slack: bool = False,
+    actor: audit.Actor | None = None,
 ) -> tuple[WebhookEndpoint, str]:
     """The endpoint and its signing secret (shown once; stored encrypted)."""
     require(role, Action.manage_webhooks)
@@ -116,7 +117,15 @@ def create_endpoint(
         )
     )
     session.flush()
+    audit.record(
+        session, tenant_id, actor, "webhook.created", "webhook", endpoint.id,
+        after=_audited(endpoint),
+    )  # fmt: skip
     return endpoint, secret
+
+
+def _audited(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {"url": endpoint.url, "events": list(endpoint.events), "slack": endpoint.slack}
 
 
 def list_endpoints(session: Session, tenant_id: str) -> list[WebhookEndpoint]:
@@ -125,9 +134,21 @@ def list_endpoints(session: Session, tenant_id: str) -> list[WebhookEndpoint]:
     )
 
 
-def delete_endpoint(session: Session, tenant_id: str, role: str, endpoint_id: str) -> None:
+def delete_endpoint(
+    session: Session,
+    tenant_id: str,
+    role: str,
+    endpoint_id: str,
+    *,
+    actor: audit.Actor | None = None,
+) -> None:
     require(role, Action.manage_webhooks)
-    TenantScope(session, tenant_id).delete(WebhookEndpoint, endpoint_id)
+    scope = TenantScope(session, tenant_id)
+    before = _audited(scope.get(WebhookEndpoint, endpoint_id))
+    scope.delete(WebhookEndpoint, endpoint_id)
+    audit.record(
+        session, tenant_id, actor, "webhook.deleted", "webhook", endpoint_id, before=before
+    )
 
 
 def deliveries(

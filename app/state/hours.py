@@ -43,7 +43,9 @@ class HoursState(AuthState):
         raw = {"timezone": str(form.get("timezone") or "UTC").strip(), "days": days}
         try:
             with session_scope() as session:
-                presence.set_hours(session, ident.tenant_id, raw, role=ident.role)
+                presence.set_hours(
+                    session, ident.tenant_id, raw, role=ident.role, actor=self._actor(ident)
+                )
         except (presence.HoursError, PermissionDeniedError) as exc:
             self.hours_error = str(exc)
             return None

@@ -99,6 +99,7 @@ class WebhooksState(AuthState):
                     str(form.get("url") or ""),
                     list(self.chosen),
                     slack=self.slack,
+                    actor=self._actor(ident),
                 )
         except (webhooks.WebhookError, PermissionDeniedError) as exc:
             self.hook_error = str(exc)
@@ -122,7 +123,9 @@ class WebhooksState(AuthState):
         ident = self._require()
         try:
             with session_scope() as session:
-                webhooks.delete_endpoint(session, ident.tenant_id, ident.role, endpoint_id)
+                webhooks.delete_endpoint(
+                    session, ident.tenant_id, ident.role, endpoint_id, actor=self._actor(ident)
+                )
         except (PermissionDeniedError, NotFoundError):
             return rx.toast.error("That endpoint cannot be deleted.")
         self._reload()

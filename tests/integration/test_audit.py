@@ -21,13 +21,16 @@ from app.services import (
     audit_retention,
     documents,
     password_reset,
+    presence,
     providers,
     team,
+    webhooks,
     widgets,
     workspace,
 )
 from app.services.permissions import PermissionDeniedError
 from app.services.vectors import close_store, get_store
+from app.settings import reset_settings_cache
 
 PASSWORD = "a-long-password"
 PROVIDER_SECRET = "sk-proj-TopSecretValue1234567890"
@@ -303,3 +306,37 @@ def test_listing_filters_pages_exports_and_stays_in_its_workspace(engine: Engine
     assert "=HYPERLINK" in lines[1]  # inside the JSON cell, which does not start with '='
     assert audit_log.safe_cell("=1+2") == "'=1+2" and audit_log.safe_cell("-x") == "'-x"
     assert audit_log.safe_cell("@SUM(A1)") == "'@SUM(A1)" and audit_log.safe_cell("ok") == "ok"
+
+
+def test_webhook_and_opening_hours_changes_are_audited(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE", "1")  # no DNS here: a loopback receiver URL
+    reset_settings_cache()
+    trail = Trail(engine)
+    with session_scope(engine) as s:
+        owner, tenant = accounts.sign_up(s, "h@a.io", PASSWORD, "Hooks")
+        me = audit.Actor.user(owner.id, "h@a.io", "10.0.0.3", "UA")
+        tenant_id = tenant.id
+    trail.new()
+    with session_scope(engine) as s:
+        endpoint, secret = webhooks.create_endpoint(
+            s, tenant_id, Role.owner, "http://127.0.0.1:9/in", ["lead.created"], actor=me
+        )
+        endpoint_id = endpoint.id
+    created = trail.one("webhook.created", me, tenant_id)
+    assert created.diff["url"] == {"before": None, "after": "http://127.0.0.1:9/in"}
+    assert secret not in _dump(created)
+    with session_scope(engine) as s:
+        webhooks.delete_endpoint(s, tenant_id, Role.owner, endpoint_id, actor=me)
+    deleted = trail.one("webhook.deleted", me, tenant_id)
+    assert deleted.diff["events"] == {"before": ["lead.created"], "after": None}
+
+    hours = {"timezone": "Europe/Paris", "days": {"mon": ["09:00", "17:00"]}}
+    with session_scope(engine) as s:
+        presence.set_hours(s, tenant_id, hours, role=Role.owner, actor=me)
+    changed = trail.one("workspace.hours_changed", me, tenant_id)
+    assert changed.diff["opening_hours"]["after"]["timezone"] == "Europe/Paris"
+    with session_scope(engine) as s:  # saving the same hours again changes nothing
+        presence.set_hours(s, tenant_id, hours, role=Role.owner, actor=me)
+    assert trail.new() == []

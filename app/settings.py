@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     email_from: str | None = None
     smtp_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Website crawling (app/services/outbound.py enforces the SSRF rules). Private networks
+    # (loopback, 10.x, 192.168.x ...) are refused unless a self-hoster allows them.
+    crawl_allow_private_networks: bool = False
+    crawl_max_page_mb: int = Field(default=10, ge=1, le=100)
+    crawl_timeout_s: float = Field(default=20.0, gt=0, le=120)
+    crawl_concurrency_per_host: int = Field(default=2, ge=1, le=8)
+    crawl_max_pages_free: int = Field(default=500, ge=1)
+    crawl_max_pages_paid: int = Field(default=5000, ge=1)
 
     @field_validator("public_url")
     @classmethod

@@ -124,6 +124,17 @@ def _chip(item: ChatItem, chip: Chip) -> rx.Component:
         rx.el.div(
             rx.text(chip.label, weight="bold", size="2", as_="p"),
             rx.blockquote(chip.passage, size="2", class_name="cc-passage"),
+            rx.cond(
+                chip.url != "",
+                rx.link(
+                    "Open page",
+                    href=chip.url,
+                    is_external=True,
+                    size="2",
+                    class_name="cc-source-link",
+                    rel="noopener noreferrer nofollow",
+                ),
+            ),
             id=source_id,
             class_name="cc-source",
             role="dialog",

@@ -44,11 +44,9 @@ FILE_TYPES = {
 }
 FILE_EXTENSIONS = frozenset({".pdf", ".docx", ".txt", ".md", ".markdown"})
 # Links whose extension says they are not pages nor accepted files: not even requested.
-SKIP_EXTENSIONS = frozenset(
-    ".png .jpg .jpeg .gif .webp .svg .ico .css .js .mjs .json .xml .zip .gz .tgz .rar .7z "
-    ".mp3 .mp4 .webm .avi .mov .woff .woff2 .ttf .otf .exe .dmg .iso .bin .apk .csv .xls "
-    ".xlsx .ppt .pptx".split()
-)
+_SKIPPED = ".png .jpg .jpeg .gif .webp .svg .ico .css .js .mjs .json .zip .gz .tgz .rar .7z"
+_SKIPPED += " .mp3 .mp4 .webm .avi .mov .woff .woff2 .ttf .otf .exe .dmg .iso .bin .apk .xls"
+SKIP_EXTENSIONS = frozenset(_SKIPPED.split(" ")[1:] + [".xlsx", ".ppt", ".pptx", ".csv"])
 SITEMAP_MAX_URLS = 50_000
 
 

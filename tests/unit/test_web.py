@@ -70,7 +70,8 @@ def test_sitemaps_index_gzip_and_text() -> None:
     parsed = parse_sitemap(index, "https://acme.test/sitemap.xml")
     assert parsed.sitemaps == ["https://acme.test/s1.xml", "https://acme.test/s2.xml.gz"]
     urlset = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
-    <url><loc>https://acme.test/a#x</loc></url><url><loc> https://acme.test/b </loc></url></urlset>"""
+    <url><loc>https://acme.test/a#x</loc></url>
+    <url><loc> https://acme.test/b </loc></url></urlset>"""
     zipped = parse_sitemap(gzip.compress(urlset), "https://acme.test/s2.xml.gz")
     assert zipped.pages == ["https://acme.test/a", "https://acme.test/b"]
     assert parse_sitemap(b"https://acme.test/t\n", "https://acme.test/s.txt").pages == [

@@ -46,7 +46,7 @@ FILE_EXTENSIONS = frozenset({".pdf", ".docx", ".txt", ".md", ".markdown"})
 # Links whose extension says they are not pages nor accepted files: not even requested.
 _SKIPPED = ".png .jpg .jpeg .gif .webp .svg .ico .css .js .mjs .json .zip .gz .tgz .rar .7z"
 _SKIPPED += " .mp3 .mp4 .webm .avi .mov .woff .woff2 .ttf .otf .exe .dmg .iso .bin .apk .xls"
-SKIP_EXTENSIONS = frozenset(_SKIPPED.split(" ")[1:] + [".xlsx", ".ppt", ".pptx", ".csv"])
+SKIP_EXTENSIONS = frozenset([*_SKIPPED.split(), ".xlsx", ".ppt", ".pptx", ".csv"])
 SITEMAP_MAX_URLS = 50_000
 
 

@@ -238,14 +238,39 @@ class Robots:
         self.parser = RobotFileParser()
         self.parser.parse((text or "").splitlines())
         self.sitemaps = list(self.parser.site_maps() or []) if text else []
+        self._delay = _crawl_delay(text or "", self.user_agent.lower())
 
     def allowed(self, url: str) -> bool:
         return self.parser.can_fetch(self.user_agent, url)
 
     @property
     def crawl_delay(self) -> float:
-        delay = self.parser.crawl_delay(self.user_agent)
-        return min(float(delay), 60.0) if delay else 0.0
+        return self._delay
+
+
+def _crawl_delay(text: str, agent: str) -> float:
+    """Crawl-delay of our group, else of `*` (urllib's parser drops fractional values)."""
+    found: dict[str, float] = {}
+    agents: list[str] = []
+    in_rules = False
+    for raw in text.splitlines():
+        key, _, value = raw.split("#", 1)[0].partition(":")
+        key, value = key.strip().lower(), value.strip()
+        if key == "user-agent":
+            if in_rules:
+                agents, in_rules = [], False
+            agents.append(value.lower())
+        elif key in ("allow", "disallow", "crawl-delay"):
+            in_rules = True
+            if key == "crawl-delay":
+                try:
+                    delay = max(0.0, min(float(value), 60.0))
+                except ValueError:
+                    continue
+                for name in agents:
+                    found.setdefault(name, delay)
+    mine = next((d for name, d in found.items() if name != "*" and name in agent), None)
+    return mine if mine is not None else found.get("*", 0.0)
 
 
 # ---- the reader -----------------------------------------------------------------------

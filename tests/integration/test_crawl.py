@@ -194,3 +194,87 @@ def test_cancel_delete_and_tenancy(world: World, embedder: LocalEmbedder) -> Non
         assert s.exec(select(IngestJob)).all() == []
     assert get_store().scroll(world.tenant, limit=10)[0] == []
     assert not any(stored_file(files, world.tenant, d).exists() for d in doc_ids)
+
+
+def test_per_host_concurrency_and_crawl_delay(world: World) -> None:
+    from tests.support.crawl_world import article
+
+    paths = [f"/p/{i}" for i in range(6)]
+    for i, p in enumerate(paths):
+        world.site.routes[p] = html_slow(article(f"Page {i}", f"Page {i} of the paced site."))
+    world.site.routes["/p/"] = html_slow(article("Index", "Index of the paced site.", paths))
+    website_id = world.add("/p/", scope="prefix")
+    world.crawl()  # no crawl-delay: up to 2 requests at once, never more
+    assert world.site.max_inflight == 2
+    world.site.routes["/robots.txt"] = (200, {}, b"User-agent: *\nCrawl-delay: 0.25\n")
+    world.site.starts.clear()
+    with session_scope(world.engine) as s:
+        websites.sync_now(s, world.tenant, website_id)
+    world.crawl()
+    starts = sorted(world.site.starts[1:])  # after robots.txt
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert len(starts) == 7 and min(gaps) >= 0.24
+
+
+def html_slow(body: str):  # type: ignore[no-untyped-def]
+    import time
+
+    def route(_handler):  # type: ignore[no-untyped-def]
+        time.sleep(0.15)  # long enough for a third request to overlap if one were sent
+        return 200, {"Content-Type": "text/html"}, body.encode()
+
+    return route
+
+
+@pytest.mark.slow
+def test_kill_9_mid_crawl_then_resume_crawls_each_page_once(world: World) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.support.crawl_world import article
+
+    if world.engine.dialect.name != "sqlite":
+        pytest.skip("one backend is enough for the process-kill path (the claim SQL is shared)")
+    paths = [f"/k/{i}" for i in range(24)]
+    for i, p in enumerate(paths):
+        world.site.routes[p] = html_slow(article(f"Kill {i}", f"Kill test page {i} says {i * 3}."))
+    world.site.routes["/k/"] = html_slow(article("Kill index", "Index.", paths))
+    website_id = world.add("/k/", scope="prefix")
+    root = Path(__file__).resolve().parents[2]
+    url = world.engine.url.render_as_string(hide_password=False)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.crawl_child", url, str(get_settings().files_dir)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            done = [st for st, _ in world.pages(website_id).values() if st != "queued"]
+            if len(done) >= 6:
+                break
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    pages = world.pages(website_id)
+    assert any(st == "queued" for st, _ in pages.values()), "finished before it was killed"
+    # Another worker takes the job over once the dead one's heartbeat is stale.
+    assert world.crawl(stale_after_s=0) == 1
+    pages = world.pages(website_id)
+    assert len(pages) == 25 and {st for st, _ in pages.values()} == {"fetched"}
+    with session_scope(world.engine) as s:
+        docs = s.exec(select(Document).where(Document.source == "web")).all()
+        job = s.exec(select(CrawlJob)).one()
+    assert len(docs) == 25 and len({d.source_url for d in docs}) == 25
+    assert job.status == JobStatus.done and job.added == 25 and job.attempts == 2
+    # Only pages in flight at the kill were fetched twice (at most one batch).
+    refetched = [p for p in ["/k/", *paths] if world.site.hits(p) > 1]
+    assert len(refetched) <= 8 and all(world.site.hits(p) <= 2 for p in paths)

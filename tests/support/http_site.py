@@ -44,6 +44,16 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path
         with site.lock:
             site.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
+            site.inflight += 1
+            site.max_inflight = max(site.max_inflight, site.inflight)
+            site.starts.append(time.monotonic())
+        try:
+            self._answer(site, path)
+        finally:
+            with site.lock:
+                site.inflight -= 1
+
+    def _answer(self, site: HttpSite, path: str) -> None:
         route = site.routes.get(path)
         if route is None:
             status, headers, body = 404, {"Content-Type": "text/html"}, b"<h1>Not found</h1>"
@@ -78,6 +88,9 @@ class HttpSite:
         self.routes: dict[str, Route | RouteFn] = dict(routes or {})
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.connections = 0
+        self.inflight = 0
+        self.max_inflight = 0
+        self.starts: list[float] = []
         self.lock = threading.Lock()
         self._server = _Server(self)
         self.port = self._server.server_address[1]

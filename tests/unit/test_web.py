@@ -93,6 +93,9 @@ def test_robots_rules_delay_and_sitemaps() -> None:
     ours = Robots("User-agent: ChatConnectBot\nDisallow: /\n", "ChatConnectBot/0.1")
     assert not ours.allowed("https://acme.test/a")
     assert Robots(None, "ChatConnectBot/0.1").allowed("https://acme.test/a")
+    mixed = "User-agent: *\nCrawl-delay: 5\n\nUser-agent: chatconnectbot\nCrawl-delay: 0.5\n"
+    assert Robots(mixed, "ChatConnectBot/0.1").crawl_delay == 0.5
+    assert Robots(mixed, "OtherBot/1").crawl_delay == 5.0
 
 
 def test_reader_keeps_main_text_sections_and_url() -> None:

@@ -157,8 +157,11 @@ class CrawlRunner:
             site_snapshot = Website.model_validate(site.model_dump())
         robots = self.fetcher.robots(site_snapshot.start_url)
         if not seeded:
-            sitemap_pages, sitemap_ok = self.fetcher.sitemap_pages(site_snapshot, robots, scope)
-            self._seed(job_id, site_snapshot, sitemap_pages, sitemap_ok)
+            refused: list[tuple[str, str]] = []
+            sitemap_pages, sitemap_ok = self.fetcher.sitemap_pages(
+                site_snapshot, robots, scope, refused
+            )
+            self._seed(job_id, site_snapshot, sitemap_pages, sitemap_ok, refused)
         while True:
             batch = self._next_batch(job_id)
             if batch is None:  # cancelled
@@ -170,7 +173,14 @@ class CrawlRunner:
                 self._record(job_id, tenant_id, page_id, outcome, scope, site_snapshot)
         self._finish(job_id)
 
-    def _seed(self, job_id: str, site: Website, sitemap: list[str], sitemap_ok: bool) -> None:
+    def _seed(
+        self,
+        job_id: str,
+        site: Website,
+        sitemap: list[str],
+        sitemap_ok: bool,
+        refused: list[tuple[str, str]],
+    ) -> None:
         """Queue the run: known pages again, the start URL and the sitemap's pages.
 
         A sitemap page no longer in a sitemap that was read counts a miss instead.
@@ -179,15 +189,17 @@ class CrawlRunner:
         with session_scope(self.engine) as s:
             job = self._own(s, job_id)
             known = {p.url: p for p in s.exec(select(WebPage).where(WebPage.website_id == site.id))}
-            for page in known.values():
-                if page.via == "link" and page.status == "skipped" and not page.document_id:
-                    s.delete(page)  # off-site / out-of-scope notes are re-made by this run
+            for page in list(known.values()):
+                if page.status == "skipped" and not page.document_id:
+                    s.delete(page)  # skip notes are made again by this run if still true
+                    del known[page.url]
                     continue
                 if sitemap_ok and page.via == "sitemap" and page.url not in in_sitemap:
                     self._miss(s, job, page, "no longer in the sitemap")
                     continue
                 page.status, page.reason, page.run_id = "queued", None, job_id
                 s.add(page)
+            s.flush()  # deletes before the inserts below (the unit of work inserts first)
             fresh = [(site.start_url, "start")] + [(u, "sitemap") for u in sitemap]
             budget = site.max_pages - sum(1 for p in known.values() if p.document_id)
             for url, via in fresh:
@@ -198,6 +210,18 @@ class CrawlRunner:
                 )
                 s.add(known[url])
                 budget -= 1
+            for url, why in refused:
+                if url not in known:
+                    known[url] = WebPage(
+                        tenant_id=site.tenant_id,
+                        website_id=site.id,
+                        url=url,
+                        via="sitemap",
+                        run_id=job_id,
+                        status="skipped",
+                        reason=why,
+                    )
+                    s.add(known[url])
             job.seeded = True
             s.add(job)
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from app.services.crawl import CrawlConfig
 
 MAX_SITEMAPS = 50
+MAX_NOTES = 100  # out-of-scope sitemap entries recorded as skipped, per run
 
 
 @dataclass
@@ -83,10 +84,11 @@ class PageFetcher:
         return Robots(text, self.client.policy.user_agent)
 
     def sitemap_pages(
-        self, site: Website, robots: Robots, scope: CrawlScope
+        self, site: Website, robots: Robots, scope: CrawlScope, refused: list | None = None
     ) -> tuple[list[str], bool]:
         """In-scope page URLs of the website's sitemaps (index files followed), and whether
-        a sitemap was read at all (only then can a page be "dropped from the sitemap")."""
+        a sitemap was read at all (only then can a page be "dropped from the sitemap").
+        Out-of-scope ones go to `refused` as (url, reason)."""
         todo = [site.sitemap_url] if site.sitemap_url else list(robots.sitemaps)
         seen: set[str] = set()
         pages: list[str] = []
@@ -106,8 +108,11 @@ class PageFetcher:
             parsed = parse_sitemap(res.content, res.url)
             todo.extend(parsed.sitemaps)
             for page in parsed.pages:
-                if scope.refusal(page) is None and page not in pages:
+                why = scope.refusal(page)
+                if why is None and page not in pages:
                     pages.append(page)
+                elif why is not None and refused is not None and len(refused) < MAX_NOTES:
+                    refused.append((page, why))
         return pages, read_any
 
     def fetch(self, url: str, *, etag: str | None, last_modified: str | None) -> PageOutcome:

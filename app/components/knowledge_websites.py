@@ -205,10 +205,12 @@ def preview_box() -> rx.Component:
                     rx.icon("play", size=16),
                     "Start crawl",
                     id="site-start",
+                    type="button",  # inside the preview form: must not submit it again
                     on_click=WebsitesState.start_crawl,
                 ),
                 rx.button(
                     "Clear",
+                    type="button",
                     variant="ghost",
                     color_scheme="gray",
                     on_click=WebsitesState.clear_preview,

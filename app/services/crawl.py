@@ -19,7 +19,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -168,8 +168,8 @@ class CrawlRunner:
                 return
             if not batch:
                 break
-            outcomes = self._fetch_all(batch, robots)
-            for page_id, outcome in outcomes:
+            # Recorded (and heartbeated) as each page completes, in frontier order.
+            for page_id, outcome in self._fetch_all(batch, robots):
                 self._record(job_id, tenant_id, page_id, outcome, scope, site_snapshot)
         self._finish(job_id)
 
@@ -250,7 +250,7 @@ class CrawlRunner:
 
     def _fetch_all(
         self, batch: list[tuple[str, str]], robots: Robots
-    ) -> list[tuple[str, PageOutcome]]:
+    ) -> Iterator[tuple[str, PageOutcome]]:
         def one(item: tuple[str, str]) -> tuple[str, PageOutcome]:
             page_id, url = item
             if not robots.allowed(url):
@@ -264,7 +264,7 @@ class CrawlRunner:
 
         workers = max(1, self.config.concurrency_per_host)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="crawl-fetch") as pool:
-            return list(pool.map(one, batch))
+            yield from pool.map(one, batch)
 
     def _validators(self, page_id: str) -> tuple[str | None, str | None]:
         with session_scope(self.engine) as s:
@@ -302,6 +302,7 @@ class CrawlRunner:
 
         with session_scope(self.engine) as s:
             job = self._own(s, job_id)
+            job.heartbeat_at = utcnow()
             page = s.get(WebPage, page_id)
             if page is None or page.run_id != job_id or page.status != "queued":
                 return  # deleted meanwhile, or already recorded before a restart

@@ -85,6 +85,8 @@ def test_websites_tab(app_server: AppServer, browser, site: HttpSite) -> None:  
     expect(pages.filter(has_text="partner.example")).to_contain_text("off-site link")
     expect(pages.filter(has_text="/setup")).to_have_attribute("data-status", "indexed")
     assert site.hits("/private/notes") == 0
+    assert site.hits("/") == 2  # the preview, then the crawl (starting did not preview again)
+    expect(page.locator("#site-preview-list")).to_have_count(0)
     shot(page, "dash-websites-light-desktop")
     assert_no_serious_axe_violations(page, "websites-light")
 

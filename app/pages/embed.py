@@ -387,6 +387,7 @@ _CSS = {
         "white_space": "nowrap",
     },
     ".cc-passage": {"white_space": "pre-wrap", "margin_top": "8px"},
+    ".cc-source-link": {"display": "inline-block", "margin_top": "8px"},
     # The open source card sits above the composer, across the chat's width.
     ".cc-source:popover-open": {
         "position": "fixed",

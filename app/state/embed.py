@@ -71,7 +71,7 @@ def _chip_label(source: dict[str, Any]) -> str:
         return f"{title} · FAQ"
     if source.get("page"):
         return f"{title} · p. {source['page']}"
-    if source.get("section"):
+    if source.get("section") and str(source["section"]).strip() != title.strip():
         return f"{title} · {str(source['section'])[:60]}"
     return title
 
@@ -342,6 +342,7 @@ class EmbedState(rx.State):
                             "page": s.page,
                             "section": s.section,
                             "kind": s.kind,
+                            "url": s.url,
                         }
                         # Only what the finished answer cites: none under "I don't know".
                         for s in result.sources

@@ -48,6 +48,28 @@ def site():  # type: ignore[no-untyped-def]
         yield s
 
 
+def _widget(server: AppServer, email: str) -> str:
+    """A widget of that owner's workspace, written into the server's database."""
+    from sqlmodel import select
+
+    from app.db import make_engine, session_scope
+    from app.models import Membership, User
+    from app.services import widgets
+    from app.settings import Settings
+
+    engine = make_engine(Settings(data_dir=server.data_dir).resolved_database_url)
+    try:
+        with session_scope(engine) as s:
+            user = s.exec(select(User).where(User.email == email)).one()
+            tenant_id = s.exec(
+                select(Membership.tenant_id).where(Membership.user_id == user.id)
+            ).one()
+            widget = widgets.create_widget(s, tenant_id, "Help", allowed_domains=["lumen.example"])
+            return widget.id
+    finally:
+        engine.dispose()
+
+
 def open_websites(page: Page, base: str) -> None:
     page.goto(f"{base}/knowledge")
     expect(page.get_by_role("heading", name="Knowledge", exact=True)).to_be_visible(timeout=15_000)
@@ -99,6 +121,23 @@ def test_websites_tab(app_server: AppServer, browser, site: HttpSite) -> None:  
     assert site.hits("/setup") == before + 1
     expect(card.get_by_text("Done")).to_be_visible(timeout=CRAWL_TIMEOUT_MS)
     expect(card.locator(".site-last-sync")).to_contain_text("added 0, changed 0, removed 0")
+
+    # The widget cites the page, and its source card links there although the crawled site
+    # is not among the widget's allowed domains.
+    widget_id = _widget(app_server, "web@lumen.io")
+    chat = context.new_page()
+    chat.goto(f"{base}/embed/{widget_id}?mode=inline")
+    expect(chat.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    chat.locator("#cc-input").fill("How long is the warranty of a Lumen lamp?")
+    chat.locator("#cc-input").press("Enter")
+    answer = chat.locator(".cc-answer").first
+    expect(answer).to_contain_text("five-year warranty", timeout=60_000)
+    answer.locator(".cc-chip").first.click()
+    link = chat.locator(".cc-source:popover-open a.cc-source-link")
+    expect(link).to_have_attribute("href", site.base + "/warranty")
+    expect(link).to_have_text("Open page")
+    shot(chat, "embed-website-citation")
+    chat.close()
 
     page.emulate_media(color_scheme="dark")
     page.reload()

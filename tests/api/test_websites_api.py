@@ -46,7 +46,7 @@ async def test_preview_create_crawl_pages_sync_cancel_delete(
 ) -> None:
     h = auth(world.docs_key)
     body = {"url": site.base + "/", "exclude": ["/docs/faq"]}
-    r = await http.post(f"{V1}/websites/preview", json=body, headers=h)
+    r = await http.post(f"{V1}/website-preview", json=body, headers=h)
     assert r.status_code == 200, r.text
     urls = r.json()["urls"]
     assert urls[0] == site.base + "/" and site.base + "/docs/install" in urls
@@ -126,6 +126,6 @@ async def test_private_addresses_refused_when_not_allowed(
     monkeypatch.setenv("CRAWL_ALLOW_PRIVATE_NETWORKS", "false")
     get_settings.cache_clear()
     h = auth(world.docs_key)
-    r = await http.post(f"{V1}/websites/preview", json={"url": site.base + "/"}, headers=h)
+    r = await http.post(f"{V1}/website-preview", json={"url": site.base + "/"}, headers=h)
     assert "loopback" in assert_problem(r, 422)["detail"]
     assert site.connections == 0

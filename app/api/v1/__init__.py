@@ -70,6 +70,7 @@ def _create_app(json_limit: int, upload_limit: int) -> FastAPI:
     api.include_router(conversations.router)
     api.include_router(documents.router, max_body_size=upload_limit)
     api.include_router(websites.router)
+    api.include_router(websites.preview_router)
     api.include_router(
         openai_compat.router, max_body_size=max(json_limit, openai_compat.OPENAI_BODY_LIMIT)
     )

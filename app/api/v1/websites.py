@@ -7,16 +7,18 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from app.api.v1.deps import JSON_BODY, DocumentsKey
 from app.api.v1.errors import ApiError, problem_response
-from app.api.v1.schemas import Id
+from app.api.v1.schemas import Id, Strict
 from app.db import session_scope
 from app.services import websites
 from app.services.vectors import get_store
 
 router = APIRouter(prefix="/websites", tags=["websites"])
+# Its own path: under /websites/ a GET would meet the `/{website_id}` route (422, not 405).
+preview_router = APIRouter(tags=["websites"])
 
 Scope = Literal["host", "subdomains", "prefix"]
 Schedule = Literal["off", "daily", "weekly"]
@@ -24,21 +26,26 @@ PageStatus = Literal["queued", "fetched", "indexed", "skipped", "failed"]
 Pattern = Annotated[str, Field(max_length=200)]
 
 
-class WebsiteIn(BaseModel):
-    url: str = Field(max_length=2000, description="Start URL, or a sitemap URL.")
+class WebsiteIn(Strict):
+    url: str = Field(
+        min_length=1,
+        max_length=2000,
+        description="Start URL, or a sitemap URL (http or https).",
+        examples=["https://docs.example.com/"],
+    )
     sitemap_url: str | None = Field(default=None, max_length=2000)
     scope: Scope = "host"
     include: list[Pattern] = Field(default_factory=list, max_length=20)
     exclude: list[Pattern] = Field(default_factory=list, max_length=20)
-    max_pages: int | None = Field(default=None, ge=1, le=100_000)
-    max_depth: int = Field(default=5, ge=0, le=20)
+    max_pages: StrictInt | None = Field(default=None, ge=1, le=100_000)
+    max_depth: StrictInt = Field(default=5, ge=0, le=20)
     schedule: Schedule = "off"
 
     def to_input(self) -> websites.WebsiteInput:
         return websites.WebsiteInput(**self.model_dump())
 
 
-class ScheduleIn(BaseModel):
+class ScheduleIn(Strict):
     schedule: Schedule
 
 
@@ -124,8 +131,8 @@ async def create_website(body: WebsiteIn, key: DocumentsKey) -> WebsiteOut:
     return out
 
 
-@router.post(
-    "/preview",
+@preview_router.post(
+    "/website-preview",
     response_model=PreviewOut,
     summary="The first 20 URLs a crawl of this website would fetch (nothing is saved)",
     dependencies=[JSON_BODY],

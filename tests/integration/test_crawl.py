@@ -285,3 +285,55 @@ def test_kill_9_mid_crawl_then_resume_crawls_each_page_once(world: World) -> Non
     # Only pages in flight at the kill were fetched twice (at most one batch).
     refetched = [p for p in ["/k/", *paths] if world.site.hits(p) > 1]
     assert len(refetched) <= 8 and all(world.site.hits(p) <= 2 for p in paths)
+
+
+def test_schedule_sitemap_drops_and_page_limit(world: World) -> None:
+    from datetime import timedelta
+
+    from app.models import utcnow
+    from tests.support.crawl_world import article
+    from tests.support.http_site import html
+
+    def urlset(paths: list[str]) -> tuple[int, dict[str, str], bytes]:
+        locs = "".join(f"<url><loc>{world.site.base}{p}</loc></url>" for p in paths)
+        return html(f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{locs}</urlset>')
+
+    for name in ("a", "b", "c"):
+        world.site.routes[f"/s/{name}"] = html(article(f"Page {name}", f"Sitemap page {name}."))
+    world.site.routes["/s/"] = html(article("Start", "Sitemap start page."))
+    world.site.routes["/s/sitemap.xml"] = urlset(["/s/a", "/s/b"])
+    website_id = world.add(
+        "/s/", scope="prefix", sitemap_url=world.site.base + "/s/sitemap.xml", schedule="weekly"
+    )
+    world.crawl()
+    pages = world.pages(website_id)
+    assert {u for u, (st, _) in pages.items() if st == "fetched"} == {"/s/", "/s/a", "/s/b"}
+    with session_scope(world.engine) as s:
+        site = s.get(Website, website_id)
+        assert site.next_sync_at is not None
+        assert timedelta(days=6) < site.next_sync_at - utcnow() <= timedelta(days=7)
+        site.next_sync_at = utcnow() - timedelta(minutes=1)  # due
+        site.max_pages = 3  # a new link no longer fits
+        s.add(site)
+    world.site.routes["/s/sitemap.xml"] = urlset(["/s/a"])  # /s/b dropped from the sitemap
+    world.site.routes["/s/"] = html(article("Start", "Sitemap start page.", ["/s/c"]))
+    runner = crawl_runner(world.engine, get_settings().files_dir)
+    assert runner.run_once() is True  # the scheduler queued the due sync, and it ran
+    pages = world.pages(website_id)
+    assert pages["/s/b"] == (
+        "failed",
+        "no longer in the sitemap (removed if still missing at the next sync)",
+    )
+    assert pages["/s/c"] == ("skipped", "over the website's page limit")
+    assert world.site.hits("/s/c") == 0
+    assert runner.run_once() is False  # next sync is a week away again
+    with session_scope(world.engine) as s:
+        websites.sync_now(s, world.tenant, website_id)
+    world.crawl()
+    assert "/s/b" not in world.pages(website_id)
+    with session_scope(world.engine) as s:
+        site = s.get(Website, website_id)
+        assert site.last_removed == 1
+        urls = {d.source_url for d in s.exec(select(Document).where(Document.source == "web"))}
+    # With /s/b gone there is room again for the linked page.
+    assert urls == {world.site.base + p for p in ("/s/", "/s/a", "/s/c")}

@@ -231,9 +231,20 @@ def page_rows(
 
 
 def counts(session: Session, tenant_id: str, website_id: str) -> dict[str, int]:
+    """Pages by the status a person sees, in one grouped query (the page polls it)."""
     out = {k: 0 for k in ("queued", "fetched", "indexed", "skipped", "failed")}
-    for row in page_rows(session, tenant_id, website_id, limit=100_000):
-        out[row["status"]] = out.get(row["status"], 0) + 1
+    query = (
+        select(WebPage.status, Document.status, func.count())
+        .select_from(WebPage)
+        .join(Document, col(WebPage.document_id) == col(Document.id), isouter=True)
+        .where(WebPage.tenant_id == tenant_id, WebPage.website_id == website_id)
+        .group_by(WebPage.status, Document.status)
+    )
+    for page_state, doc_state, n in session.exec(query):
+        shown = page_state
+        if page_state == "fetched" and doc_state in ("ready", "failed"):
+            shown = "indexed" if doc_state == "ready" else "failed"
+        out[shown] = out.get(shown, 0) + int(n)
     return out
 
 

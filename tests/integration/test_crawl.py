@@ -18,7 +18,7 @@ from app.services import accounts, websites
 from app.services.vectors import get_store
 from app.settings import get_settings
 from tests.support.crawl_world import crawl_runner, make_site
-from tests.support.http_site import HttpSite
+from tests.support.http_site import HttpSite, html
 
 
 @pytest.fixture(scope="module")
@@ -337,3 +337,36 @@ def test_schedule_sitemap_drops_and_page_limit(world: World) -> None:
         urls = {d.source_url for d in s.exec(select(Document).where(Document.source == "web"))}
     # With /s/b gone there is room again for the linked page.
     assert urls == {world.site.base + p for p in ("/s/", "/s/a", "/s/c")}
+
+
+def test_cancel_a_running_crawl(world: World) -> None:
+    import threading
+    import time
+
+    from tests.support.crawl_world import article
+
+    paths = [f"/c/{i}" for i in range(20)]
+    for i, p in enumerate(paths):
+        world.site.routes[p] = html_slow(article(f"C {i}", f"Cancel test page {i}."))
+    world.site.routes["/c/"] = html(article("C index", "Index.", paths))
+    website_id = world.add("/c/", scope="prefix")
+    crawler = threading.Thread(target=world.crawl)
+    crawler.start()
+    deadline = time.monotonic() + 30
+    while world.site.hits("/c/0") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    with session_scope(world.engine) as s:
+        job = websites.cancel(s, world.tenant, website_id)
+        assert job is not None and job.cancel_requested
+    crawler.join(30)
+    assert not crawler.is_alive()
+    pages = {u: v for u, v in world.pages(website_id).items() if u.startswith("/c/")}
+    cancelled = [u for u, v in pages.items() if v == ("skipped", "crawl cancelled")]
+    fetched = [u for u, (st, _) in pages.items() if st == "fetched"]
+    assert cancelled and fetched and len(cancelled) + len(fetched) == 21
+    assert sum(world.site.hits(p) for p in paths) == len(fetched) - 1  # the rest never asked
+    with session_scope(world.engine) as s:
+        view = websites.website_view(
+            s, world.tenant, websites.get_website(s, world.tenant, website_id)
+        )
+    assert view["status"] == "cancelled"

@@ -1,0 +1,3 @@
+"""ChatConnect."""
+
+__version__ = "0.1.0"

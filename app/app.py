@@ -18,6 +18,7 @@ from app.services.ingestion import start_workers, stop_workers
 from app.services.mail.worker import start_mail_worker, stop_mail_worker
 from app.services.turn_runner import finish_running_turns
 from app.services.vectors import close_store
+from app.services.websites import start_crawl_workers, stop_crawl_workers
 from app.settings import get_settings
 from app.startup import banner, prepare
 from app.upload_limit import UploadLimitMiddleware
@@ -49,6 +50,7 @@ async def _lifespan():
     # A mounted FastAPI's own lifespan never runs, so startup work is registered here.
     prepare()
     start_workers()
+    start_crawl_workers()
     start_mail_worker()
     webhooks.start_webhook_worker()
     if get_settings().redis_url:  # handoff events reach the websockets of every process
@@ -62,6 +64,7 @@ async def _lifespan():
     finally:
         # API turns whose clients hung up still run; let them save their answer and usage.
         await finish_running_turns(SHUTDOWN_GRACE_S)
+        stop_crawl_workers()
         stop_workers()
         stop_mail_worker()
         live.stop_relay()

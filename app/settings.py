@@ -81,9 +81,6 @@ class Settings(BaseSettings):
     budget_paid_tokens_month: int = Field(default=50_000_000, ge=0)
     # REST API v1: JSON bodies are small; uploads use MAX_UPLOAD_MB.
     api_max_json_kb: int = Field(default=64, ge=1, le=10_240)
-    # Outbound requests to URLs a tenant typed (webhooks) may reach private/loopback
-    # addresses only when this is on (tests, a receiver on the same private network).
-    outbound_allow_private: bool = False
     # /metrics answers loopback clients, or anyone sending `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = None
     # Transactional email (password reset, verification, invitations). Unset: no email is
@@ -111,6 +108,15 @@ class Settings(BaseSettings):
     # {"_chatconnect.example.com": ["chatconnect-verify=..."]}, or "@file.json" (re-read
     # on each check). Never set in production.
     sso_dns_test_records: str = ""
+    # Requests to URLs a tenant typed: crawls and webhooks (app/services/outbound.py enforces
+    # the SSRF rules). Private networks (loopback, 10.x, 192.168.x ...) are refused unless a
+    # self-hoster allows them.
+    crawl_allow_private_networks: bool = False
+    crawl_max_page_mb: int = Field(default=10, ge=1, le=100)
+    crawl_timeout_s: float = Field(default=20.0, gt=0, le=120)
+    crawl_concurrency_per_host: int = Field(default=2, ge=1, le=8)
+    crawl_max_pages_free: int = Field(default=500, ge=1)
+    crawl_max_pages_paid: int = Field(default=5000, ge=1)
 
     @field_validator("public_url")
     @classmethod

@@ -1,7 +1,7 @@
 """`python -m app.worker`: a process that runs only durable jobs, no web server.
 
-Job kinds register a pool factory in `KINDS` (ingestion today; crawl, sync and webhook
-kinds add theirs the same way). Each pool claims rows from the database with
+Job kinds register a pool factory in `KINDS`: ingestion, website crawls and webhook
+deliveries. Each pool claims rows from the database with
 compare-and-set, so any number of these processes can run next to app processes started
 with `INGEST_WORKERS=0`.
 
@@ -65,6 +65,27 @@ def ingest_pool(settings: Settings, threads: int) -> JobPool:
 
     requeue_model_switches(settings)
     return WorkerPool(lambda: make_runner(settings), threads=threads, nice=0)
+
+
+@register("crawl")
+def crawl_pool(settings: Settings, threads: int) -> JobPool:
+    from app.rag.ingest import WorkerPool
+    from app.services.websites import make_crawl_runner
+
+    return WorkerPool(
+        lambda: make_crawl_runner(settings), threads=threads, poll_s=5.0, name="crawl"
+    )  # type: ignore[arg-type, return-value]
+
+
+@register("webhooks")
+def webhook_pool(settings: Settings, threads: int) -> JobPool:
+    from app.db import get_engine
+    from app.rag.ingest import WorkerPool
+    from app.services.webhooks import Deliverer
+
+    return WorkerPool(
+        lambda: Deliverer(get_engine()), threads=threads, poll_s=5.0, nice=0, name="webhooks"
+    )  # type: ignore[arg-type, return-value]
 
 
 def requeue_model_switches(settings: Settings) -> None:

@@ -5,7 +5,7 @@ social sign-in: user_identity (linked provider subjects), oauth_state (redirects
 workspace SSO: workspace_sso (issuer, client, encrypted secret), sso_domain (DNS-verified).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06 05:40:00
 """
 
@@ -17,7 +17,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -134,6 +134,17 @@ def _chip(item: ChatItem, chip: Chip) -> rx.Component:
         rx.el.div(
             rx.text(chip.label, weight="bold", size="2", as_="p"),
             rx.blockquote(chip.passage, size="2", class_name="cc-passage"),
+            rx.cond(
+                chip.url != "",
+                rx.link(
+                    "Open page",
+                    href=chip.url,
+                    is_external=True,
+                    size="2",
+                    class_name="cc-source-link",
+                    rel="noopener noreferrer nofollow",
+                ),
+            ),
             id=source_id,
             class_name="cc-source",
             role="dialog",
@@ -392,6 +403,7 @@ _CSS = {
         "white_space": "nowrap",
     },
     ".cc-passage": {"white_space": "pre-wrap", "margin_top": "8px"},
+    ".cc-source-link": {"display": "inline-block", "margin_top": "8px"},
     # The open source card sits above the composer, across the chat's width.
     ".cc-source:popover-open": {
         "position": "fixed",

@@ -9,6 +9,7 @@ from app.components.chat_markdown import chat_markdown
 from app.components.dialogs import confirm_dialog, form_dialog
 from app.components.forms import field_error, labeled
 from app.components.knowledge_upload import TRUNCATE, stage_badge, upload_card
+from app.components.knowledge_websites import websites_tab
 from app.components.shell import dashboard_page, empty_state, page_header
 from app.components.tables import stacked_on_phones
 from app.services.documents import MAX_TITLE
@@ -671,19 +672,21 @@ def knowledge() -> rx.Component:
     return rx.vstack(
         page_header(
             "Knowledge",
-            "Documents, pasted text and Q&A pairs your assistant answers from, for this "
-            "workspace only.",
+            "Documents, websites, pasted text and Q&A pairs your assistant answers from, for "
+            "this workspace only.",
         ),
         rx.tabs.root(
             # Wraps onto a second line on phones (like Settings) instead of cutting off.
             rx.tabs.list(
                 tab_trigger("Documents", "documents", "files"),
+                tab_trigger("Websites", "websites", "globe"),
                 tab_trigger("Paste text", "text", "clipboard-paste"),
                 tab_trigger("Q&A pairs", "qa", "message-circle-question"),
                 tab_trigger("Test retrieval", "test", "flask-conical"),
                 style={"flex_wrap": "wrap", "max_width": "100%"},
             ),
             rx.tabs.content(documents_tab(), value="documents", padding_top="16px"),
+            rx.tabs.content(websites_tab(), value="websites", padding_top="16px"),
             rx.tabs.content(text_tab(), value="text", padding_top="16px"),
             rx.tabs.content(qa_tab(), value="qa", padding_top="16px"),
             rx.tabs.content(test_tab(), value="test", padding_top="16px"),

@@ -20,6 +20,7 @@ class Source:
     section: str | None = None
     chunk_index: int = 0
     kind: Literal["chunk", "qa"] = "chunk"
+    url: str | None = None  # a crawled page: the citation links there
 
 
 @dataclass(slots=True)

@@ -96,6 +96,7 @@ class _Job:
     max_attempts: int
     progress: _ProgressWriter
     keep_title: bool = True  # False: the file's own title (metadata, first heading) wins
+    url: str | None = None  # a crawled page's address: every chunk keeps it
     documents: list[SectionDocument] = field(default_factory=list)
     nodes: list[BaseNode] = field(default_factory=list)
     embedded: int = 0
@@ -262,6 +263,7 @@ class JobRunner:
                 job.max_attempts,
                 _ProgressWriter(self, job_id, doc.id),
                 keep_title=not title_is_default(doc.title, doc.filename),
+                url=doc.source_url or None,
             )
         if ctx.attempts > ctx.max_attempts:
             self._fail(job_id, ctx.document_id, f"Gave up after {ctx.max_attempts} attempts.")
@@ -340,6 +342,7 @@ class JobRunner:
             tenant_id=ctx.tenant_id,
             document_id=ctx.document_id,
             title=ctx.title if ctx.keep_title else None,
+            url=ctx.url,
         )
 
     def _transform(self, group: list[_Job]) -> None:

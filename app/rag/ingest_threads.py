@@ -79,8 +79,10 @@ class WorkerPool:
         threads: int = 1,
         poll_s: float = 2.0,
         nice: int = 10,
+        name: str = "ingest",
     ) -> None:
         self.make_runner = make_runner
+        self.name = name
         self.threads = threads
         self.poll_s = poll_s
         self.nice = nice
@@ -91,7 +93,7 @@ class WorkerPool:
 
     def start(self) -> None:
         for i in range(self.threads):
-            t = threading.Thread(target=self._loop, name=f"ingest-{i}", daemon=True)
+            t = threading.Thread(target=self._loop, name=f"{self.name}-{i}", daemon=True)
             t.start()
             self._threads.append(t)
 
@@ -123,7 +125,7 @@ class WorkerPool:
             try:
                 worked = runner.run_once()
             except Exception:  # a broken claim (DB down) must not kill the thread
-                log.exception("ingestion worker loop error")
+                log.exception("%s worker loop error", self.name)
                 worked = False
             if not worked:
                 self._wake.wait(self.poll_s)

@@ -77,10 +77,11 @@ class DocumentPipeline:
         tenant_id: str,
         document_id: str,
         title: str | None = None,
+        url: str | None = None,
     ) -> list[Document]:
         """Parse (sandboxed). `title=None` lets the file's own title win (see readers)."""
         return self.reader.load_data(
-            data, filename, tenant_id=tenant_id, document_id=document_id, title=title
+            data, filename, tenant_id=tenant_id, document_id=document_id, title=title, url=url
         )
 
     def transform(

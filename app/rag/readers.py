@@ -22,7 +22,7 @@ from app.rag.parsing import DEFAULT_MEMORY_MB, DEFAULT_TIMEOUT_S, parse_file
 from app.rag.types import ParsedDocument, Section
 
 # Metadata that identifies, never describes: kept out of what embedders and LLMs see.
-ID_KEYS = ("tenant_id", "document_id", "chunk_index", "token_count", "kind")
+ID_KEYS = ("tenant_id", "document_id", "chunk_index", "token_count", "kind", "url")
 SCORE_KEYS = ("dense_score", "bm25_score")
 HIDDEN_KEYS = [*ID_KEYS, *SCORE_KEYS]
 
@@ -32,7 +32,12 @@ def section_document_id(document_id: str, index: int) -> str:
 
 
 def documents_for(
-    parsed: ParsedDocument, *, tenant_id: str, document_id: str, title: str | None = None
+    parsed: ParsedDocument,
+    *,
+    tenant_id: str,
+    document_id: str,
+    title: str | None = None,
+    url: str | None = None,
 ) -> list[Document]:
     """One LlamaIndex `Document` per section, in order, sourced from `document_id`."""
     title = title or parsed.title or ""
@@ -48,6 +53,7 @@ def documents_for(
                 "page": section.page,
                 "section": section.section,
                 "kind": parsed.kind,
+                **({"url": url} if url else {}),
             },
             excluded_embed_metadata_keys=list(HIDDEN_KEYS),
             excluded_llm_metadata_keys=list(HIDDEN_KEYS),
@@ -113,9 +119,12 @@ class SandboxedFileReader(BaseReader):
         tenant_id: str,
         document_id: str,
         title: str | None = None,
+        url: str | None = None,
     ) -> Iterable[Document]:
         parsed = self.parse(data, filename)
-        yield from documents_for(parsed, tenant_id=tenant_id, document_id=document_id, title=title)
+        yield from documents_for(
+            parsed, tenant_id=tenant_id, document_id=document_id, title=title, url=url
+        )
 
     def load_data(  # type: ignore[override]
         self,
@@ -125,9 +134,10 @@ class SandboxedFileReader(BaseReader):
         tenant_id: str,
         document_id: str,
         title: str | None = None,
+        url: str | None = None,
     ) -> list[Document]:
         return list(
             self.lazy_load_data(
-                data, filename, tenant_id=tenant_id, document_id=document_id, title=title
+                data, filename, tenant_id=tenant_id, document_id=document_id, title=title, url=url
             )
         )

@@ -45,6 +45,8 @@ def chunk_node(chunk: Chunk, source: BaseNode | None = None) -> TextNode:
         excluded_embed_metadata_keys=list(HIDDEN_KEYS),
         excluded_llm_metadata_keys=list(HIDDEN_KEYS),
     )
+    if source is not None and source.metadata.get("url"):
+        node.metadata["url"] = source.metadata["url"]
     if source is not None:
         node.relationships[NodeRelationship.SOURCE] = source.as_related_node_info()
     return node

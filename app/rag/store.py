@@ -149,6 +149,7 @@ def _payload(chunk: Chunk) -> dict[str, Any]:
         "page": chunk.page,
         "section": chunk.section,
         "token_count": chunk.token_count,
+        **({"url": chunk.url} if chunk.url else {}),
     }
 
 
@@ -175,6 +176,7 @@ def _hits(tenant_id: str, rows: Iterable[tuple[object, float, Any]]) -> list[Sea
                 section=p.get("section"),
                 chunk_index=int(p.get("chunk_index", 0)),
                 token_count=int(p.get("token_count") or 0),
+                url=p.get("url") or None,
             )
         )
     return hits
@@ -973,6 +975,7 @@ class TenantVectorStore(BasePydanticVectorStore):
             page=meta.get("page"),
             section=meta.get("section"),
             token_count=int(meta.get("token_count") or 0),
+            url=meta.get("url") or None,
             vector=node.get_embedding() if node.embedding is not None else None,
         )
         if node.node_id != chunk.id:
@@ -1109,6 +1112,7 @@ def hit_node(tenant_id: str, hit: SearchHit) -> TextNode:
             "section": hit.section,
             "chunk_index": hit.chunk_index,
             "token_count": hit.token_count,
+            **({"url": hit.url} if hit.url else {}),
         },
         excluded_embed_metadata_keys=list(HIDDEN_KEYS),
         excluded_llm_metadata_keys=list(HIDDEN_KEYS),

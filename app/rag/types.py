@@ -53,6 +53,7 @@ class Chunk:
     section: str | None = None
     token_count: int = 0
     vector: list[float] | None = None
+    url: str | None = None  # the web page a crawled chunk came from
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -73,3 +74,4 @@ class SearchHit:
     section: str | None
     chunk_index: int
     token_count: int = 0
+    url: str | None = None

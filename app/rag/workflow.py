@@ -68,6 +68,7 @@ def sources_from_nodes(nodes: Sequence[NodeWithScore]) -> list[Source]:
                 page=int(page) if page is not None else None,
                 section=str(section) if section else None,
                 chunk_index=int(meta.get("chunk_index") or 0),
+                url=str(meta["url"]) if meta.get("url") else None,
             )
         )
     return sources

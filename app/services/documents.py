@@ -232,20 +232,25 @@ def delete_document(
     store,  # type: ignore[no-untyped-def]
     settings: Settings | None = None,
     actor: audit.Actor | None = None,
+    audited: bool = True,
 ) -> None:
-    """Remove the points, the stored original and the row (its jobs cascade)."""
+    """Remove the points, the stored original and the row (its jobs cascade).
+
+    `audited=False` when the deletion is part of a larger one that is audited itself (a
+    website's pages go with the website's own event)."""
     settings = settings or get_settings()
     scope = TenantScope(session, tenant_id)
     doc = scope.get(Document, document_id)
-    audit.record(
-        session,
-        tenant_id,
-        actor,
-        "document.deleted",
-        "document",
-        doc.id,
-        before={"title": doc.title, "filename": doc.filename, "source": doc.source},
-    )
+    if audited:
+        audit.record(
+            session,
+            tenant_id,
+            actor,
+            "document.deleted",
+            "document",
+            doc.id,
+            before={"title": doc.title, "filename": doc.filename, "source": doc.source},
+        )
     store.delete_document(tenant_id, doc.id)
     stored_file(settings.files_dir, tenant_id, doc.id).unlink(missing_ok=True)
     session.delete(doc)  # its ingest jobs go with it (ON DELETE CASCADE)

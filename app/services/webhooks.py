@@ -31,6 +31,7 @@ from app.models import DeliveryStatus, WebhookDelivery, WebhookEndpoint, new_id,
 from app.security import decrypt_secret, encrypt_secret, new_token
 from app.services import audit, outbound
 from app.services.permissions import Action, require
+from app.settings import get_settings
 
 log = logging.getLogger("chatconnect.webhooks")
 
@@ -101,7 +102,7 @@ def create_endpoint(
     """The endpoint and its signing secret (shown once; stored encrypted)."""
     require(role, Action.manage_webhooks)
     try:
-        clean_url = outbound.check_url(url)
+        clean_url = outbound.vet_url(url)
     except outbound.OutboundError as exc:
         raise WebhookError(str(exc), "url") from exc
     chosen = [e for e in EVENTS if e in set(events)]
@@ -270,6 +271,11 @@ class Deliverer:
                     return row_id
         return None
 
+    def release(self) -> int:
+        """Nothing to hand back: a delivery left mid-send is taken again after the claim
+        timeout (at-least-once; receivers dedupe on X-ChatConnect-Delivery)."""
+        return 0
+
     def run_once(self, now: datetime | None = None) -> bool:
         row_id = self.claim(now)
         if row_id is None:
@@ -292,7 +298,7 @@ class Deliverer:
         code, error = None, None
         try:
             response = outbound.post(url, body, headers)
-            code = response.status_code
+            code = response.status
             if not 200 <= code < 300:
                 error = f"HTTP {code}"
         except (outbound.OutboundError, Exception) as exc:  # network errors, refused URL
@@ -352,8 +358,12 @@ class WebhookWorker:
 _worker: WebhookWorker | None = None
 
 
-def start_webhook_worker() -> WebhookWorker:
+def start_webhook_worker() -> WebhookWorker | None:
+    """In-process delivery thread, unless durable jobs run in `app.worker` processes
+    (INGEST_WORKERS=0)."""
     global _worker
+    if get_settings().ingest_workers == 0:
+        return None
     if _worker is None:
         _worker = WebhookWorker(Deliverer(get_engine()))
         _worker.start()

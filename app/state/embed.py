@@ -54,6 +54,9 @@ class Chip:
     n: int = 0
     label: str = ""
     passage: str = ""
+    # A crawled page's address: linked from the open card whatever the widget's allowed
+    # domains (it comes from the index, not from model text). Only http(s) is kept.
+    url: str = ""
 
 
 @dataclass
@@ -73,16 +76,26 @@ def _chip_label(source: dict[str, Any]) -> str:
         return f"{title} · FAQ"
     if source.get("page"):
         return f"{title} · p. {source['page']}"
-    if source.get("section"):
+    if source.get("section") and str(source["section"]).strip() != title.strip():
         return f"{title} · {str(source['section'])[:60]}"
     return title
+
+
+def _page_url(value: Any) -> str:
+    url = str(value or "")
+    return url if url.startswith(("https://", "http://")) and len(url) <= 2000 else ""
 
 
 def chips_for(answer: str, sources: list[dict[str, Any]]) -> list[Chip]:
     """Chips for the sources the answer cites ([n]); all of them when it cites none."""
     cited = [s for s in sources if f"[{s.get('n')}]" in answer]
     return [
-        Chip(n=int(s.get("n") or 0), label=_chip_label(s), passage=str(s.get("text") or "")[:1200])
+        Chip(
+            n=int(s.get("n") or 0),
+            label=_chip_label(s),
+            passage=str(s.get("text") or "")[:1200],
+            url=_page_url(s.get("url")),
+        )
         for s in (cited or sources)
     ]
 
@@ -360,6 +373,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                             "page": s.page,
                             "section": s.section,
                             "kind": s.kind,
+                            "url": s.url,
                         }
                         # Only what the finished answer cites: none under "I don't know".
                         for s in result.sources

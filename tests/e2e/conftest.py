@@ -68,6 +68,8 @@ def run_app_server(
         HF_HUB_OFFLINE="1",
         SECRET_KEY=secret_key,
         REFLEX_USE_SYSTEM_BUN="1",
+        # The website-crawl tests serve their sites on loopback.
+        CRAWL_ALLOW_PRIVATE_NETWORKS="true",
     )
     if extra_env:
         # A server with its own settings compiles its own frontend (the build embeds its

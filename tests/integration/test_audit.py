@@ -311,7 +311,7 @@ def test_listing_filters_pages_exports_and_stays_in_its_workspace(engine: Engine
 def test_webhook_and_opening_hours_changes_are_audited(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE", "1")  # no DNS here: a loopback receiver URL
+    monkeypatch.setenv("CRAWL_ALLOW_PRIVATE_NETWORKS", "1")  # no DNS here: a loopback receiver URL
     reset_settings_cache()
     trail = Trail(engine)
     with session_scope(engine) as s:

@@ -32,7 +32,7 @@ class Receiver:
 
 @pytest.fixture
 def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
-    monkeypatch.setenv("OUTBOUND_ALLOW_PRIVATE", "1")
+    monkeypatch.setenv("CRAWL_ALLOW_PRIVATE_NETWORKS", "1")
     reset_settings_cache()
     state = Receiver("", [])
 
@@ -155,10 +155,10 @@ def test_slack_body_roles_ssrf_and_tenants(engine: Engine, shop: Shop, receiver:
         webhooks.create_endpoint(s, shop.tenant, "owner", receiver.url, ["nothing.real"])
     with pytest.raises(webhooks.WebhookError), session_scope() as s:
         webhooks.create_endpoint(s, shop.tenant, "owner", "ftp://example.com/x", ["lead.created"])
-    with pytest.raises(outbound.OutboundError, match="private or local"):
-        outbound.check_url("http://127.0.0.1:9/x", allow_private=False)
-    with pytest.raises(outbound.OutboundError, match="private or local"):
-        outbound.check_url("http://169.254.169.254/latest", allow_private=False)
+    with pytest.raises(outbound.BlockedURLError, match="loopback"):
+        outbound.vet_url("http://127.0.0.1:9/x", allow_private=False)
+    with pytest.raises(outbound.BlockedURLError, match="metadata"):
+        outbound.vet_url("http://169.254.169.254/latest", allow_private=True)
     with session_scope() as s:
         endpoint, _ = webhooks.create_endpoint(
             s, shop.tenant, "owner", receiver.url, ["message.created"], slack=True

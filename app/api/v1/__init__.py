@@ -12,7 +12,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.api.v1 import audit, chat, conversations, documents, inbox, openai_compat
+from app.api.v1 import audit, chat, conversations, documents, inbox, openai_compat, websites
 from app.api.v1.body_limit import DeclaredLengthGuard
 from app.api.v1.errors import install_problem_handlers, problem_response
 from app.middleware import ASGIApp
@@ -71,6 +71,8 @@ def _create_app(json_limit: int, upload_limit: int) -> FastAPI:
     api.include_router(inbox.router)
     api.include_router(audit.router)
     api.include_router(documents.router, max_body_size=upload_limit)
+    api.include_router(websites.router)
+    api.include_router(websites.preview_router)
     api.include_router(
         openai_compat.router, max_body_size=max(json_limit, openai_compat.OPENAI_BODY_LIMIT)
     )

@@ -1,7 +1,7 @@
 """`python -m app.worker`: a process that runs only durable jobs, no web server.
 
-Job kinds register a pool factory in `KINDS` (ingestion today; crawl, sync and webhook
-kinds add theirs the same way). Each pool claims rows from the database with
+Job kinds register a pool factory in `KINDS` (ingestion and catalogue sync; crawl and
+webhook kinds add theirs the same way). Each pool claims rows from the database with
 compare-and-set, so any number of these processes can run next to app processes started
 with `INGEST_WORKERS=0`.
 
@@ -65,6 +65,13 @@ def ingest_pool(settings: Settings, threads: int) -> JobPool:
 
     requeue_model_switches(settings)
     return WorkerPool(lambda: make_runner(settings), threads=threads, nice=0)
+
+
+@register("catalogue")
+def catalogue_pool(settings: Settings, threads: int) -> JobPool:
+    from app.services.catalogue_sync import CataloguePool, make_runner
+
+    return CataloguePool(make_runner, threads=threads)
 
 
 def requeue_model_switches(settings: Settings) -> None:

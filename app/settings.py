@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Outbound requests to URLs a tenant typed (webhooks) may reach private/loopback
     # addresses only when this is on (tests, a receiver on the same private network).
     outbound_allow_private: bool = False
+    # Fetches of sites and shops a tenant typed (crawl, catalogues) may reach private,
+    # loopback or link-local addresses only when this is on (self-hosting next to the shop).
+    crawl_allow_private_networks: bool = False
     # /metrics answers loopback clients, or anyone sending `Authorization: Bearer <token>`.
     metrics_token: SecretStr | None = None
     # Transactional email (password reset, verification, invitations). Unset: no email is

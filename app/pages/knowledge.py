@@ -11,6 +11,7 @@ from app.components.forms import field_error, labeled
 from app.components.knowledge_upload import TRUNCATE, stage_badge, upload_card
 from app.components.shell import dashboard_page, empty_state, page_header
 from app.components.tables import stacked_on_phones
+from app.pages.knowledge_catalogues import catalogues_tab
 from app.services.documents import MAX_TITLE
 from app.services.qa import MAX_ANSWER, MAX_QUESTION
 from app.state.knowledge import (
@@ -671,8 +672,8 @@ def knowledge() -> rx.Component:
     return rx.vstack(
         page_header(
             "Knowledge",
-            "Documents, pasted text and Q&A pairs your assistant answers from, for this "
-            "workspace only.",
+            "Documents, pasted text, Q&A pairs and product catalogues your assistant answers "
+            "from, for this workspace only.",
         ),
         rx.tabs.root(
             # Wraps onto a second line on phones (like Settings) instead of cutting off.
@@ -680,12 +681,14 @@ def knowledge() -> rx.Component:
                 tab_trigger("Documents", "documents", "files"),
                 tab_trigger("Paste text", "text", "clipboard-paste"),
                 tab_trigger("Q&A pairs", "qa", "message-circle-question"),
+                tab_trigger("Catalogues", "catalogues", "shopping-bag"),
                 tab_trigger("Test retrieval", "test", "flask-conical"),
                 style={"flex_wrap": "wrap", "max_width": "100%"},
             ),
             rx.tabs.content(documents_tab(), value="documents", padding_top="16px"),
             rx.tabs.content(text_tab(), value="text", padding_top="16px"),
             rx.tabs.content(qa_tab(), value="qa", padding_top="16px"),
+            rx.tabs.content(catalogues_tab(), value="catalogues", padding_top="16px"),
             rx.tabs.content(test_tab(), value="test", padding_top="16px"),
             value=KnowledgeState.tab,
             on_change=KnowledgeState.set_tab,

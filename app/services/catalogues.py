@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.security import decrypt_secret, encrypt_secret
 from app.services import audit, outbound
+from app.settings import get_settings
 
 MAX_CATALOGUES = 20
 SHOP_TIMEOUT = httpx.Timeout(20.0, connect=5.0)
@@ -64,7 +65,9 @@ def _shop_client(base_url: str) -> httpx.Client:
     first (no private or metadata addresses unless allowed); redirects are not followed, the
     proxy environment is ignored and every request is time-limited. The connector caps
     response sizes itself. (Meant to become app.services.outbound's guarded transport.)"""
-    outbound.check_url(base_url)
+    settings = get_settings()
+    allow = settings.outbound_allow_private or settings.crawl_allow_private_networks
+    outbound.check_url(base_url, allow_private=allow)
     return httpx.Client(timeout=SHOP_TIMEOUT, follow_redirects=False, trust_env=False)
 
 
@@ -302,3 +305,42 @@ def enqueue_due(session: Session, now: datetime | None = None) -> int:
         catalogue.next_sync_at = next_sync(catalogue.schedule, now)
         session.add(catalogue)
     return len(due)
+
+
+# ---- the dashboard form --------------------------------------------------------------------
+
+FORM_FIELDS = {
+    "json": ("url", "items_path", "currency", "url_template", "auth_header", "auth_value"),
+    "magento2": ("base_url", "token", "store_code", "currency"),
+    "odoo": ("base_url", "db", "login", "password", "api_key"),
+}
+
+
+def parse_mapping(text: str) -> dict[str, str]:
+    """'title = name' lines (or 'title: name') as a field mapping for the JSON connector."""
+    mapping: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        if not line.strip():
+            continue
+        sep = "=" if "=" in line else ":"
+        key, _, path = line.partition(sep)
+        if not path.strip():
+            raise CatalogueError(
+                f"Mapping line “{line.strip()[:40]}” needs field = path.", "mapping"
+            )
+        mapping[key.strip()] = path.strip()
+    return mapping
+
+
+def form_config(kind: str, form: Mapping[str, Any]) -> dict[str, Any]:
+    """The connector settings from the dashboard's flat form (one URL box for every kind)."""
+    if kind not in FORM_FIELDS:
+        raise CatalogueError("Choose a catalogue type.", "kind")
+    url_key = BASE_URL_FIELD[kind]
+    config: dict[str, Any] = {url_key: str(form.get("url") or "").strip()}
+    for key in FORM_FIELDS[kind]:
+        if key != url_key and str(form.get(key) or "").strip():
+            config[key] = str(form[key]).strip()
+    if kind == "json" and str(form.get("mapping") or "").strip():
+        config["mapping"] = parse_mapping(str(form["mapping"]))
+    return config

@@ -314,7 +314,9 @@ class KnowledgeState(AuthState):
     @rx.event
     def set_tab(self, value: str) -> None:
         self._require()
-        self.tab = value if value in {"documents", "text", "qa", "test"} else "documents"
+        self.tab = (
+            value if value in {"documents", "text", "qa", "catalogues", "test"} else "documents"
+        )
 
     @rx.event
     def set_search(self, value: str) -> None:

@@ -25,7 +25,7 @@ from app.models import (
 from app.rag.embedding import LocalEmbedder
 from app.rag.store import EdgeStore
 from app.security import decrypt_secret
-from app.services import accounts, catalogue_sync, catalogues
+from app.services import accounts, catalogue_sync, catalogues, product_search
 from app.services.catalogue_sync import CatalogueSyncRunner
 from tests.support.fake_shops import MAGENTO_TOKEN, FakeShops, catalogue
 from tests.support.loopback_server import LoopbackServer
@@ -220,3 +220,38 @@ def test_private_shop_refused_unless_allowed(env: Env, monkeypatch: pytest.Monke
     reset_settings_cache()
     result = catalogues.test_connection("json", {"url": f"{env.url}/fakestore/products"})
     assert result.ok and result.products == 12
+
+
+def test_product_search_filters_and_cards(env: Env) -> None:
+    env.shops.products = catalogue(30)
+    cid = _create(env, "json", {"url": f"{env.url}/fakestore/products"})
+    env.runner.drain()
+    rows = _products(env, cid)
+    with session_scope(env.engine) as s:  # as if the shop named a tracker as an image
+        row = s.get(CatalogueProduct, rows["14"].id)
+        assert row is not None
+        row.image_url = "https://tracker.example/pixel.png"
+        s.add(row)
+    embed = env.embedder.model.get_query_embedding
+
+    def find(tenant: str, question: str) -> list[product_search.ProductCard]:
+        with session_scope(env.engine) as s:
+            return product_search.find_products(s, tenant, question, env.store, embed)
+
+    rows_by_id = {r.id: r for r in rows.values()}
+    cards = find(env.tenant, "a backpack under $50")
+    assert cards and all(rows_by_id[c.id].price <= 50 for c in cards)
+    assert {c.title for c in cards[:2]} == {"Backpack model 14", "Backpack model 28"}
+    by_title = {c.title: c for c in cards}
+    assert by_title["Backpack model 28"].image_url == f"{env.url}/img/28.jpg"
+    assert by_title["Backpack model 14"].image_url == ""  # foreign host dropped
+    assert by_title["Backpack model 28"].price == "$24.95"
+    assert by_title["Backpack model 28"].stock == ""  # the Fake Store shape has no stock
+
+    outdoor = find(env.tenant, "something outdoor below 40")
+    assert outdoor and all(
+        rows_by_id[c.id].category == "outdoor" and rows_by_id[c.id].price <= 40 for c in outdoor
+    )
+    assert find(env.tenant, "a backpack under $5") == []
+    assert find(env.tenant, "What are your opening hours on Sunday?") == []
+    assert find(env.other, "a backpack under $50") == []

@@ -3,6 +3,7 @@ and vectors, a re-sync of an unchanged shop embeds nothing, removed products lea
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -176,6 +177,9 @@ def test_magento_secret_encrypted_auth_failure_and_retry(env: Env) -> None:
         assert cat is not None and cat.status == "failed"
         assert "refused the credentials" in (cat.last_error or "")
     assert len(_products(env, cid)) == 11  # a failed sync keeps what was there
+    with session_scope(env.engine) as s:
+        updates = [e for e in s.exec(select(AuditEvent)) if e.action == "catalogue.updated"]
+    assert len(updates) == 2 and "wrong" not in str([u.diff for u in updates])
 
     # A shop that is down is retried later, not failed at once.
     with session_scope(env.engine) as s:
@@ -255,3 +259,24 @@ def test_product_search_filters_and_cards(env: Env) -> None:
     assert find(env.tenant, "a backpack under $5") == []
     assert find(env.tenant, "What are your opening hours on Sunday?") == []
     assert find(env.other, "a backpack under $50") == []
+
+
+def test_pool_runs_jobs_in_threads_and_worker_kind_is_registered(env: Env) -> None:
+    from app import worker
+
+    assert "catalogue" in worker.KINDS
+    pool = catalogue_sync.CataloguePool(lambda: env.runner, poll_s=0.05)
+    pool.start()
+    try:
+        cid = _create(env, "json", {"url": f"{env.url}/fakestore/products"})
+        pool.wake()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with session_scope(env.engine) as s:
+                cat = s.get(Catalogue, cid)
+                if cat is not None and cat.status == "ready":
+                    break
+            time.sleep(0.05)
+    finally:
+        assert pool.stop(10)
+    assert cat is not None and cat.status == "ready" and pool.release() == 0

@@ -622,6 +622,9 @@ class Catalogue(TenantOwned, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     last_embedded: int = 0  # products embedded by the last sync (0 when nothing changed)
     last_removed: int = 0
+    # The vector space its points live in (`space_key`): after an embedding-model switch
+    # the next sync re-embeds every product instead of trusting the content hashes.
+    index_model: str | None = Field(default=None, max_length=200)
 
 
 class CatalogueProduct(TenantOwned, table=True):

@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("last_error", sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
         sa.Column("last_embedded", sa.Integer(), nullable=False),
         sa.Column("last_removed", sa.Integer(), nullable=False),
+        sa.Column("index_model", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.ForeignKeyConstraint(["tenant_id"], ["tenant.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )

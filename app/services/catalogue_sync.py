@@ -26,7 +26,7 @@ from app.connectors import ConnectorError, ConnectorUnavailable, Product
 from app.db import session_scope
 from app.models import Catalogue, CatalogueJob, CatalogueProduct, JobStatus, utcnow
 from app.rag.ingest import worker_identity
-from app.rag.store import TenantVectorStore, VectorStore
+from app.rag.store import TenantVectorStore, VectorStore, space_key
 from app.rag.types import point_id
 from app.services import catalogues
 from app.services.outbound import OutboundError
@@ -82,6 +82,8 @@ class CatalogueSyncRunner:
         self.engine, self.store, self.embedder = engine, store, embedder
         self.worker_id = worker_id or worker_identity()
         self.stale_after_s = stale_after_s
+        space = getattr(embedder, "vector_space", getattr(embedder, "model_name", ""))
+        self.index_model = space_key(space, store.dim)
 
     # ---- claiming ---------------------------------------------------------------------
 
@@ -97,7 +99,7 @@ class CatalogueSyncRunner:
 
     def claim(self) -> str | None:
         with session_scope(self.engine) as s:
-            catalogues.enqueue_due(s)
+            catalogues.enqueue_due(s, index_model=self.index_model)
         with session_scope(self.engine) as s:
             candidates = s.exec(
                 select(CatalogueJob.id)
@@ -213,7 +215,10 @@ class CatalogueSyncRunner:
                     CatalogueProduct.catalogue_id == catalogue_id,
                 )
             ).all()
-            known = {r.external_id: (r.id, r.content_hash) for r in rows}
+            catalogue = s.get(Catalogue, catalogue_id)
+            same_space = catalogue is not None and catalogue.index_model == self.index_model
+            # Another model's points are not in this collection: then every product is new.
+            known = {r.external_id: (r.id, r.content_hash if same_space else "") for r in rows}
         seen: dict[str, Product] = {}
         for p in fetched.products:
             seen.setdefault(p.external_id, p)  # a shop listing an id twice: the first wins
@@ -247,6 +252,7 @@ class CatalogueSyncRunner:
                 catalogue.last_synced_at = utcnow()
                 catalogue.last_error = None
                 catalogue.last_embedded, catalogue.last_removed = embedded, len(removed)
+                catalogue.index_model = self.index_model
                 catalogue.next_sync_at = catalogues.next_sync(catalogue.schedule, utcnow())
                 s.add(catalogue)
             if job is not None:

@@ -289,17 +289,40 @@ def request_sync(session: Session, tenant_id: str, catalogue_id: str) -> Catalog
     return job
 
 
-def enqueue_due(session: Session, now: datetime | None = None) -> int:
-    """Queue the scheduled syncs that are due (any tenant: the worker's own duty)."""
+def enqueue_due(
+    session: Session, now: datetime | None = None, *, index_model: str | None = None
+) -> int:
+    """Queue the scheduled syncs that are due, and (given the worker's `index_model`) the
+    synced catalogues indexed under another embedding model (any tenant: the worker's duty)."""
     now = now or utcnow()
-    due = session.exec(
-        select(Catalogue).where(
-            col(Catalogue.schedule) != CatalogueSchedule.off.value,
-            col(Catalogue.next_sync_at).is_not(None),
-            col(Catalogue.next_sync_at) <= now,
+    due = list(
+        session.exec(
+            select(Catalogue).where(
+                col(Catalogue.schedule) != CatalogueSchedule.off.value,
+                col(Catalogue.next_sync_at).is_not(None),
+                col(Catalogue.next_sync_at) <= now,
+            )
         )
-    ).all()
+    )
+    if index_model is not None:
+        busy = select(CatalogueJob.catalogue_id).where(
+            col(CatalogueJob.status).in_([JobStatus.queued, JobStatus.running])
+        )
+        due += [
+            c
+            for c in session.exec(
+                select(Catalogue).where(
+                    col(Catalogue.index_model).is_not(None),
+                    col(Catalogue.index_model) != index_model,
+                    col(Catalogue.id).not_in(busy),
+                )
+            )
+            if c not in due
+        ]
     for catalogue in due:
+        if index_model is not None and catalogue.index_model not in (None, index_model):
+            # Queued once: the sync re-embeds everything; a failing one is not re-queued.
+            catalogue.index_model = None
         request_sync(session, catalogue.tenant_id, catalogue.id)
         # Pushed now so that a slow or failing sync is not queued again on every poll.
         catalogue.next_sync_at = next_sync(catalogue.schedule, now)

@@ -35,8 +35,9 @@ from tests.support.loopback_server import LoopbackServer
 class CountingEmbedder:
     """The real local model, counting what it is asked to embed."""
 
-    def __init__(self, model: LocalEmbedder) -> None:
+    def __init__(self, model: LocalEmbedder, vector_space: str = "") -> None:
         self.model, self.calls = model, 0
+        self.vector_space = vector_space or model.vector_space
 
     def get_text_embedding_batch(self, texts: list[str], **kw: object) -> list[list[float]]:
         self.calls += len(texts)
@@ -280,3 +281,16 @@ def test_pool_runs_jobs_in_threads_and_worker_kind_is_registered(env: Env) -> No
     finally:
         assert pool.stop(10)
     assert cat is not None and cat.status == "ready" and pool.release() == 0
+
+
+def test_model_switch_re_embeds_once_and_purge_keeps_products(env: Env) -> None:
+    cid = _create(env, "json", {"url": f"{env.url}/fakestore/products"})
+    env.runner.drain()
+    switched = CountingEmbedder(env.embedder.model, vector_space="another/model")
+    other = CatalogueSyncRunner(env.engine, env.store, switched, worker_id="t3")  # type: ignore[arg-type]
+    assert other.drain() == 1 and switched.calls == 12  # queued by the switch, all re-embedded
+    assert other.drain() == 0  # once
+    from app.services.ingestion import purge_stale_points
+
+    purge_stale_points(env.engine, env.store)
+    assert env.store.count(env.tenant) == 12 and len(_products(env, cid)) == 12

@@ -15,7 +15,7 @@ from app.db import make_engine, session_scope
 from app.services import accounts, catalogues, widgets
 from app.settings import Settings
 from tests.e2e.conftest import AppServer, shot
-from tests.e2e.helpers import sign_up
+from tests.e2e.helpers import assert_no_serious_axe_violations, sign_up
 from tests.support.fake_shops import FakeShops, catalogue
 from tests.support.loopback_server import LoopbackServer
 
@@ -65,6 +65,7 @@ def test_catalogue_tab(app_server: AppServer, browser, shop) -> None:  # type: i
     page.get_by_role("option", name="Every day").click()
     expect(page.get_by_text("Schedule saved.")).to_be_visible()
     shot(page, "catalogues-desktop")
+    assert_no_serious_axe_violations(page, "catalogues", context="main")
 
     page.set_viewport_size({"width": 375, "height": 800})
     page.emulate_media(color_scheme="dark")
@@ -132,4 +133,5 @@ def test_product_cards_in_the_widget(app_server: AppServer, browser, shop) -> No
     view = first.locator(".cc-card-view")
     expect(view).to_have_attribute("href", re.compile(rf"^{re.escape(url)}/"))
     shot(page, "catalogue-product-cards")
+    assert_no_serious_axe_violations(page, "product-cards", context=".cc-cards")
     context.close()

@@ -133,6 +133,7 @@ def add_card() -> rx.Component:
                     variant="soft",
                     type="button",
                     id="catalogue-test",
+                    loading=CatalogueState.testing,
                     on_click=CatalogueState.test_connection,
                 ),
                 rx.button(

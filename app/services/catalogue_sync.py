@@ -258,6 +258,10 @@ class CatalogueSyncRunner:
             if job is not None:
                 job.status, job.error, job.worker_id = JobStatus.done, None, None
                 s.add(job)
+            deleted_meanwhile = catalogue is None
+        if deleted_meanwhile:  # its delete dropped the points it knew of; these came later
+            for row_id in {i for i in ids.values() if i}:
+                store.delete(row_id)
         return SyncOutcome(len(seen), embedded, len(removed), len(fetched.skipped))
 
     def _write_batch(

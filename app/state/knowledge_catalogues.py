@@ -98,17 +98,27 @@ class CatalogueState(AuthState):
         kind = self.draft.get("kind", "json")
         return kind, catalogues.form_config(kind, self.draft)
 
-    @rx.event
-    def test_connection(self):
-        self._require()
-        self.form_error = self.test_message = ""
+    @rx.event(background=True)
+    async def test_connection(self):
+        """Fetch the shop once (up to the connector's timeouts) without holding the page."""
+        async with self:
+            self._require()
+            if self.testing:
+                return
+            self.form_error = self.test_message = ""
+            try:
+                kind, config = self._config()
+            except catalogues.CatalogueError as exc:
+                self.form_error = str(exc)
+                return
+            self.testing = True
         try:
-            kind, config = self._config()
-        except catalogues.CatalogueError as exc:
-            self.form_error = str(exc)
-            return
-        result = catalogues.test_connection(kind, config)
-        self.test_ok, self.test_message = result.ok, result.message
+            result = await asyncio.to_thread(catalogues.test_connection, kind, config)
+        finally:
+            async with self:
+                self.testing = False
+        async with self:
+            self.test_ok, self.test_message = result.ok, result.message
 
     @rx.event
     def add(self):

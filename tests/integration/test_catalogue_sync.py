@@ -294,3 +294,21 @@ def test_model_switch_re_embeds_once_and_purge_keeps_products(env: Env) -> None:
 
     purge_stale_points(env.engine, env.store)
     assert env.store.count(env.tenant) == 12 and len(_products(env, cid)) == 12
+
+
+def test_catalogue_deleted_during_its_sync_leaves_no_points(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cid = _create(env, "json", {"url": f"{env.url}/fakestore/products"})
+    embed = env.embedder.get_text_embedding_batch
+
+    def delete_then_embed(texts: list[str], **kw: object) -> list[list[float]]:
+        # The owner deletes it after the rows are written, before their points are.
+        with session_scope(env.engine) as s:
+            ids = catalogues.delete(s, env.tenant, cid)
+        catalogue_sync.drop_points(env.store, env.tenant, ids)
+        return embed(texts)
+
+    monkeypatch.setattr(env.embedder, "get_text_embedding_batch", delete_then_embed)
+    env.runner.drain()
+    assert env.store.count(env.tenant) == 0 and _products(env, cid) == {}

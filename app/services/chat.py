@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.db import NotFoundError, TenantScope, session_scope
-from app.models import Document, QAPair, Tenant, Widget
+from app.models import Catalogue, Document, QAPair, Tenant, Widget
 from app.rag.answer import ProviderCredentials, Responder, compose_responder
 from app.rag.answer_types import Source, Turn, Usage
 from app.rag.chat import (
@@ -129,7 +129,7 @@ def widget_config(widget: Widget) -> WidgetConfig:
 
 
 def kb_version(session: Session, tenant_id: str, widget: Widget | None) -> str:
-    """Changes whenever the tenant's documents, Q&A pairs or the widget change."""
+    """Changes whenever the tenant's documents, Q&A pairs, catalogues or the widget change."""
     docs = session.exec(
         select(func.count(Document.id), func.max(Document.updated_at)).where(
             Document.tenant_id == tenant_id
@@ -140,7 +140,15 @@ def kb_version(session: Session, tenant_id: str, widget: Widget | None) -> str:
             QAPair.tenant_id == tenant_id
         )
     ).one()
-    return digest(str(docs), str(pairs), widget.updated_at.isoformat() if widget else "")
+    # A catalogue row changes with every sync: answers quoting products follow the shop.
+    shops = session.exec(
+        select(func.count(Catalogue.id), func.max(Catalogue.updated_at)).where(
+            Catalogue.tenant_id == tenant_id
+        )
+    ).one()
+    return digest(
+        str(docs), str(pairs), str(shops), widget.updated_at.isoformat() if widget else ""
+    )
 
 
 def load_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:

@@ -312,3 +312,17 @@ def test_catalogue_deleted_during_its_sync_leaves_no_points(
     monkeypatch.setattr(env.embedder, "get_text_embedding_batch", delete_then_embed)
     env.runner.drain()
     assert env.store.count(env.tenant) == 0 and _products(env, cid) == {}
+
+
+def test_answer_cache_version_follows_catalogue_syncs(env: Env) -> None:
+    from app.services.chat import kb_version
+
+    with session_scope(env.engine) as s:
+        before = kb_version(s, env.tenant, None)
+    cid = _create(env, "json", {"url": f"{env.url}/fakestore/products"})
+    with session_scope(env.engine) as s:
+        queued = kb_version(s, env.tenant, None)
+    env.runner.drain()
+    with session_scope(env.engine) as s:
+        synced = kb_version(s, env.tenant, None)
+    assert len({before, queued, synced}) == 3 and cid

@@ -22,7 +22,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-quick reset clean help
+.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-catalogue bench-quick reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
@@ -103,7 +103,7 @@ format: setup-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format app tests bench
 
-bench: bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl
+bench: bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-catalogue
 
 bench-ingest: setup-dev
 	$(PY) -m bench.ingest
@@ -129,6 +129,10 @@ bench-intents: setup-dev
 bench-crawl: setup-dev
 	$(PY) -m bench.crawl $(BENCH_ARGS)
 
+# Catalogue sync throughput and the no-change re-sync cost (BENCH_ARGS=--quick: 200 products).
+bench-catalogue: setup-dev
+	$(PY) -m bench.catalogue $(BENCH_ARGS)
+
 # CI runs the benchmarks in their quick mode (small sizes, results in bench/results/*_quick.json,
 # not tracked) so that none can rot unnoticed.
 bench-quick: setup-dev chromium
@@ -139,6 +143,7 @@ bench-quick: setup-dev chromium
 	$(PY) -m bench.embed --quick
 	$(PY) -m bench.handoff --quick
 	$(PY) -m bench.crawl --quick
+	$(PY) -m bench.catalogue --quick
 
 migration: setup
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

@@ -12,7 +12,7 @@ from app.api.main import create_api
 from app.api.request_context import RequestContextMiddleware
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
-from app.services import live, webhooks
+from app.services import catalogue_sync, live, webhooks
 from app.services.audit_retention import start_purge_job, stop_purge_job
 from app.services.ingestion import start_workers, stop_workers
 from app.services.mail.worker import start_mail_worker, stop_mail_worker
@@ -51,6 +51,8 @@ async def _lifespan():
     prepare()
     start_workers()
     start_crawl_workers()
+    if get_settings().ingest_workers > 0:  # same switch: app processes without job threads
+        catalogue_sync.start_workers()
     start_mail_worker()
     webhooks.start_webhook_worker()
     if get_settings().redis_url:  # handoff events reach the websockets of every process
@@ -66,6 +68,7 @@ async def _lifespan():
         await finish_running_turns(SHUTDOWN_GRACE_S)
         stop_crawl_workers()
         stop_workers()
+        catalogue_sync.stop_workers()
         stop_mail_worker()
         live.stop_relay()
         webhooks.stop_webhook_worker()

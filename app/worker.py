@@ -1,7 +1,7 @@
 """`python -m app.worker`: a process that runs only durable jobs, no web server.
 
-Job kinds register a pool factory in `KINDS`: ingestion, website crawls and webhook
-deliveries. Each pool claims rows from the database with
+Job kinds register a pool factory in `KINDS`: ingestion, website crawls, catalogue sync
+and webhook deliveries. Each pool claims rows from the database with
 compare-and-set, so any number of these processes can run next to app processes started
 with `INGEST_WORKERS=0`.
 
@@ -86,6 +86,13 @@ def webhook_pool(settings: Settings, threads: int) -> JobPool:
     return WorkerPool(
         lambda: Deliverer(get_engine()), threads=threads, poll_s=5.0, nice=0, name="webhooks"
     )  # type: ignore[arg-type, return-value]
+
+
+@register("catalogue")
+def catalogue_pool(settings: Settings, threads: int) -> JobPool:
+    from app.services.catalogue_sync import CataloguePool, make_runner
+
+    return CataloguePool(make_runner, threads=threads)
 
 
 def requeue_model_switches(settings: Settings) -> None:

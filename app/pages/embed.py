@@ -12,6 +12,7 @@ import reflex as rx
 from app import routes
 from app.components.chat_markdown import chat_markdown
 from app.components.embed_handoff import handoff_panel, person_button, staff_reply
+from app.components.product_cards import product_cards
 from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import ChatItem, Chip, EmbedState
@@ -185,6 +186,7 @@ def _message(item: ChatItem) -> rx.Component:
         ("staff", staff_reply(item)),
         rx.vstack(
             _bubble(_markdown(item.text), False),
+            product_cards(item.cards),
             rx.cond(
                 item.chips.length() > 0,
                 rx.flex(

@@ -12,6 +12,7 @@ from app.components.knowledge_upload import TRUNCATE, stage_badge, upload_card
 from app.components.knowledge_websites import websites_tab
 from app.components.shell import dashboard_page, empty_state, page_header
 from app.components.tables import stacked_on_phones
+from app.pages.knowledge_catalogues import catalogues_tab
 from app.services.documents import MAX_TITLE
 from app.services.qa import MAX_ANSWER, MAX_QUESTION
 from app.state.knowledge import (
@@ -672,8 +673,8 @@ def knowledge() -> rx.Component:
     return rx.vstack(
         page_header(
             "Knowledge",
-            "Documents, websites, pasted text and Q&A pairs your assistant answers from, for "
-            "this workspace only.",
+            "Documents, websites, product catalogues, pasted text and Q&A pairs your assistant "
+            "answers from, for this workspace only.",
         ),
         rx.tabs.root(
             # Wraps onto a second line on phones (like Settings) instead of cutting off.
@@ -682,6 +683,7 @@ def knowledge() -> rx.Component:
                 tab_trigger("Websites", "websites", "globe"),
                 tab_trigger("Paste text", "text", "clipboard-paste"),
                 tab_trigger("Q&A pairs", "qa", "message-circle-question"),
+                tab_trigger("Catalogues", "catalogues", "shopping-bag"),
                 tab_trigger("Test retrieval", "test", "flask-conical"),
                 style={"flex_wrap": "wrap", "max_width": "100%"},
             ),
@@ -689,6 +691,7 @@ def knowledge() -> rx.Component:
             rx.tabs.content(websites_tab(), value="websites", padding_top="16px"),
             rx.tabs.content(text_tab(), value="text", padding_top="16px"),
             rx.tabs.content(qa_tab(), value="qa", padding_top="16px"),
+            rx.tabs.content(catalogues_tab(), value="catalogues", padding_top="16px"),
             rx.tabs.content(test_tab(), value="test", padding_top="16px"),
             value=KnowledgeState.tab,
             on_change=KnowledgeState.set_tab,

@@ -150,6 +150,12 @@ def _payload(chunk: Chunk) -> dict[str, Any]:
         "section": chunk.section,
         "token_count": chunk.token_count,
         **({"url": chunk.url} if chunk.url else {}),
+        # A catalogue product's point also carries what a card shows (price, links, stock).
+        **(
+            {"kind": "product", "product": chunk.extra["product"]}
+            if "product" in chunk.extra
+            else {}
+        ),
     }
 
 
@@ -978,6 +984,8 @@ class TenantVectorStore(BasePydanticVectorStore):
             url=meta.get("url") or None,
             vector=node.get_embedding() if node.embedding is not None else None,
         )
+        if isinstance(meta.get("product"), dict):
+            chunk.extra["product"] = dict(meta["product"])
         if node.node_id != chunk.id:
             # Point ids are uuid5(tenant, document, chunk): a retry overwrites, never duplicates.
             raise ValueError(f"node id {node.node_id} is not the point id of its chunk")

@@ -11,13 +11,13 @@ import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from app.db import NotFoundError, TenantScope, session_scope
-from app.models import Document, QAPair, Tenant, Widget
+from app.models import Catalogue, Document, QAPair, Tenant, Widget
 from app.rag.answer import ProviderCredentials, Responder, compose_responder
 from app.rag.answer_types import Source, Turn, Usage
 from app.rag.chat import (
@@ -31,7 +31,7 @@ from app.rag.chat import (
 )
 from app.rag.llms import ExtractiveLLMResponder, select_responder
 from app.rag.workflow import ChatWorkflow
-from app.services import conversations, handoff_flow, inbox, metrics
+from app.services import conversations, handoff_flow, inbox, metrics, product_search
 from app.services.cache import ANSWER_TTL_S, digest, get_cache
 from app.services.cache import normalize_question as _normalize
 from app.services.credentials import credentials_for, secrets_of
@@ -87,6 +87,8 @@ class TurnSaved:
     result: TurnResult
     conversation_id: str
     message_id: str
+    # Product cards for a product question, from stored catalogue rows (never model text).
+    cards: list[product_search.ProductCard] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -127,7 +129,7 @@ def widget_config(widget: Widget) -> WidgetConfig:
 
 
 def kb_version(session: Session, tenant_id: str, widget: Widget | None) -> str:
-    """Changes whenever the tenant's documents, Q&A pairs or the widget change."""
+    """Changes whenever the tenant's documents, Q&A pairs, catalogues or the widget change."""
     docs = session.exec(
         select(func.count(Document.id), func.max(Document.updated_at)).where(
             Document.tenant_id == tenant_id
@@ -138,7 +140,15 @@ def kb_version(session: Session, tenant_id: str, widget: Widget | None) -> str:
             QAPair.tenant_id == tenant_id
         )
     ).one()
-    return digest(str(docs), str(pairs), widget.updated_at.isoformat() if widget else "")
+    # A catalogue row changes with every sync: answers quoting products follow the shop.
+    shops = session.exec(
+        select(func.count(Catalogue.id), func.max(Catalogue.updated_at)).where(
+            Catalogue.tenant_id == tenant_id
+        )
+    ).one()
+    return digest(
+        str(docs), str(pairs), str(shops), widget.updated_at.isoformat() if widget else ""
+    )
 
 
 def load_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:
@@ -357,6 +367,11 @@ class ChatService:
                 else:
                     yield event
         assert result is not None
+        cards = await asyncio.to_thread(_product_cards, req, question)
+        if cards and not result.answered:
+            # The documents had no answer but the catalogue has products: say so briefly
+            # (stored like this too, so the transcript shows what the visitor saw).
+            result = replace(result, answer=PRODUCTS_LINE)
         message_id = await asyncio.to_thread(self._save, req, draft, question, result, new, overage)
         if standalone and not result.cached and result.answered and not result.notice:
             await asyncio.to_thread(get_cache().set, cache_key, _to_cache(result), ANSWER_TTL_S)
@@ -369,7 +384,7 @@ class ChatService:
             tokens_out=result.usage.tokens_out,
             cost_usd=result.cost_usd,
         )
-        yield TurnSaved(result, conversation_id, message_id)
+        yield TurnSaved(result, conversation_id, message_id, cards)
         if visitor_side and loaded.rules.low_confidence_n > 0:
             escalated = await asyncio.to_thread(
                 self._after_answer, req, conversation_id, loaded.rules
@@ -386,6 +401,21 @@ class ChatService:
         if saved is None:
             raise HandledByStaffError("A person is handling this conversation; message stored.")
         return saved
+
+
+PRODUCTS_LINE = "Here are the products that match what you asked for:"
+
+
+def _product_cards(req: ChatRequest, question: str) -> list[product_search.ProductCard]:
+    """Cards for a product question asked in a widget (the API has no cards to show, so
+    its answers stay unchanged); a failed lookup never costs the answer."""
+    if req.widget_id is None or req.channel not in ("web", "dashboard"):
+        return []
+    try:
+        return product_search.cards_for(req.tenant_id, question)
+    except Exception:
+        log.exception("product cards failed")
+        return []
 
 
 def _to_cache(result: TurnResult) -> dict:

@@ -10,7 +10,14 @@ from sqlalchemy import Engine, or_
 from sqlmodel import col, select
 
 from app.db import get_engine, session_scope
-from app.models import Document, DocumentStatus, IngestJob, JobStatus, Tenant
+from app.models import (
+    CatalogueProduct,
+    Document,
+    DocumentStatus,
+    IngestJob,
+    JobStatus,
+    Tenant,
+)
 from app.rag.embedding import get_embedder
 from app.rag.ingest import IngestConfig, JobRunner, WorkerPool, requeue_orphans
 from app.rag.store import LEGACY_SPACE, VectorStore, space_key
@@ -83,6 +90,10 @@ def purge_stale_points(engine: Engine, store: VectorStore, *, page: int = 1000) 
     for tenant_id in tenants:
         with session_scope(engine) as s:
             known = set(s.exec(select(Document.id).where(Document.tenant_id == tenant_id)))
+            # Catalogue products' points are named by their row ids (app.services.catalogue_sync).
+            known |= set(
+                s.exec(select(CatalogueProduct.id).where(CatalogueProduct.tenant_id == tenant_id))
+            )
         stored: set[str] = set()
         offset: str | None = None
         while True:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import reflex as rx
@@ -60,6 +60,18 @@ class Chip:
 
 
 @dataclass
+class Card:
+    """A product card under an answer, from the stored product row (never model text)."""
+
+    id: str = ""
+    title: str = ""
+    price: str = ""
+    stock: str = ""
+    image_url: str = ""
+    product_url: str = ""
+
+
+@dataclass
 class ChatItem:
     id: str = ""
     role: str = "user"
@@ -68,6 +80,7 @@ class ChatItem:
     feedback: int = 0  # 1, -1, or 0 for none
     notice: str = ""
     author: str = ""  # staff replies: the person's name
+    cards: list[Card] = field(default_factory=list)
 
 
 def _chip_label(source: dict[str, Any]) -> str:
@@ -384,6 +397,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                         text=_render(result.answer, widget),
                         chips=chips_for(result.answer, source_dicts) if widget.citations else [],
                         notice=result.notice or "",
+                        cards=[Card(**asdict(c)) for c in event.cards],
                     )
         except RateLimitedError as exc:
             await self._fail("rate_limited", str(exc))

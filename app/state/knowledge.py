@@ -315,7 +315,9 @@ class KnowledgeState(AuthState):
     def set_tab(self, value: str) -> None:
         self._require()
         self.tab = (
-            value if value in {"documents", "websites", "text", "qa", "test"} else "documents"
+            value
+            if value in {"documents", "websites", "text", "qa", "catalogues", "test"}
+            else "documents"
         )
 
     @rx.event

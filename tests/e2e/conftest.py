@@ -68,7 +68,7 @@ def run_app_server(
         HF_HUB_OFFLINE="1",
         SECRET_KEY=secret_key,
         REFLEX_USE_SYSTEM_BUN="1",
-        # The website-crawl tests serve their sites on loopback.
+        # The website-crawl and catalogue tests serve their sites and shops on loopback.
         CRAWL_ALLOW_PRIVATE_NETWORKS="true",
     )
     if extra_env:

@@ -80,6 +80,16 @@ class FakeShops:
             ]
         )
 
+    async def image(self, request: Request) -> Response:
+        """A product picture (the Fake Store's /img/<id>.jpg links), drawn as SVG."""
+        hue = sum(map(ord, request.path_params["name"])) * 37 % 360
+        svg = (
+            '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="90">'
+            f'<rect width="120" height="90" rx="10" fill="hsl({hue},60%,55%)"/>'
+            '<path d="M40 30h40l6 45H34z" fill="white" opacity=".85"/></svg>'
+        )
+        return Response(svg, media_type="image/svg+xml")
+
     async def items(self, request: Request) -> Response:
         if (gate := await self._gate(request)) is not None:
             return gate
@@ -223,6 +233,7 @@ class FakeShops:
         return Starlette(
             routes=[
                 Route("/fakestore/products", self.fakestore),
+                Route("/img/{name}", self.image),
                 Route("/api/items", self.items),
                 Route("/rest/V1/products", self.magento_products),
                 Route("/rest/{store}/V1/products", self.magento_products),

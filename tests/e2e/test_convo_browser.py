@@ -263,7 +263,8 @@ def test_overview_conversations_and_analytics(app_server: AppServer, browser) ->
     page.get_by_role("radio", name="7 days").click()
     expect(page.locator("#kpi-conversations")).to_have_text("5")
     expect(page.locator("#kpi-tokens")).to_have_text("900")
-    expect(page.locator(".recharts-wrapper")).to_have_count(5, timeout=15_000)
+    # Conversations, messages, tokens, cost, feedback and leads per day (human handoff).
+    expect(page.locator(".recharts-wrapper")).to_have_count(6, timeout=15_000)
     # One bar per day with messages: days 0, 1, 2, 3, 5 ago.
     expect(page.locator("#chart-messages .recharts-bar-rectangle path")).to_have_count(5)
     expect(page.locator("#feedback-figures")).to_contain_text("Helpful: 1")

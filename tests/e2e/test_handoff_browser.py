@@ -285,13 +285,15 @@ def test_nobody_online_offers_the_lead_form_and_tenants_stay_apart(
                 assert widget.escalation["reply_minutes"] == 3
                 assert widget.escalation["button"] == "always"
 
-            # Webhooks: the SSRF rule in the form, then an endpoint's test event and its
-            # delivery log (this server refuses loopback targets, so the attempt fails and
-            # is logged; signed deliveries to a receiver: tests/integration/test_webhooks.py).
+            # Webhooks: the SSRF rule in the form (this server allows private networks for
+            # its loopback test sites, but a metadata address stays refused), then an
+            # endpoint's test event and its delivery log (nothing listens on port 9, so the
+            # attempt fails and is logged; signed deliveries to a receiver:
+            # tests/integration/test_webhooks.py).
             owner.goto(f"{world.app}/settings?tab=webhooks")
-            owner.locator("#webhook-url").fill("http://127.0.0.1:9/hook")
+            owner.locator("#webhook-url").fill("http://169.254.169.254/hook")
             owner.locator("#webhook-add").click()
-            expect(owner.locator("#webhook-error")).to_contain_text("private or local")
+            expect(owner.locator("#webhook-error")).to_contain_text("metadata")
             for scheme in ("light", "dark"):
                 owner.emulate_media(color_scheme=scheme)
                 assert_no_serious_axe_violations(owner, f"handoff-webhooks-{scheme}")

@@ -85,6 +85,17 @@ class Catalogue:
     skipped: list[SkippedRecord] = field(default_factory=list)
     truncated: bool = False  # stopped at MAX_PRODUCTS
 
+    def add(self, parsed: Product | SkippedRecord, max_products: int) -> bool:
+        """Keep a product or note a skip; False once the cap is reached (stop reading)."""
+        if isinstance(parsed, SkippedRecord):
+            self.skipped.append(parsed)
+            return True
+        if len(self.products) >= max_products:
+            self.truncated = True
+            return False
+        self.products.append(parsed)
+        return True
+
 
 class CatalogueConnector(ABC):
     """One shop protocol. `config` holds the owner's settings with secrets already decrypted."""

@@ -112,18 +112,14 @@ class JsonCatalogueConnector(CatalogueConnector):
             items = self._items(body)
             fresh = 0
             for record in items:
-                product_or_skip = self._product(record)
-                if isinstance(product_or_skip, SkippedRecord):
-                    out.skipped.append(product_or_skip)
-                    continue
-                if product_or_skip.external_id in seen:
-                    continue
-                seen.add(product_or_skip.external_id)
-                fresh += 1
-                if len(out.products) >= max_products:
-                    out.truncated = True
+                parsed = self._product(record)
+                if isinstance(parsed, Product):
+                    if parsed.external_id in seen:
+                        continue
+                    seen.add(parsed.external_id)
+                    fresh += 1
+                if not out.add(parsed, max_products):
                     return out
-                out.products.append(product_or_skip)
             # An API that ignores the paging parameters returns the same page forever.
             last_page = len(items) < self.config["page_size"] or (items and not fresh)
             if self.config["paging"] == "none" or not items or last_page:

@@ -92,14 +92,8 @@ class MagentoConnector(CatalogueConnector):
                 raise ConnectorResponseError("expected {items: [...], total_count: N}")
             pages = math.ceil(total / size)
             for record in items:
-                parsed = self._product(record, categories)
-                if isinstance(parsed, SkippedRecord):
-                    out.skipped.append(parsed)
-                    continue
-                if len(out.products) >= max_products:
-                    out.truncated = True
+                if not out.add(self._product(record, categories), max_products):
                     return out
-                out.products.append(parsed)
             page += 1
         return out
 

@@ -159,14 +159,8 @@ class OdooConnector(CatalogueConnector):
             if not isinstance(rows, list):
                 raise ConnectorResponseError("search_read did not return a list")
             for record in rows:
-                parsed = self._product(record)
-                if isinstance(parsed, SkippedRecord):
-                    out.skipped.append(parsed)
-                    continue
-                if len(out.products) >= max_products:
-                    out.truncated = True
+                if not out.add(self._product(record), max_products):
                     return out
-                out.products.append(parsed)
             if len(rows) < size:
                 break
         return out

@@ -53,6 +53,12 @@ class _Handler(BaseHTTPRequestHandler):
             with site.lock:
                 site.inflight -= 1
 
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        with self.server.site.lock:
+            self.server.site.posts.append((self.path, body))
+        self.do_GET()  # recorded and answered like a GET of the same route
+
     def _answer(self, site: HttpSite, path: str) -> None:
         route = site.routes.get(path)
         if route is None:
@@ -87,6 +93,7 @@ class HttpSite:
     def __init__(self, routes: dict[str, Route | RouteFn] | None = None) -> None:
         self.routes: dict[str, Route | RouteFn] = dict(routes or {})
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.posts: list[tuple[str, bytes]] = []  # (path, body) of each POST
         self.connections = 0
         self.inflight = 0
         self.max_inflight = 0

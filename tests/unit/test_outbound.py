@@ -185,3 +185,19 @@ def test_guarded_backend_is_the_transport_backend() -> None:
     with _client() as client:
         assert isinstance(client.transport._pool, httpcore.ConnectionPool)
         assert client.transport._pool._network_backend is client.transport.backend
+
+
+def test_post_is_guarded_not_redirected_and_cuts_a_long_reply(site: HttpSite) -> None:
+    """Webhook deliveries: the same address rules, one request (a redirect is the answer),
+    and a long reply cut at the cap instead of failing the delivery."""
+    site.routes["/hook"] = html("x" * 5000)
+    site.routes["/moved"] = redirect("/hook")
+    with _client() as client, pytest.raises(BlockedURLError, match="loopback"):
+        client.post(f"{site.base}/hook", b"{}")
+    assert site.connections == 0
+    with _client(allow_private=True, max_bytes=1000) as client:
+        answer = client.post(f"{site.base}/hook", b'{"a": 1}')
+        moved = client.post(f"{site.base}/moved", b"{}")
+    assert (answer.status, len(answer.content)) == (200, 1000)
+    assert site.posts == [("/hook", b'{"a": 1}'), ("/moved", b"{}")]
+    assert moved.status == 302 and site.hits("/hook") == 1

@@ -47,14 +47,14 @@ def nav_link(label: str, href: str, icon: str) -> rx.Component:
     path = rx.State.router.url.path
     badge = (
         rx.cond(
-            PresenceState.waiting_badge > 0,
+            PresenceState.unread_badge > 0,
             rx.badge(
-                PresenceState.waiting_badge.to_string(),
+                PresenceState.unread_badge.to_string(),
                 color_scheme="amber",
                 high_contrast=True,
                 radius="full",
                 id="inbox-badge",
-                aria_label=PresenceState.waiting_badge.to_string() + " waiting",
+                aria_label=PresenceState.unread_badge.to_string() + " unread",
             ),
         )
         if href == routes.INBOX

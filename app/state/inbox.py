@@ -21,6 +21,7 @@ from app.services.conversations import messages as conversation_messages
 from app.services.inbox import InboxError, OwnedByOtherError
 from app.state import live as live_push
 from app.state.auth import AuthState
+from app.state.presence import PresenceState
 
 VIEW_LABELS = {
     "waiting": "Waiting",
@@ -184,6 +185,7 @@ class InboxState(AuthState):
         self._reload_list(ident)
         self._reload_conversation(ident, mark_read=True)
         live_push.follow(self, live.inbox_topic(ident.tenant_id))
+        return PresenceState.refresh_badge
 
     async def _live_update(self, event: live.LiveEvent) -> None:
         ident = self._identity()
@@ -218,6 +220,7 @@ class InboxState(AuthState):
         self.selected, self.action_error, self.reply = conversation_id[:32], "", ""
         self._reload_conversation(ident, mark_read=True)
         self._reload_list(ident)
+        return PresenceState.refresh_badge
 
     @rx.event
     def close_conversation(self):

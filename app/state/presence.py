@@ -20,7 +20,8 @@ from app.state.auth import AuthState
 
 
 class PresenceState(AuthState):
-    waiting_badge: int = 0
+    # Conversations waiting or mine with visitor messages staff have not opened yet.
+    unread_badge: int = 0
     # Time of this tab's last heartbeat: a loop is alive while it is recent (a flag could
     # stay set forever in a persisted state after a process died mid-loop).
     _beat_at: float = 0.0
@@ -31,8 +32,16 @@ class PresenceState(AuthState):
             return False
         with session_scope() as session:
             presence.heartbeat(session, ident.tenant_id, ident.user_id)
-            self.waiting_badge = inbox.counts(session, ident.tenant_id, ident.user_id).waiting
+            self.unread_badge = inbox.counts(session, ident.tenant_id, ident.user_id).unread
         return True
+
+    @rx.event
+    def refresh_badge(self):
+        """After staff open a conversation (it is read now), without waiting for a beat."""
+        ident = self._identity()
+        if ident is not None:
+            with session_scope() as session:
+                self.unread_badge = inbox.counts(session, ident.tenant_id, ident.user_id).unread
 
     async def _live_update(self, event: live.LiveEvent) -> None:
         ident = self._identity()
@@ -40,7 +49,7 @@ class PresenceState(AuthState):
             live_push.unfollow(self)
             return
         with session_scope() as session:
-            self.waiting_badge = inbox.counts(session, ident.tenant_id, ident.user_id).waiting
+            self.unread_badge = inbox.counts(session, ident.tenant_id, ident.user_id).unread
 
     @rx.event(background=True)
     async def keep_alive(self):

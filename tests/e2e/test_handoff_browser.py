@@ -110,9 +110,11 @@ def test_visitor_reaches_a_person_and_back_to_the_bot(world: SimpleNamespace, br
         # The staff tab learns about it over its websocket: no reload.
         row = staff.locator(".inbox-row")
         expect(row).to_have_count(1)
-        expect(staff.locator("#inbox-badge")).to_have_text("1")
+        expect(staff.locator("#inbox-badge")).to_have_text("1")  # unread
         row.click()
         expect(staff.locator("#inbox-visitor-page")).to_contain_text(world.host)
+        # Opened, so read: the badge goes although the conversation still waits.
+        expect(staff.locator("#inbox-badge")).to_have_count(0)
         staff.locator("#inbox-take-over").click()
         expect(staff.locator("#inbox-hand-back")).to_be_visible()
 

@@ -154,6 +154,11 @@ def _candidates(session: Session, tenant_id: str, query: ProductQuery) -> list[s
     return list(session.exec(stmt.limit(MAX_FILTERED_IDS)))
 
 
+def has_products(session: Session, tenant_id: str) -> bool:
+    query = select(CatalogueProduct.id).where(CatalogueProduct.tenant_id == tenant_id).limit(1)
+    return session.exec(query).first() is not None
+
+
 def find_products(
     session: Session,
     tenant_id: str,
@@ -166,10 +171,7 @@ def find_products(
     """Cards for a product question, best first; [] when it is not one (or nothing fits).
 
     `store` is the process's VectorStore, `embed_query` a callable text -> vector."""
-    has_products = session.exec(
-        select(CatalogueProduct.id).where(CatalogueProduct.tenant_id == tenant_id).limit(1)
-    ).first()
-    if has_products is None:
+    if not has_products(session, tenant_id):
         return []
     categories = list(
         session.exec(
@@ -211,6 +213,8 @@ def cards_for(tenant_id: str, question: str) -> list[ProductCard]:
     from app.services.vectors import get_store, query_embedder
 
     with session_scope() as session:
+        if not has_products(session, tenant_id):
+            return []  # most workspaces: no catalogue, so no store or embedding work at all
         return find_products(
             session, tenant_id, question, get_store(), query_embedder().embed_query
         )

@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.models import AuditEvent
+from app.rls import BYPASS_KEY, TENANT_KEY
 
 MASK = "••••"
 _DEFERRED = "audit_deferred"
@@ -169,7 +170,10 @@ def _write_deferred(session: OrmSession, transaction: Any) -> None:
     pending = session.info.pop(_DEFERRED)
     for bind, args, changes in pending:
         factory = sessionmaker(bind=bind, class_=Session, expire_on_commit=False)
-        with factory() as own:
+        tenant_id = args[0]
+        # Row-level security: the event's own workspace, or none at all (an unknown email).
+        info = {TENANT_KEY: tenant_id} if tenant_id else {BYPASS_KEY: "audit without workspace"}
+        with factory(info=info) as own:
             record(own, *args, **changes)
             own.commit()
 

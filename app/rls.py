@@ -81,8 +81,15 @@ def _sync(session: Session) -> None:
 
 def bind_tenant(session: Session, tenant_id: str) -> None:
     """Make `tenant_id` the tenant of this session's transactions (the last scope wins)."""
-    if session.info.get(TENANT_KEY) == tenant_id:
+    previous = session.info.get(TENANT_KEY)
+    if previous == tenant_id:
         return
+    if (
+        previous
+        and (session.new or session.dirty or session.deleted)
+        and session.get_bind().dialect.name == "postgresql"
+    ):
+        session.flush()  # what the previous tenant's scope added is written as that tenant
     session.info[TENANT_KEY] = tenant_id
     _sync(session)
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.models import AuditEvent
-from app.rls import BYPASS_KEY, TENANT_KEY
+from app.rls import BYPASS_KEY, TENANT_KEY, bind_tenant, cross_tenant
 
 MASK = "••••"
 _DEFERRED = "audit_deferred"
@@ -139,7 +139,24 @@ def record(
         diff=diff(before, after),
     )
     session.add(row)
+    _fit_row_level_security(session, row.tenant_id)
     return row
+
+
+def _fit_row_level_security(session: Session, tenant_id: str | None) -> None:
+    """The event is written with the change it describes, whatever tenant the session is
+    bound to (app/rls.py): an unbound session takes the event's workspace; an event of another
+    workspace or of none (a sign-in before any workspace is known) is flushed under the
+    bypass, so the audit trail never depends on which scope ran last."""
+    bound = session.info.get(TENANT_KEY)
+    if session.info.get(BYPASS_KEY) or (tenant_id and bound == tenant_id):
+        return
+    if tenant_id and not bound:
+        bind_tenant(session, tenant_id)
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        with cross_tenant(session, "audit event of another or no workspace"):
+            session.flush()
 
 
 def record_regardless(

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app import security
+from app.db import cross_tenant
 from app.models import (
     TENANT_TABLES,
     ApiKey,
@@ -175,18 +176,20 @@ def change_password(
     user.password_hash = security.hash_password(new)
     session.add(user)
     now = utcnow()
-    others = session.exec(
-        select(AuthSession).where(
-            AuthSession.user_id == user_id,
-            col(AuthSession.id) != keep_session_id,
-            col(AuthSession.revoked_at).is_(None),
-        )
-    ).all()
-    for row in others:
-        row.revoked_at = now
-        row.token_hash = None
-        row.code_hash = None
-        session.add(row)
+    with cross_tenant(session, "revoke a user's other sessions in every workspace"):
+        others = session.exec(
+            select(AuthSession).where(
+                AuthSession.user_id == user_id,
+                col(AuthSession.id) != keep_session_id,
+                col(AuthSession.revoked_at).is_(None),
+            )
+        ).all()
+        for row in others:
+            row.revoked_at = now
+            row.token_hash = None
+            row.code_hash = None
+            session.add(row)
+        session.flush()
     audit.record(
         session,
         tenant_id,

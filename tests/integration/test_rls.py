@@ -144,22 +144,23 @@ def test_raw_queries_see_no_rows_without_the_setting_and_one_tenant_with_it(worl
 
 def test_writes_naming_another_tenant_are_refused(world: World) -> None:
     with world.app.connect() as conn:
-        with pytest.raises(sa_exc.ProgrammingError, match="row-level security"):
-            with conn.begin():
-                conn.execute(text("SELECT set_config('app.tenant_id', :a, true)"), {"a": world.a})
-                conn.execute(
-                    text(
-                        "INSERT INTO widget SELECT * FROM json_populate_record(NULL::widget, "
-                        "(SELECT to_jsonb(w) || jsonb_build_object('id', 'x' || substr(w.id, 2), "
-                        "'tenant_id', CAST(:b AS text)) FROM widget w LIMIT 1)::json)"
-                    ),
-                    {"b": world.b},
-                )
+        with pytest.raises(sa_exc.ProgrammingError, match="row-level security"), conn.begin():
+            conn.execute(text("SELECT set_config('app.tenant_id', :a, true)"), {"a": world.a})
+            conn.execute(
+                text(
+                    "INSERT INTO widget SELECT * FROM json_populate_record(NULL::widget, "
+                    "(SELECT to_jsonb(w) || jsonb_build_object('id', 'x' || substr(w.id, 2), "
+                    "'tenant_id', CAST(:b AS text)) FROM widget w LIMIT 1)::json)"
+                ),
+                {"b": world.b},
+            )
         with conn.begin():
             conn.execute(text("SELECT set_config('app.tenant_id', :a, true)"), {"a": world.a})
-            with pytest.raises(sa_exc.ProgrammingError, match="row-level security"):
-                with conn.begin_nested():
-                    conn.execute(text("UPDATE widget SET tenant_id = :b"), {"b": world.b})
+            with (
+                pytest.raises(sa_exc.ProgrammingError, match="row-level security"),
+                conn.begin_nested(),
+            ):
+                conn.execute(text("UPDATE widget SET tenant_id = :b"), {"b": world.b})
             # B's rows cannot be touched from A's transaction: zero rows, not an error.
             gone = conn.execute(text("DELETE FROM widget WHERE tenant_id = :b"), {"b": world.b})
             assert gone.rowcount == 0

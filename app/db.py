@@ -105,12 +105,15 @@ def set_engine(engine: Engine | None) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None, *, system: str | None = None) -> Iterator[Session]:
+def session_scope(
+    engine: Engine | None = None, *, system: str | None = None, info: dict[str, Any] | None = None
+) -> Iterator[Session]:
     """A unit of work: commits on success, rolls back on error. `system="why"` opens it
     cross-tenant (the row-level policy lifted for the whole unit): only for work that is
-    about no one tenant (a job claim, a purge, a lookup by a global secret)."""
+    about no one tenant (a job claim, a purge, a lookup by a global secret). `info` seeds
+    `session.info` (tests)."""
     factory = sessionmaker(bind=engine or get_engine(), class_=Session, expire_on_commit=False)
-    session = factory(info={BYPASS_KEY: system} if system else None)
+    session = factory(info={**(info or {}), **({BYPASS_KEY: system} if system else {})})
     try:
         yield session
         session.commit()

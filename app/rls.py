@@ -32,6 +32,10 @@ from sqlalchemy.orm import Session
 
 TENANT_KEY = "rls_tenant_id"
 BYPASS_KEY = "rls_bypass"
+# Tests only: a session the test itself opened to look at the database reads across tenants
+# while no scope has bound a tenant (tests/conftest.py); once a service binds one, the
+# policy applies to the rest of that session like anywhere else.
+INSPECT_KEY = "rls_test_inspection"
 POLICY = "tenant_isolation"
 # The policy expression, shared by the migration and the test that checks every table has it.
 POLICY_EXPR = (
@@ -43,12 +47,16 @@ _SET = text(
 )
 
 
+def _bypassed(info: dict[str, Any]) -> bool:
+    return bool(info.get(BYPASS_KEY) or (info.get(INSPECT_KEY) and not info.get(TENANT_KEY)))
+
+
 def _apply(connection: Connection, info: dict[str, Any]) -> None:
     connection.execute(
         _SET,
         {
             "tenant": info.get(TENANT_KEY) or "",
-            "bypass": "on" if info.get(BYPASS_KEY) else "off",
+            "bypass": "on" if _bypassed(info) else "off",
         },
     )
 
@@ -57,8 +65,34 @@ def _apply(connection: Connection, info: dict[str, Any]) -> None:
 def _set_tenant_on_begin(session: Session, _transaction: Any, connection: Connection) -> None:
     if connection.dialect.name != "postgresql":
         return
-    if session.info.get(TENANT_KEY) or session.info.get(BYPASS_KEY):
+    if session.info.get(TENANT_KEY) or _bypassed(session.info):
         _apply(connection, session.info)
+
+
+class UnscopedQueryError(RuntimeError):
+    """(STRICT mode, tests) An ORM query touched a tenant table in a session bound to no
+    tenant and not cross-tenant: on PostgreSQL it would silently see no rows."""
+
+
+# Tests turn this on when they run as the non-superuser role: a query that row-level security
+# would silently empty fails loudly instead (production keeps the silent, safe behaviour).
+STRICT = False
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_unscoped(state: Any) -> None:
+    info = state.session.info
+    if not STRICT or info.get(TENANT_KEY) or _bypassed(info):
+        return
+    tenant_tables = [m.class_.__name__ for m in state.all_mappers if _tenant_owned(m)]
+    if tenant_tables and state.session.get_bind().dialect.name == "postgresql":
+        raise UnscopedQueryError(
+            f"query on {', '.join(tenant_tables)} without a TenantScope or cross_tenant()"
+        )
+
+
+def _tenant_owned(mapper: Any) -> bool:
+    return "tenant_id" in mapper.columns
 
 
 def _live_connection(session: Session) -> Connection | None:

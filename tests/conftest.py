@@ -34,6 +34,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from sqlalchemy import Engine, text  # noqa: E402
 
 from app import db as app_db  # noqa: E402
+from app import rls as app_rls  # noqa: E402
 from app.services.throttle import reset_login_throttle  # noqa: E402
 from app.settings import reset_settings_cache  # noqa: E402
 
@@ -65,6 +66,28 @@ def _fresh_singletons() -> Iterator[None]:
 
 
 _app_role_ready = False
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+_app_session_scope = app_db.session_scope
+
+
+def _session_scope_for_tests(engine: Engine | None = None, **kwargs: object):  # type: ignore[no-untyped-def]
+    """`session_scope` as the app has it, except for a session a test opens itself to look at
+    the database: that one reads across tenants until a service in it binds a tenant
+    (app/rls.py INSPECT_KEY). Sessions the app opens, and what services do once bound, meet
+    the policies like in production."""
+    import sys
+
+    caller = sys._getframe(1).f_code.co_filename
+    if caller.startswith(_TESTS_DIR):
+        kwargs["info"] = {**(kwargs.get("info") or {}), app_rls.INSPECT_KEY: True}  # type: ignore[dict-item]
+    return _app_session_scope(engine, **kwargs)  # type: ignore[arg-type]
+
+
+if PG_AS_APP_ROLE:
+    # Installed before any test module imports it (`from app.db import session_scope`).
+    app_db.session_scope = _session_scope_for_tests  # type: ignore[assignment]
+    # A query that row-level security would silently empty fails loudly instead.
+    app_rls.STRICT = True
 
 
 def _ensure_app_role(admin: Engine) -> None:

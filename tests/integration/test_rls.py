@@ -17,10 +17,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy import exc as sa_exc
 
 from app import db as app_db
-from app.db import TenantScope, cross_tenant, session_scope
+from app import rls
+from app.db import TenantScope, cross_tenant
 from app.models import Widget
 from app.rls import POLICY
 from app.services import accounts, api_keys, documents, leads, widgets
+from tests.conftest import _app_session_scope as session_scope  # the app's, not the test one
 from tests.conftest import _as_app_role, _postgres_engine, _postgres_engine_admin
 
 
@@ -193,3 +195,19 @@ def test_the_orm_path_binds_the_scope_tenant_and_the_bypass_is_scoped(world: Wor
         s.rollback()
     with session_scope(world.app, system="test: a whole unit cross-tenant") as s:
         assert s.execute(text("SELECT count(*) FROM widget")).scalar_one() == 2
+
+
+def test_strict_mode_makes_an_unscoped_orm_query_loud(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the test suite runs with (tests/conftest.py): a query that row-level security
+    would silently empty raises instead, so a forgotten scope cannot pass a test."""
+    from sqlmodel import select
+
+    monkeypatch.setattr(rls, "STRICT", True)
+    with session_scope(world.app) as s:
+        with pytest.raises(rls.UnscopedQueryError, match="Widget"):
+            s.exec(select(Widget)).all()
+        assert len(TenantScope(s, world.b).all(Widget)) == 1
+    with session_scope(world.app) as s, cross_tenant(s, "test"):
+        assert len(s.exec(select(Widget)).all()) == 2

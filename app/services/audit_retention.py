@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, col
 
-from app.db import session_scope
+from app.db import cross_tenant, session_scope
 from app.models import AuditEvent, utcnow
 from app.settings import get_settings
 
@@ -29,9 +29,10 @@ def purge_expired(session: Session, days: int | None = None, now: datetime | Non
     """Delete events older than the retention period; returns how many went."""
     keep_days = days if days is not None else get_settings().audit_retention_days
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
-    result = session.exec(  # type: ignore[call-overload]
-        delete(AuditEvent).where(col(AuditEvent.created_at) < cutoff)
-    )
+    with cross_tenant(session, _CROSS_TENANT):
+        result = session.exec(  # type: ignore[call-overload]
+            delete(AuditEvent).where(col(AuditEvent.created_at) < cutoff)
+        )
     return int(result.rowcount or 0)
 
 

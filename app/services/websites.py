@@ -243,6 +243,7 @@ def page_rows(
 
 def counts(session: Session, tenant_id: str, website_id: str) -> dict[str, int]:
     """Pages by the status a person sees, in one grouped query (the page polls it)."""
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     out = {k: 0 for k in ("queued", "fetched", "indexed", "skipped", "failed")}
     query = (
         select(WebPage.status, Document.status, func.count())

@@ -65,7 +65,7 @@ def _seed(engine: Engine, email: str, workspace: str) -> str:
     return tenant_id
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     schema = f"r_{uuid.uuid4().hex[:12]}"
     owner = _postgres_engine(schema)
@@ -211,3 +211,39 @@ def test_strict_mode_makes_an_unscoped_orm_query_loud(
         assert len(TenantScope(s, world.b).all(Widget)) == 1
     with session_scope(world.app) as s, cross_tenant(s, "test"):
         assert len(s.exec(select(Widget)).all()) == 2
+
+
+def test_downgrade_removes_the_policies_and_upgrade_restores_them() -> None:
+    from alembic.config import Config
+
+    from alembic import command
+
+    schema = f"r_{uuid.uuid4().hex[:12]}"
+    owner = _postgres_engine(schema)
+    url = owner.url.render_as_string(hide_password=False)
+    cfg = Config(str(app_db.ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(app_db.ROOT / "alembic"))
+    cfg.attributes["database_url"] = url
+
+    def policies() -> int:
+        with owner.connect() as conn:
+            return conn.execute(
+                text("SELECT count(*) FROM pg_policies WHERE schemaname = :s AND policyname = :p"),
+                {"s": schema, "p": POLICY},
+            ).scalar_one()
+
+    try:
+        command.upgrade(cfg, "head")
+        with owner.connect() as conn:
+            tables = _tenant_tables(conn, schema)
+        assert policies() == len(tables) >= 25
+        command.downgrade(cfg, "-1")  # 0013 is the last revision
+        assert policies() == 0
+        command.upgrade(cfg, "head")
+        assert policies() == len(tables)
+    finally:
+        owner.dispose()
+        admin = _postgres_engine_admin()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

@@ -15,12 +15,12 @@ import reflex as rx
 from app import routes
 from app.connectors import CONNECTORS
 from app.db import NotFoundError, session_scope
-from app.services import accounts, catalogue_sync, catalogues
+from app.services import catalogue_sync, catalogues
 from app.services.vectors import get_store
-from app.state.auth import AuthState, _cookie_token
+from app.state.auth import AuthState
 from app.state.insights_views import when
+from app.state.polling import poll_while_active
 
-POLL_INTERVAL_S = 1.0
 ACTIVE = {"new", "queued", "syncing"}
 SECRET_KEYS = ("auth_value", "token", "password", "api_key")
 
@@ -64,12 +64,6 @@ def _rows(tenant_id: str) -> list[CatalogueRow]:
             )
             for c in catalogues.list_catalogues(session, tenant_id)
         ]
-
-
-def _tenant_for_cookie(cookie: str) -> str | None:
-    with session_scope() as session:
-        ident = accounts.identity_for_token(session, _cookie_token(cookie))
-        return ident.tenant_id if ident else None
 
 
 class CatalogueState(AuthState):
@@ -199,24 +193,14 @@ class CatalogueState(AuthState):
     @rx.event(background=True)
     async def watch(self):
         """Refresh the list every second while a sync is queued or running."""
-        async with self:
-            if self.watching:
-                return
-            self.watching = True
-        try:
-            while True:
-                await asyncio.sleep(POLL_INTERVAL_S)
-                async with self:
-                    cookie = self.router.headers.cookie
-                    on_page = self.router.url.path.rstrip("/") == routes.KNOWLEDGE
-                tenant_id = await asyncio.to_thread(_tenant_for_cookie, cookie)
-                if tenant_id is None or not on_page:
-                    break
-                rows = await asyncio.to_thread(_rows, tenant_id)
-                async with self:
-                    self.rows = rows
-                if not any(r.status in ACTIVE for r in rows):
-                    break
-        finally:
-            async with self:
-                self.watching = False
+        await poll_while_active(
+            self,
+            routes.KNOWLEDGE,
+            lambda: None,
+            lambda tenant_id, _: _rows(tenant_id),
+            self._apply_rows,
+        )
+
+    def _apply_rows(self, rows: list[CatalogueRow]) -> bool:
+        self.rows = rows
+        return any(r.status in ACTIVE for r in rows)

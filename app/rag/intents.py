@@ -35,6 +35,7 @@ class Intent:
     whole_message: bool = False  # rules must cover the whole message (greetings, thanks)
     reply: str = ""  # canned reply; empty when an action handles it
     action: str | None = None  # e.g. "order_status", "search_products", "handoff"
+    keywords: tuple[str, ...] = ()  # owner-typed words or phrases; a whole-word match decides
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,10 @@ class IntentClassifier:
         self._rules = [
             (i.name, [re.compile(r, re.IGNORECASE) for r in i.rules], i.whole_message)
             for i in self.intents
+        ] + [
+            (i.name, [_keyword(k) for k in i.keywords if k.strip()], False)
+            for i in self.intents
+            if i.keywords
         ]
         self._index: _Index | None = None
         self._lock = threading.Lock()
@@ -339,6 +344,12 @@ class IntentClassifier:
         if score < self.threshold:
             return IntentMatch(None, score, "none", runner_up=name)
         return IntentMatch(name, score, "similarity", runner_up=runner_up)
+
+
+def _keyword(phrase: str) -> re.Pattern[str]:
+    """A literal word or phrase (spaces match any whitespace), on word boundaries."""
+    words = [re.escape(w) for w in phrase.split()]
+    return re.compile(r"(?<!\w)" + r"\s+".join(words) + r"(?!\w)", re.IGNORECASE)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -16,8 +16,8 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-# The middle of the best range on the tune split of bench/intent_set (bench/intents.py
-# prints the sweep: 0.525-0.65 all at 0.935).
+# Best on the tune split of bench/intent_set after the rules were revised (bench/intents.py
+# prints the sweep); reported on the blind holdout v2.
 DEFAULT_THRESHOLD = 0.6
 MAX_INTENT_WORDS = 30  # intents are short requests; a longer message goes to the LLM
 
@@ -52,13 +52,29 @@ def _words(*alternatives: str) -> str:
 
 _HELLO = (
     r"(?:hi+|hello+|helo|hey+|hiya|howdy|yo|sup|greetings|hola|bonjour|hallo|salut|ciao"
-    r"|good (?:morning|afternoon|evening|day)|morning)"
+    r"|good (?:morning|afternoon|evening|day)|morning|evening)"
 )
 _THANKS = (
     r"(?:thanks?(?: you)?(?: so much| a lot| again| kindly)?|thank u|thx|ty|tysm"
     r"|cheers(?: mate)?|merci|danke|gracias|much appreciated|appreciate it|many thanks)"
 )
 _FILLER = r"(?:ok(?:ay)?|great|perfect|awesome|brilliant|nice|cool|super)"
+# What may follow a greeting and still leave it a greeting ("hey there, hope you're well").
+_PLEASANTRY = (
+    r"(?:how are (?:you|u)(?: doing)?(?: today)?|hope (?:you'?re|you are|all is) (?:well|good|ok)"
+    r"|(?:is )?any(?:one|body) (?:there|here|around|available|online)"
+    r"|(?:is )?(?:this|the) (?:chat|bot|thing) (?:working|on|live)"
+    r"|i (?:need|could use) (?:some |a little )?help|can (?:you|u|someone) help(?: me)?"
+    r"|to you|nice to meet you|what'?s up|how'?s it going)"
+)
+# Things visitors ask for that are not products (so "I want a refund" is not a search).
+_NOT_PRODUCTS = (
+    r"(?:refund|return|exchange|discount|coupon|promo|voucher|code|receipt|invoice|password"
+    r"|account|login|human|person|agent|operator|manager|callback|call|word|quote|answer"
+    r"|help|question|problem|complaint|job|opening|hours|policy|warranty|shipping|delivery"
+    r"|order|information|info|update|news|way|new password|chance|moment|minute)"
+)
+_WHO = r"(?:there|all|team|bot|everyone|everybody|folks|guys|friends|chat|you)"
 
 DEFAULT_INTENTS: tuple[Intent, ...] = (
     Intent(
@@ -101,6 +117,13 @@ DEFAULT_INTENTS: tuple[Intent, ...] = (
             r"^\s*(?:an? |real )?(?:human|agent|operator|representative)(?: please)?[\s!.?]*$",
             _words("escalate", "call me back", "callback"),
             _words("real", "actual", "live") + r"\s+" + _words("person", "human", "agent"),
+            _words("want", "need", "get", "prefer", "give me", "is there", "have")
+            + r".{0,20}"
+            + _words("an? human", "a person", "an? agent", "an? operator", "staff member"),
+            r"\bany(?:one|body)\s+(?:from|in|on)\s+(?:the|your)\s+(?:team|staff|support)\b",
+            _words("human", "person", "agent", "someone")
+            + r"\s+on the\s+"
+            + _words("line", "phone"),
         ),
         action="handoff",
     ),
@@ -143,6 +166,16 @@ DEFAULT_INTENTS: tuple[Intent, ...] = (
             _words("where(?:'?s| is)", "track(?:ing)?", "status of", "check")
             + r".{0,20}"
             + _words("order", "package", "parcel", "shipment", "delivery"),
+            # An order named by its number: "order #1234", "order number 55", "my order 7781".
+            r"\b(?:order|parcel|package)\s*(?:#|no\.?\s*|number\s*)\s*[A-Za-z]{0,3}\d{2,}",
+            r"\bmy\s+order\s+#?[A-Za-z]{0,3}\d{3,}",
+            _words("what happened to", "any news (?:on|about)", "news on")
+            + r".{0,20}"
+            + _words("order", "package", "parcel", "delivery", "shipment", "stuff", "purchase"),
+            _words("order", "package", "parcel", "shipment", "delivery", "purchase")
+            + r".{0,30}"
+            + _words("left", "leave", "come", "coming", "arrive", "arriving", "sent", "late"),
+            r"\bwhere(?:'?s| is| are)\s+my\s+(?:stuff|things|items?|goods|order|package|parcel)\b",
         ),
         action="order_status",
     ),
@@ -170,6 +203,10 @@ DEFAULT_INTENTS: tuple[Intent, ...] = (
             _words("are you", "is the (?:store|shop)", "when do you", "what time do you")
             + r".{0,12}"
             + _words("open", "close", "closed"),
+            r"\bwhen can (?:i|we) (?:reach|contact|call|visit|talk to|chat with)"
+            r" (?:you|the (?:team|shop|store|office))\b",
+            r"\b(?:until|till) what time\b",
+            r"\b(?:your|ur|the (?:shop|store)'?s?) hours\b",
             _words("when", "what time")
             + r".{0,30}"
             + _words("support", "customer service", "you", "store", "shop", "office", "team")
@@ -214,6 +251,15 @@ DEFAULT_INTENTS: tuple[Intent, ...] = (
             r"\b(?:under|below|less than|cheaper than)\s*[$€£]?\s*\d",
             _words("do you (?:sell|stock|carry)", "have you got", "got any") + r"\s+\w",
             r"\bwhat\b.{1,30}\bdo you (?:sell|carry|stock)\b",
+            r"\b(?:are|is) (?:in stock|on sale|on offer|in the sale)\b",
+            r"\b(?:any|some) \w+(?: \w+)? (?:in stock|on sale|in the sale)\b",
+            r"\b(?:do you have|have you got|are there) (?:any|some) (?!" + _NOT_PRODUCTS + r")\w+",
+            r"\b(?:i'?d like|i would like|i want|i need|i'?m after)(?: to (?:see|buy|get|order))?"
+            r" (?:an?|some|your|new) (?!" + _NOT_PRODUCTS + r")\w+",
+            r"\bdo you have (?!an?\b|the\b|your\b|any\b|some\b|"
+            + _NOT_PRODUCTS
+            + r")(?:\w+ ){0,2}\w+s\b",
+            r"^\s*any(?:thing)? (?:good )?for \w+",
         ),
         action="search_products",
     ),
@@ -235,7 +281,8 @@ DEFAULT_INTENTS: tuple[Intent, ...] = (
         rules=(
             rf"^\s*(?:{_FILLER}[\s,!.]*)?{_THANKS}[\s,!.:)]*(?:bye)?[\s!.]*$",
             # "Thanks for the quick answer", "that's helpful, thanks!": short, no question.
-            rf"^(?=[^?]*$)(?=(?:\S+\s+){{0,7}}\S+\s*$)(?:{_THANKS}\b.*|.*\b{_THANKS}[\s!.:)]*)$",
+            rf"^(?=[^?]*$)(?=(?:\S+\s+){{0,7}}\S+\s*$)"
+            rf"(?:(?:{_FILLER}[\s,!.]*)?{_THANKS}\b.*|.*\b{_THANKS}[\s!.:)]*)$",
         ),
         whole_message=True,
         reply="You're welcome! Anything else I can help with?",
@@ -256,7 +303,7 @@ DEFAULT_INTENTS: tuple[Intent, ...] = (
             "hi team",
             "is anybody there",
         ),
-        rules=(rf"^\s*{_HELLO}(?: there| all| team| bot| everyone)?[\s,!.:)?]*$",),
+        rules=(rf"^\s*{_HELLO}(?:,? {_WHO})*[\s,!.:)?]*(?:{_PLEASANTRY}[\s,!.:)?]*)?$",),
         whole_message=True,
         reply="Hello! How can I help you today?",
     ),
@@ -330,7 +377,7 @@ class IntentClassifier:
 
     def classify(self, message: str) -> IntentMatch:
         words = message.split()
-        text = " ".join(words)
+        text = normalize(" ".join(words))
         if not text or len(words) > MAX_INTENT_WORDS:
             return IntentMatch(None, 0.0, "none")
         ruled = self.rule_match(text)
@@ -344,6 +391,108 @@ class IntentClassifier:
         if score < self.threshold:
             return IntentMatch(None, score, "none", runner_up=name)
         return IntentMatch(name, score, "similarity", runner_up=runner_up)
+
+
+# ---- normalisation: chat spelling and one-letter typos of the words intents turn on --------
+
+_SLANG = {
+    "u": "you", "ur": "your", "r": "are", "pls": "please", "plz": "please", "wat": "what",
+    "wheres": "where's", "whats": "what's", "whens": "when's", "im": "i'm", "thnx": "thanks",
+    "thanx": "thanks", "thnks": "thanks", "ty": "thank you", "hrs": "hours", "pkg": "package",
+    "hii": "hi", "heyy": "hey",
+}  # fmt: skip
+# Words the rules and examples turn on: a token one edit away (not a real word listed in
+# _NEAR_MISSES) is read as the word ("parcle" -> "parcel").
+_SIGNAL_WORDS = (
+    "order", "orders", "where", "status", "parcel", "package", "delivery", "delivered",
+    "shipped", "tracking", "human", "person", "agent", "operator", "representative",
+    "someone", "somebody", "opening", "hours", "closed", "thanks", "thank", "hello",
+    "please", "recommend", "arrived", "received", "manager", "support", "speak",
+    "shipment", "purchase", "available", "customer", "service", "weekend", "holiday",
+)  # fmt: skip
+_NEAR_MISSES = frozenset(
+    [
+        "older",
+        "odder",
+        "border",
+        "there",
+        "here",
+        "were",
+        "whee",
+        "statue",
+        "stats",
+        "yours",
+        "ours",
+        "tours",
+        "pours",
+        "think",
+        "shank",
+        "thane",
+        "hells",
+        "hallo",
+        "cello",
+        "jello",
+        "pleas",
+        "plead",
+        "speck",
+        "sneak",
+        "spear",
+        "steak",
+        "trace",
+        "truck",
+        "trick",
+        "shopped",
+        "whipped",
+        "chipped",
+        "closet",
+        "closes",
+        "cooking",
+        "booking",
+        "hooking",
+        "locking",
+        "managed",
+        "persons",
+        "agents",
+        "argent",
+        "parcels",
+        "packages",
+        "services",
+        "customers",
+        "holidays",
+        "weekends",
+    ]
+)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Damerau-Levenshtein distance exactly 1 (a substitution, insertion, deletion or swap)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )  # fmt: skip
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def _fix(token: str) -> str:
+    core = token.strip("?!.,:;)(\"'")
+    low = core.lower()
+    if low in _SLANG:
+        return token.replace(core, _SLANG[low])
+    if len(low) < 4 or low in _NEAR_MISSES or low in _SIGNAL_WORDS or not low.isalpha():
+        return token
+    near = [w for w in _SIGNAL_WORDS if len(w) >= 5 and _one_edit(low, w)]
+    return token.replace(core, near[0]) if len(near) == 1 else token
+
+
+def normalize(text: str) -> str:
+    """Lower case, straight apostrophes, chat spellings and typos of signal words fixed."""
+    text = text.replace("\u2019", "'").replace("\u2018", "'").lower()
+    return " ".join(_fix(t) for t in text.split())
 
 
 def _keyword(phrase: str) -> re.Pattern[str]:

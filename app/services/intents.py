@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -222,3 +223,34 @@ def classifier_for(tenant_id: str, rows: list[Intent], embedder: Any) -> rag.Int
 def reset_cache() -> None:
     with _lock:
         _classifiers.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class PhraseTest:
+    intent: str | None  # None: out of scope (the LLM, or the unknown answer)
+    score: float
+    via: str  # rule | similarity | none
+    runner_up: str | None
+    runner_up_score: float | None
+
+
+def try_phrase(session: Session, tenant_id: str, text: str, embedder: Any) -> PhraseTest:
+    """What the workspace's intents make of `text` (the editor's "Test a phrase")."""
+    rows = ensure_defaults(session, tenant_id)
+    classifier = classifier_for(tenant_id, rows, embedder)
+    match = classifier.classify(text)
+    normalized = rag.normalize(" ".join(text.split()))
+    ranked = (
+        sorted(classifier.scores(normalized).items(), key=lambda kv: -kv[1]) if text.strip() else []
+    )
+    others = [(n, sc) for n, sc in ranked if n != match.intent]
+    if match.intent is None and ranked:
+        others = ranked  # nothing chosen: the nearest intent is the runner-up
+    runner, runner_score = others[0] if others else (None, None)
+    return PhraseTest(
+        match.intent,
+        round(float(match.score), 3),
+        match.via,
+        runner,
+        round(float(runner_score), 3) if runner_score is not None else None,
+    )

@@ -105,6 +105,9 @@ def _order_shops(tenant_id: str) -> list[tuple[str, dict]]:
                 config = connector_class(row.kind).validate_config(catalogues.full_config(row))
             except ConnectorError:
                 continue
+            except ValueError:  # its secrets cannot be decrypted (SECRET_KEY changed)
+                log.warning("catalogue %s: stored secrets cannot be decrypted", row.id)
+                continue
             out.append((row.kind, config))
         return out
 

@@ -1,0 +1,52 @@
+"""The six default intents are seeded once per workspace even when two processes see the
+workspace's first intent turn at the same moment (PostgreSQL: the second insert waits on
+the unique index, fails, and reads the first one's rows)."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import Engine
+
+from app.db import session_scope
+from app.models import Intent
+from app.services import accounts, intents
+
+
+def test_concurrent_first_use_seeds_once(pg: Engine) -> None:
+    with session_scope(pg) as s:
+        _, t = accounts.sign_up(s, "seed@x.io", "a-long-password", "Seed")
+        tenant = t.id
+    first_seeded, go = threading.Event(), threading.Event()
+    results: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with session_scope(pg) as s:
+                results["first"] = [r.name for r in intents.ensure_defaults(s, tenant)]
+                first_seeded.set()
+                go.wait(10)  # commit only after the second one has tried to insert
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            first_seeded.set()
+
+    def second() -> None:
+        try:
+            first_seeded.wait(10)
+            with session_scope(pg) as s:
+                threading.Timer(1.0, go.set).start()  # the insert below blocks until then
+                results["second"] = [r.name for r in intents.ensure_defaults(s, tenant)]
+        except BaseException as exc:  # pragma: no cover
+            errors.append(exc)
+            go.set()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert not errors, errors
+    assert results["first"] == results["second"] and len(results["first"]) == 6
+    with session_scope(pg) as s:
+        assert len(s.query(Intent).filter(Intent.tenant_id == tenant).all()) == 6

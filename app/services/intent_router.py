@@ -148,7 +148,7 @@ def decide(
 
         embedder = query_embedder()
     match = intents.classifier_for(tenant_id, rows, embedder).classify(question)
-    ctx = _Turn(tenant_id, question, match, started, requester or conversation_id, channel)
+    ctx = _Turn(tenant_id, question, match, started, requester or conversation_id, channel, mode)
 
     if step is not None:
         outcome = ctx.continue_order(*step)
@@ -182,6 +182,7 @@ class _Turn:
     started: float
     requester: str
     channel: str
+    mode: str = "intent"
 
     def out(self, intent: str | None, answer: str, **kw: object) -> IntentOutcome:
         answered = bool(kw.pop("answered", True))
@@ -226,6 +227,8 @@ class _Turn:
             return self.order_step(new_number or number, email, attempts)
         if self.match.via == "rule" and self.match.intent != "order_status":
             return None
+        if self.mode == "hybrid" and self.match.intent != "order_status":
+            return None  # hybrid: anything else may be a question for the LLM
         if attempts + 1 >= MAX_DIALOGUE_ATTEMPTS:
             return None
         again = ASK_EMAIL.format(number=number) if number else ASK_NUMBER

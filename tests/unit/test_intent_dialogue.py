@@ -90,6 +90,11 @@ def test_dialogue_ends_on_another_intent_or_after_attempts() -> None:
     again = _turn("hmm not sure", None, "none").continue_order("need_email", "1234", 0)
     assert again is not None and again.result.answer == r.ASK_EMAIL.format(number="1234")
     assert _turn("hmm", None, "none").continue_order("need_email", "1234", 2) is None
+    # Hybrid: a message that is not about the order may be a question for the LLM.
+    hybrid = r._Turn(
+        "t1", "how do I descale?", IntentMatch(None, 0.3, "none"), 0.0, "v", "web", "hybrid"
+    )
+    assert hybrid.continue_order("need_email", "1234", 0) is None
 
 
 def test_rate_limit_and_unavailable_shop_end_the_dialogue(monkeypatch: pytest.MonkeyPatch) -> None:

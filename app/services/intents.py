@@ -118,17 +118,21 @@ def update_intent(
 ) -> Intent:
     row = TenantScope(session, tenant_id).get(Intent, intent_id)
     before = _audited(row)
-    if examples is not None:
-        row.examples = _clean_list(examples, MAX_EXAMPLES, "examples")
-    if keywords is not None:
-        row.keywords = _clean_list(keywords, MAX_KEYWORDS, "keywords")
-    if action is not None:
-        row.action = action
-    if reply is not None:
-        row.reply = reply.strip()[:2000]
-    if enabled is not None:
-        row.enabled = enabled
-    _check(row)
+    changed = Intent(  # validated before the stored row is touched
+        name=row.name,
+        examples=_clean_list(examples, MAX_EXAMPLES, "examples")
+        if examples is not None
+        else list(row.examples),
+        keywords=_clean_list(keywords, MAX_KEYWORDS, "keywords")
+        if keywords is not None
+        else list(row.keywords),
+        action=row.action if action is None else action,
+        reply=row.reply if reply is None else reply.strip()[:2000],
+        enabled=row.enabled if enabled is None else enabled,
+    )
+    _check(changed)
+    row.examples, row.keywords = changed.examples, changed.keywords
+    row.action, row.reply, row.enabled = changed.action, changed.reply, changed.enabled
     session.add(row)
     after = _audited(row)
     if after != before:

@@ -50,3 +50,40 @@ def test_concurrent_first_use_seeds_once(pg: Engine) -> None:
     assert results["first"] == results["second"] and len(results["first"]) == 6
     with session_scope(pg) as s:
         assert len(s.query(Intent).filter(Intent.tenant_id == tenant).all()) == 6
+
+
+def test_create_edit_delete_validated_audited_and_tenant_scoped(engine: Engine) -> None:
+    import pytest
+    from sqlmodel import select
+
+    from app.db import NotFoundError
+    from app.models import AuditEvent
+
+    with session_scope(engine) as s:
+        _, a = accounts.sign_up(s, "ia@x.io", "a-long-password", "A")
+        _, b = accounts.sign_up(s, "ib@x.io", "a-long-password", "B")
+    with session_scope(engine) as s:
+        row = intents.create_intent(
+            s, a.id, "Returns Policy", examples="how do I return an item\ncan I send it back",
+            reply="30 days, free returns.",
+        )  # fmt: skip
+        rid = row.id
+        assert row.name == "returns_policy" and row.position == 6
+        with pytest.raises(intents.IntentError, match="exists"):
+            intents.create_intent(s, a.id, "returns policy", examples="x", reply="y")
+        with pytest.raises(intents.IntentError, match="reply text"):
+            intents.create_intent(s, a.id, "empty", examples="x")
+        with pytest.raises(intents.IntentError, match="Action"):
+            intents.update_intent(s, a.id, rid, action="launch_rockets")
+    with session_scope(engine) as s:  # a refused change leaves the row as it was
+        assert s.get(Intent, rid).action == "reply"
+    with session_scope(engine) as s:
+        with pytest.raises(NotFoundError):  # another workspace's id looks missing
+            intents.update_intent(s, b.id, rid, reply="hijacked")
+        assert len(intents.ensure_defaults(s, b.id)) == 6  # B has its own defaults only
+    with session_scope(engine) as s:
+        intents.delete_intent(s, a.id, rid)
+    with session_scope(engine) as s:
+        assert len(intents.ensure_defaults(s, a.id)) == 6
+        actions = s.exec(select(AuditEvent.action).where(AuditEvent.tenant_id == a.id)).all()
+        assert "intent.created" in actions and "intent.deleted" in actions

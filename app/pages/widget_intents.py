@@ -127,10 +127,58 @@ def _editor() -> rx.Component:
             align="center",
         ),
         rx.hstack(
+            rx.button(
+                "Delete",
+                on_click=S.delete_selected,
+                id="intent-delete",
+                color_scheme="red",
+                variant="soft",
+            ),
             rx.button("Save intent", on_click=S.save, id="intent-save"),
             justify="end",
             width="100%",
         ),
+    )
+
+
+def _new_intent() -> rx.Component:
+    return rx.vstack(
+        rx.heading("Add an intent", size="3", as_="h2"),
+        form_field(
+            "Name",
+            rx.input(
+                value=S.new_name,
+                on_change=S.set_new_name,
+                id="intent-new-name",
+                placeholder="returns_policy",
+                width="100%",
+            ),
+        ),
+        form_field(
+            "An example phrase",
+            rx.input(
+                value=S.new_example,
+                on_change=S.set_new_example,
+                id="intent-new-example",
+                placeholder="how do I return an item",
+                width="100%",
+            ),
+        ),
+        form_field(
+            "Reply",
+            rx.text_area(
+                value=S.new_reply,
+                on_change=S.set_new_reply,
+                id="intent-new-reply",
+                rows="2",
+                width="100%",
+            ),
+            error=S.new_error,
+            error_id="intent-new-error",
+        ),
+        rx.button("Add intent", on_click=S.create, id="intent-add"),
+        width="100%",
+        spacing="3",
     )
 
 
@@ -149,6 +197,8 @@ def intents_page() -> rx.Component:
                 rx.vstack(
                     rx.heading("Intents", size="3", as_="h2"),
                     rx.foreach(S.rows, _row),
+                    rx.divider(),
+                    _new_intent(),
                     width="100%",
                 ),
                 width="100%",

@@ -46,6 +46,11 @@ class IntentsState(AuthState):
     enabled: bool = True
     error: str = ""
 
+    new_name: str = ""
+    new_example: str = ""
+    new_reply: str = ""
+    new_error: str = ""
+
     phrase: str = ""
     tested: bool = False
     test_intent: str = ""
@@ -146,6 +151,50 @@ class IntentsState(AuthState):
         except (svc.IntentError, NotFoundError) as exc:
             return rx.toast.error(str(exc) or "That intent no longer exists.")
         self._reload(ident.tenant_id)
+
+    @rx.event
+    def set_new_name(self, value: str):
+        self.new_name = value[:60]
+
+    @rx.event
+    def set_new_example(self, value: str):
+        self.new_example = value[:200]
+
+    @rx.event
+    def set_new_reply(self, value: str):
+        self.new_reply = value[:2000]
+
+    @rx.event
+    def create(self):
+        ident = self._require()
+        self.new_error = ""
+        try:
+            with session_scope() as session:
+                row = svc.create_intent(
+                    session, ident.tenant_id, self.new_name, examples=[self.new_example],
+                    reply=self.new_reply, actor=self._actor(ident),
+                )  # fmt: skip
+                session.flush()
+                self.selected = row.id
+        except svc.IntentError as exc:
+            self.new_error = str(exc)
+            return rx.toast.error(str(exc))
+        self.new_name = self.new_example = self.new_reply = ""
+        self._reload(ident.tenant_id)
+        return rx.toast.success(f"Added “{self.name}”.")
+
+    @rx.event
+    def delete_selected(self):
+        ident = self._require()
+        name = self.name
+        try:
+            with session_scope() as session:
+                svc.delete_intent(session, ident.tenant_id, self.selected, actor=self._actor(ident))
+        except NotFoundError:
+            pass
+        self.selected = ""
+        self._reload(ident.tenant_id)
+        return rx.toast.success(f"Deleted “{name}”.")
 
     @rx.event
     def set_phrase(self, value: str):

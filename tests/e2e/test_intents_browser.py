@@ -94,6 +94,18 @@ def test_order_status_dialogue_and_intents_editor(
     hello = _ask(visitor, "hello", 3)
     expect(hello).to_contain_text("Welcome to Intent Shop!")
 
+    # The owner adds an intent of their own; the widget answers with it at once.
+    page.locator("#intent-new-name").fill("returns policy")
+    page.locator("#intent-new-example").fill("how do I return an item")
+    page.locator("#intent-new-reply").fill("Returns are free for 30 days.")
+    page.click("#intent-add")
+    expect(page.locator("#intent-returns_policy")).to_be_visible()
+    expect(page.locator("#intent-editing")).to_have_text("returns_policy")
+    returns = _ask(visitor, "how can I return an item?", 4)
+    expect(returns).to_contain_text("Returns are free for 30 days.")
+    page.click("#intent-delete")
+    expect(page.locator("#intent-returns_policy")).to_have_count(0)
+
     page.goto(f"{app_server.base_url}/widgets/{widget_id}")
     expect(page.locator("#widget-mode")).to_contain_text("Intents only (no AI)", timeout=30_000)
     context.close()

@@ -222,3 +222,13 @@ def test_email_comparison() -> None:
     assert not orders.emails_match("me@example.co", "me@example.com")
     assert orders.clean_number("#A-100/2") == "A-100/2"
     assert orders.clean_number("1; drop") is None
+
+
+def test_dashboard_form_carries_the_order_settings() -> None:
+    config = catalogues.form_config(
+        "json",
+        {"url": "https://shop.example/products", "orders_url": "https://shop.example/o/{number}",
+         "orders_path": "order"},
+    )  # fmt: skip
+    assert config["orders_url"] == "https://shop.example/o/{number}"
+    assert config["orders_path"] == "order"

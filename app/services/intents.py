@@ -23,6 +23,7 @@ from sqlmodel import Session, col
 from app.db import TenantScope
 from app.models import Intent
 from app.rag import intents as rag
+from app.rag.intent_text import normalize
 from app.services import audit
 from app.services.cache import digest
 
@@ -243,7 +244,7 @@ def try_phrase(session: Session, tenant_id: str, text: str, embedder: Any) -> Ph
     rows = ensure_defaults(session, tenant_id)
     classifier = classifier_for(tenant_id, rows, embedder)
     match = classifier.classify(text)
-    normalized = rag.normalize(" ".join(text.split()))
+    normalized = normalize(" ".join(text.split()))
     ranked = (
         sorted(classifier.scores(normalized).items(), key=lambda kv: -kv[1]) if text.strip() else []
     )

@@ -142,7 +142,7 @@ def test_service_requests_are_not_product_or_other_rules(
 
 
 def test_normalisation_fixes_typos_of_signal_words_only() -> None:
-    from app.rag.intents import normalize
+    from app.rag.intent_text import normalize
 
     assert normalize("Where\u2019s my ordr, pls") == "where's my order, please"
     assert normalize("hi there, I think it's yours") == "hi there, i think it's yours"

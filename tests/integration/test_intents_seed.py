@@ -13,6 +13,22 @@ from app.models import Intent
 from app.services import accounts, intents
 
 
+class Words:
+    """A deterministic embedder: one axis per word (same words, cosine 1)."""
+
+    def _vec(self, text: str) -> list[float]:
+        v = [0.0] * 256
+        for w in text.lower().split():
+            v[sum(map(ord, w.strip("?!.,"))) % 256] += 1.0
+        return v
+
+    def embed_texts(self, texts: list[str]) -> list[list[float]]:
+        return [self._vec(t) for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._vec(text)
+
+
 def test_concurrent_first_use_seeds_once(pg: Engine) -> None:
     with session_scope(pg) as s:
         _, t = accounts.sign_up(s, "seed@x.io", "a-long-password", "Seed")
@@ -69,6 +85,10 @@ def test_create_edit_delete_validated_audited_and_tenant_scoped(engine: Engine) 
         )  # fmt: skip
         rid = row.id
         assert row.name == "returns_policy" and row.position == 6
+        tried = intents.try_phrase(s, a.id, "How do I return an item?", Words())
+        assert (tried.intent, tried.via) == ("returns_policy", "similarity")
+        assert tried.runner_up and tried.runner_up_score is not None
+        assert intents.try_phrase(s, a.id, "hello!", Words()).intent == "greeting"
         with pytest.raises(intents.IntentError, match="exists"):
             intents.create_intent(s, a.id, "returns policy", examples="x", reply="y")
         with pytest.raises(intents.IntentError, match="reply text"):

@@ -77,6 +77,12 @@ def _kind_fields() -> rx.Component:
                 _input("url_template", "Product page URL (optional)", "https://shop/p/{id}"),
                 _input("auth_header", "Auth header (optional)", "Authorization"),
                 _input("auth_value", "Auth value (optional)", "never shown again", secret=True),
+                _input(
+                    "orders_url",
+                    "Order URL, for order status (optional)",
+                    "https://shop/api/orders/{number}",
+                ),
+                _input("orders_path", "Where the order is (optional)", "order"),
                 columns=rx.breakpoints(initial="1", sm="2"),
                 spacing="3",
                 width="100%",

@@ -10,6 +10,7 @@ from app.connectors.base import (
     ConnectorError,
     ConnectorResponseError,
     ConnectorUnavailable,
+    Order,
     Product,
     SkippedRecord,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorResponseError",
     "ConnectorUnavailable",
+    "Order",
     "Product",
     "SkippedRecord",
     "connector_class",

@@ -97,6 +97,15 @@ class Catalogue:
         return True
 
 
+@dataclass(frozen=True)
+class CartResult:
+    """What adding to a shop's cart did; `message` is fit for the visitor."""
+
+    added: bool
+    message: str
+    cart_id: str | None = None
+
+
 class CatalogueConnector(ABC):
     """One shop protocol. `config` holds the owner's settings with secrets already decrypted."""
 
@@ -117,6 +126,15 @@ class CatalogueConnector(ABC):
     @abstractmethod
     def fetch(self, max_products: int = MAX_PRODUCTS) -> Catalogue:
         """Every product (all pages), malformed records skipped with their reason."""
+
+    @classmethod
+    def cart_enabled(cls, config: Mapping[str, Any]) -> bool:
+        """Whether this shop's settings let us put products in a cart (else: a deep link)."""
+        return cls.supports_cart
+
+    def add_to_cart(self, external_id: str, quantity: int, cart_ref: str) -> CartResult:
+        """Put a product in the cart named by `cart_ref` (one per conversation)."""
+        raise ConnectorConfigError("this shop has no cart API; link to the product instead")
 
 
 # ---- helpers shared by the connectors ---------------------------------------------------

@@ -27,6 +27,7 @@ from app.security import keyed_hash, new_token
 from app.services.action_builtins import ActionContext
 
 CONFIRM_TTL_S = 600
+MAX_PENDING = 20  # open confirmations per conversation (a clicking visitor makes rows)
 _PURPOSE = "action-confirm"
 REFUSED = "This confirmation is no longer valid."
 
@@ -99,12 +100,26 @@ def request(
         conversation = TenantScope(session, tenant_id).find(Conversation, conversation_id)
         if conversation is None or conversation.widget_id != widget_id:
             raise ConfirmationRefusedError("This action is not available.")
+        if open_count(session, tenant_id, conversation_id) >= MAX_PENDING:
+            raise ConfirmationRefusedError("Too many actions are waiting for a confirmation.")
     ctx = ActionContext(tenant_id, widget_id, conversation_id)
     summary = tool.builtin.summary(ctx, args) if tool.builtin and tool.builtin.summary else ""
     pending, row = new_pending(ctx, action_name, args, summary or action_name)
     with session_scope() as session:
         store(session, tenant_id, [row])
     return pending
+
+
+def open_count(session: Session, tenant_id: str, conversation_id: str) -> int:
+    rows = session.exec(
+        select(ActionConfirmation.id).where(
+            ActionConfirmation.tenant_id == tenant_id,
+            ActionConfirmation.conversation_id == conversation_id,
+            ActionConfirmation.status == "pending",
+            ActionConfirmation.expires_at > utcnow(),
+        )
+    ).all()
+    return len(rows)
 
 
 def _claim(tenant_id: str, conversation_id: str, token: str, to: str) -> ActionConfirmation:

@@ -52,78 +52,83 @@ def server_db(app_server: AppServer) -> Iterator[None]:
     reset_settings_cache()
 
 
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLM]:
+    with FakeLLM() as server:
+        yield server
+
+
 def test_add_to_cart_through_a_confirmed_action(  # type: ignore[no-untyped-def]
-    app_server: AppServer, browser, shop, server_db
+    app_server: AppServer, browser, shop, server_db, llm
 ) -> None:
     url, shops = shop
     owner = browser.new_context(viewport={"width": 1280, "height": 900})
     admin = owner.new_page()
     sign_up(admin, app_server.base_url, "cart@outdoor.io", "Outdoor")
-    with FakeLLM() as llm:
+    with session_scope() as s:
+        user = s.exec(select(User).where(User.email == "cart@outdoor.io")).one()
+        tenant_id = s.exec(select(Membership).where(Membership.user_id == user.id)).one()
+        tenant_id = tenant_id.tenant_id
+        widget = widgets.create_widget(s, tenant_id, "Shop", appearance={"title": "Shop Bot"})
+        widget.model = "gpt-4o-mini"
+        s.add(widget)
+        credentials.set_credentials(
+            s,
+            widget_tenant(s, tenant_id),
+            {"openai_key": "sk-test-key-123456", "openai_base_url": llm.openai_url},
+        )
+        config = {
+            "url": f"{url}/fakestore/products",
+            "url_template": f"{url}/p/{{id}}",
+            "cart_url": f"{url}/fakestore/carts",
+        }
+        catalogues.create(s, tenant_id, "json", "Shop", config)
+        for name in ("search_products", "add_to_cart"):
+            actions.set_builtin(s, tenant_id, "owner", widget.id, name, True)
+        widget_id = widget.id
+    deadline = time.monotonic() + SYNC_TIMEOUT_S
+    status = ""
+    while time.monotonic() < deadline:  # the server's catalogue worker syncs it
         with session_scope() as s:
-            user = s.exec(select(User).where(User.email == "cart@outdoor.io")).one()
-            tenant_id = s.exec(select(Membership).where(Membership.user_id == user.id)).one()
-            tenant_id = tenant_id.tenant_id
-            widget = widgets.create_widget(s, tenant_id, "Shop", appearance={"title": "Shop Bot"})
-            widget.model = "gpt-4o-mini"
-            s.add(widget)
-            credentials.set_credentials(
-                s,
-                widget_tenant(s, tenant_id),
-                {"openai_key": "sk-test-key-123456", "openai_base_url": llm.openai_url},
-            )
-            config = {
-                "url": f"{url}/fakestore/products",
-                "url_template": f"{url}/p/{{id}}",
-                "cart_url": f"{url}/fakestore/carts",
-            }
-            catalogues.create(s, tenant_id, "json", "Shop", config)
-            for name in ("search_products", "add_to_cart"):
-                actions.set_builtin(s, tenant_id, "owner", widget.id, name, True)
-            widget_id = widget.id
-        deadline = time.monotonic() + SYNC_TIMEOUT_S
-        status = ""
-        while time.monotonic() < deadline:  # the server's catalogue worker syncs it
-            with session_scope() as s:
-                status = catalogues.list_catalogues(s, tenant_id)[0].status
-            if status in ("ready", "failed"):
-                break
-            time.sleep(0.5)
-        assert status == "ready"
+            status = catalogues.list_catalogues(s, tenant_id)[0].status
+        if status in ("ready", "failed"):
+            break
+        time.sleep(0.5)
+    assert status == "ready"
 
-        search = {"name": "search_products", "arguments": {"query": "backpack", "max_price": 120}}
-        llm.queue = [Script(tool_calls=[search])]
-        llm.script = Script(text="Here are backpacks under $120. Press Add to cart on one.")
+    search = {"name": "search_products", "arguments": {"query": "backpack", "max_price": 120}}
+    llm.queue = [Script(tool_calls=[search])]
+    llm.script = Script(text="Here are backpacks under $120. Press Add to cart on one.")
 
-        visitor = browser.new_context(viewport={"width": 420, "height": 860})
-        page = visitor.new_page()
-        page.goto(f"{app_server.base_url}/embed/{widget_id}?mode=inline")
-        expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
-        page.locator("#cc-input").fill("a backpack under $120")
-        page.locator("#cc-input").press("Enter")
-        answer = page.locator(".cc-answer").first
-        cards = answer.locator(".cc-card")
-        expect(cards.first).to_be_visible(timeout=60_000)
-        expect(answer.locator(".cc-bubble")).to_contain_text("backpacks under $120")
-        assert cards.first.locator(".cc-card-title").inner_text().startswith("Backpack model")
-        assert llm.count == 2  # the tool round, then the answer
+    visitor = browser.new_context(viewport={"width": 420, "height": 860})
+    page = visitor.new_page()
+    page.goto(f"{app_server.base_url}/embed/{widget_id}?mode=inline")
+    expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    page.locator("#cc-input").fill("a backpack under $120")
+    page.locator("#cc-input").press("Enter")
+    answer = page.locator(".cc-answer").first
+    cards = answer.locator(".cc-card")
+    expect(cards.first).to_be_visible(timeout=60_000)
+    expect(answer.locator(".cc-bubble")).to_contain_text("backpacks under $120")
+    assert cards.first.locator(".cc-card-title").inner_text().startswith("Backpack model")
+    assert llm.count == 2  # the tool round, then the answer
 
-        cards.first.locator(".cc-card-cart").click()
-        confirm = page.locator(".cc-confirm").last
-        expect(confirm).to_contain_text("Add 1 x Backpack model", timeout=15_000)
-        assert shops.carts == []  # nothing runs before the visitor confirms
-        shot(page, "actions-confirm-card")
-        assert_no_serious_axe_violations(page, "actions-confirm", context=".cc-confirm")
-        confirm.locator(".cc-confirm-yes").click()
-        expect(confirm.locator(".cc-confirm-result")).to_contain_text("Done", timeout=30_000)
-        assert len(shops.carts) == 1
-        (item,) = shops.carts[0]["body"]["products"]
-        assert item["quantity"] == 1
-        shot(page, "actions-confirmed")
+    cards.first.locator(".cc-card-cart").click()
+    confirm = page.locator(".cc-confirm").last
+    expect(confirm).to_contain_text("Add 1 x Backpack model", timeout=15_000)
+    assert shops.carts == []  # nothing runs before the visitor confirms
+    shot(page, "actions-confirm-card")
+    assert_no_serious_axe_violations(page, "actions-confirm", context=".cc-confirm")
+    confirm.locator(".cc-confirm-yes").click()
+    expect(confirm.locator(".cc-confirm-result")).to_contain_text("Done", timeout=30_000)
+    assert len(shops.carts) == 1
+    (item,) = shops.carts[0]["body"]["products"]
+    assert item["quantity"] == 1
+    shot(page, "actions-confirmed")
 
-        # Cards come back from the stored message on a reload.
-        page.reload()
-        expect(page.locator(".cc-answer .cc-card").first).to_be_visible(timeout=60_000)
+    # Cards come back from the stored message on a reload.
+    page.reload()
+    expect(page.locator(".cc-answer .cc-card").first).to_be_visible(timeout=60_000)
 
     with session_scope() as s:
         conversation = s.exec(select(Conversation).where(Conversation.tenant_id == tenant_id)).one()
@@ -144,6 +149,38 @@ def test_add_to_cart_through_a_confirmed_action(  # type: ignore[no-untyped-def]
     expect(admin.locator("#builtin-add_to_cart")).to_have_attribute("data-state", "checked")
     card.scroll_into_view_if_needed()
     shot(admin, "actions-editor")
+
+    # The owner adds an HTTP action: a bad schema is explained, then it is saved with a
+    # secret header that the page never shows again.
+    admin.click("#add-action")
+    admin.locator("#action-name").fill("order_status")
+    admin.locator("#action-description").fill("Where an order is, by its number.")
+    admin.locator("#action-parameters").fill('{"type": "object", "properties": {"order_id": ')
+    admin.locator("#action-url").fill(url + "/hooks/orders/{order_id}")
+    admin.locator("#action-headers").fill("Authorization: Bearer hook-secret-77")
+    admin.click("#action-save")
+    expect(admin.locator("#action-error-parameters")).to_contain_text("Not valid JSON")
+    admin.locator("#action-parameters").fill(
+        '{"type": "object", "properties": {"order_id": {"type": "string"}}, '
+        '"required": ["order_id"]}'
+    )
+    admin.click("#action-save")
+    row = admin.locator(".widget-action").filter(has_text="order_status")
+    expect(row).to_contain_text("Authorization (values hidden)", timeout=15_000)
+    assert "hook-secret-77" not in admin.content()
+    shot(admin, "actions-editor-http")
+    assert_no_serious_axe_violations(admin, "actions-editor", context="#widget-actions")
+
+    # The visitor asks; the model calls it; the shop's hook gets the request with the secret.
+    llm.queue = [Script(tool_calls=[{"name": "order_status", "arguments": {"order_id": "1234"}}])]
+    llm.script = Script(text="Order 1234 has shipped and arrives in 2 days.")
+    shops.hook_calls = []
+    page.locator("#cc-input").fill("where is my order 1234?")
+    page.locator("#cc-input").press("Enter")
+    expect(page.locator(".cc-answer").last).to_contain_text("arrives in 2 days", timeout=60_000)
+    (hook,) = shops.hook_calls
+    assert hook["raw_path"] == "/hooks/orders/1234"
+    assert hook["headers"]["authorization"] == "Bearer hook-secret-77"
     visitor.close()
     owner.close()
 

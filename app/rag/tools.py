@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 4  # rounds that may call tools; one more answers without them
 MAX_RESULT_CHARS = 4_000  # what one tool result may put in front of the model
+ANSWER_RESERVE_S = 10.0  # of the turn's deadline, kept for the answer after tools
 TOOL_PROVIDERS = frozenset({"openai", "anthropic", "openai_compatible"})
 
 TOOL_RULES = """\
@@ -183,7 +184,7 @@ class ToolCallingResponder:
         if last is not None:
             yield last
 
-    async def _call_all(self, calls: list[Any]) -> list[ChatMessage]:
+    async def _call_all(self, calls: list[Any], timeout_s: float) -> list[ChatMessage]:
         tools = {t.metadata.name: t for t in self.tools}
 
         async def one(call: Any) -> ChatMessage:
@@ -192,12 +193,10 @@ class ToolCallingResponder:
             args = call.tool_kwargs if isinstance(call.tool_kwargs, dict) else {}
             try:
                 if tool is None:  # still the caller's to answer (and log)
-                    result = await asyncio.wait_for(
-                        self._unknown(call.tool_name, args), self.tool_timeout_s
-                    )
+                    result = await asyncio.wait_for(self._unknown(call.tool_name, args), timeout_s)
                     content, is_error = result.content, result.is_error
                 else:
-                    out = await asyncio.wait_for(tool.acall(args), self.tool_timeout_s)
+                    out = await asyncio.wait_for(tool.acall(args), timeout_s)
                     content, is_error = out.content, out.is_error
             except TimeoutError:
                 content, is_error = "The action did not finish in time.", True
@@ -227,14 +226,23 @@ class ToolCallingResponder:
         run = _Run(model=self.model)
         messages = self._messages(req)
         self.rounds = 0
-        timeouts = self.inner.timeouts
+        # One deadline for the whole loop (model rounds and tools), like a plain answer's
+        # total: with the failover's one retry the turn stays inside the turn runner's limit.
+        # Deadlines wrap each `anext`, never a `yield` (the reader's code runs there).
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.inner.timeouts.total
         try:
             for round_no in range(self.max_rounds + 1):
                 with_tools = round_no < self.max_rounds
                 self.rounds += 1
                 last: ChatResponse | None = None
-                async with asyncio.timeout(timeouts.total):
-                    async for item in self._round(messages, req, run, with_tools):
+                async with aclosing(self._round(messages, req, run, with_tools)) as items:
+                    while True:
+                        async with asyncio.timeout_at(deadline):
+                            try:
+                                item = await anext(items)
+                            except StopAsyncIteration:
+                                break
                         if isinstance(item, str):
                             yield item
                         else:
@@ -249,7 +257,11 @@ class ToolCallingResponder:
                 if not calls:
                     break
                 messages.append(last.message)
-                messages.extend(await self._call_all(calls))
+                # Tools get what is left, keeping a reserve for the model's answer.
+                budget = min(self.tool_timeout_s, deadline - loop.time() - ANSWER_RESERVE_S)
+                messages.extend(
+                    await self._call_all(calls, max(budget, min(1.0, self.tool_timeout_s)))
+                )
         except Exception as exc:
             err = translate_error(exc, self.provider)
             if err.kind == "unexpected":
@@ -266,7 +278,3 @@ class _UsageProbe:
         self.usage = Usage()
         self.answered = True
         self.confidence: float | None = None
-
-
-def arguments_json(args: dict[str, Any]) -> str:
-    return json.dumps(args, sort_keys=True, ensure_ascii=False, default=str)

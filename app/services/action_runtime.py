@@ -205,9 +205,18 @@ class Toolbox:
         return f"{tool.name} {shown}"[:200]
 
 
-def toolbox_for(tenant_id: str, widget_id: str | None, conversation_id: str) -> Toolbox | None:
+# Channels with a visitor who can press Confirm; elsewhere (the REST API) change-actions
+# are not offered at all.
+CONFIRMING_CHANNELS = frozenset({"web", "dashboard"})
+
+
+def toolbox_for(
+    tenant_id: str, widget_id: str | None, conversation_id: str, channel: str = "web"
+) -> Toolbox | None:
     """The turn's toolbox, or None when the widget has no enabled action."""
     if not widget_id:
         return None
     tools = load_tools(tenant_id, widget_id)
+    if channel not in CONFIRMING_CHANNELS:
+        tools = [t for t in tools if not t.changes_something]
     return Toolbox(tenant_id, widget_id, conversation_id, tools) if tools else None

@@ -369,7 +369,7 @@ class ChatService:
         # Only standalone questions are cached: a follow-up's answer depends on history.
         # A widget with actions answers from live calls: no answer cache for it.
         toolbox = await asyncio.to_thread(
-            action_runtime.toolbox_for, req.tenant_id, req.widget_id, conversation_id
+            action_runtime.toolbox_for, req.tenant_id, req.widget_id, conversation_id, req.channel
         )
         standalone = condense_question(history, question) == question and toolbox is None
         cache_key = "ans:" + digest(req.widget_id or "", loaded.kb_version, _normalize(question))

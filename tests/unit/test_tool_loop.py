@@ -185,3 +185,20 @@ async def test_rounds_are_bounded_then_the_model_answers_without_tools(llm: Fake
     text, _ = await run(resp)
     assert text == "Final." and resp.rounds == 3
     assert "tools" not in llm.requests[-1].body or not llm.requests[-1].body.get("tools")
+
+
+async def test_tools_get_only_what_is_left_of_the_turns_deadline(llm: FakeLLM) -> None:
+    from app.rag.answer import Timeouts
+
+    llm.queue = [Script(tool_calls=[{"name": "order_status", "arguments": {"order_id": "1"}}])]
+    llm.script = Script(text="Answered in time.")
+    inner = OpenAIResponder(KEY, llm.openai_url, model="gpt-4o-mini", timeouts=Timeouts(total=6))
+    resp = ToolCallingResponder(
+        inner, [ActionTool("order_status", "Order status", SCHEMA, Recorder(delay_s=30))]
+    )
+    started = asyncio.get_running_loop().time()
+    text, _ = await run(resp)
+    assert text == "Answered in time."
+    assert asyncio.get_running_loop().time() - started < 6  # the tool was cut at ~1 s
+    (result,) = tool_messages(llm, "openai")
+    assert "did not finish in time" in result

@@ -336,7 +336,15 @@ def enqueue_due(
 # ---- the dashboard form --------------------------------------------------------------------
 
 FORM_FIELDS = {
-    "json": ("url", "items_path", "currency", "url_template", "auth_header", "auth_value"),
+    "json": (
+        "url",
+        "items_path",
+        "currency",
+        "url_template",
+        "cart_url",
+        "auth_header",
+        "auth_value",
+    ),
     "magento2": ("base_url", "token", "store_code", "currency"),
     "odoo": ("base_url", "db", "login", "password", "api_key"),
 }

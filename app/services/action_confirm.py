@@ -225,3 +225,29 @@ def _visitor_line(summary: str, text: str, failed: bool) -> str:
     if text.startswith("Not added:"):
         return text.removeprefix("Not added:").strip()
     return f"Done: {summary}." if summary else "Done."
+
+
+def reopen(tenant_id: str, conversation_id: str) -> list[PendingAction]:
+    """The conversation's open confirmations with fresh tokens, for the visitor's page after
+    a reload (the page lost its tokens; the old ones stop working). Callers must have
+    checked that the conversation is the visitor's own."""
+    now = utcnow()
+    out: list[PendingAction] = []
+    with session_scope() as session:
+        rows = session.exec(
+            select(ActionConfirmation)
+            .where(
+                ActionConfirmation.tenant_id == tenant_id,
+                ActionConfirmation.conversation_id == conversation_id,
+                ActionConfirmation.status == "pending",
+                ActionConfirmation.expires_at > now,
+            )
+            .order_by(ActionConfirmation.created_at)  # type: ignore[arg-type]
+            .limit(MAX_PENDING)
+        ).all()
+        for row in rows:
+            token = new_token(24)
+            row.token_hash = keyed_hash(token, _PURPOSE)
+            session.add(row)
+            out.append(PendingAction(token, row.action_name, row.summary, row.expires_at))
+    return out

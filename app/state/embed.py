@@ -19,7 +19,7 @@ import reflex as rx
 from app.db import NotFoundError, session_scope
 from app.rag.chat import MAX_QUESTION_CHARS, TokenEvent
 from app.rag.sanitize import sanitize_markdown
-from app.services import accounts, visitors
+from app.services import accounts, action_confirm, visitors
 from app.services.answer_html import markdown_to_html
 from app.services.chat import (
     ChatInputError,
@@ -300,6 +300,12 @@ class EmbedState(EmbedHandoffMixin, EmbedActionsMixin, rx.State):
             )
             for item in items
         ]
+        # Confirmations still open get fresh tokens (the page lost the old ones).
+        reopened = await asyncio.to_thread(
+            action_confirm.reopen, widget.tenant_id, self._conversation_id
+        )
+        if reopened:
+            self.messages.append(ChatItem(role="assistant", confirms=confirm_cards(reopened)))
 
     # ---- chatting --------------------------------------------------------------------
 

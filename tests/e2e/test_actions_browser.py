@@ -119,16 +119,17 @@ def test_add_to_cart_through_a_confirmed_action(  # type: ignore[no-untyped-def]
     assert shops.carts == []  # nothing runs before the visitor confirms
     shot(page, "actions-confirm-card")
     assert_no_serious_axe_violations(page, "actions-confirm", context=".cc-confirm")
+    # A reload keeps the cards (stored on the message) and the open confirmation.
+    page.reload()
+    expect(page.locator(".cc-answer .cc-card").first).to_be_visible(timeout=60_000)
+    confirm = page.locator(".cc-confirm").last
+    expect(confirm).to_contain_text("Add 1 x Backpack model", timeout=15_000)
     confirm.locator(".cc-confirm-yes").click()
     expect(confirm.locator(".cc-confirm-result")).to_contain_text("Done", timeout=30_000)
     assert len(shops.carts) == 1
     (item,) = shops.carts[0]["body"]["products"]
     assert item["quantity"] == 1
     shot(page, "actions-confirmed")
-
-    # Cards come back from the stored message on a reload.
-    page.reload()
-    expect(page.locator(".cc-answer .cc-card").first).to_be_visible(timeout=60_000)
 
     with session_scope() as s:
         conversation = s.exec(select(Conversation).where(Conversation.tenant_id == tenant_id)).one()

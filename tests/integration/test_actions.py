@@ -396,3 +396,19 @@ def test_a_shop_without_a_cart_api_gets_a_deep_link(world: World) -> None:
     done = asyncio.run(action_confirm.resolve(w.tenant, conv, pending.token, accept=True))
     assert done.status == "done" and page and page in done.text and "own site" in done.text
     assert w.shops.carts == []
+
+
+def test_open_confirmations_come_back_with_new_tokens(world: World) -> None:
+    w = world
+    enable(w, "add_to_cart")
+    conv = ask(w, "hello").conversation_id
+    args = {"product_id": _any_product(w)}
+    old = action_confirm.request(w.tenant, w.widget, conv, "add_to_cart", args)
+    (fresh,) = action_confirm.reopen(w.tenant, conv)
+    assert fresh.token != old.token and fresh.summary == old.summary
+    assert action_confirm.reopen(w.other_tenant, conv) == []
+    with pytest.raises(action_confirm.ConfirmationRefusedError):
+        asyncio.run(action_confirm.resolve(w.tenant, conv, old.token, accept=True))
+    done = asyncio.run(action_confirm.resolve(w.tenant, conv, fresh.token, accept=True))
+    assert done.status == "done" and len(w.shops.carts) == 1
+    assert action_confirm.reopen(w.tenant, conv) == []

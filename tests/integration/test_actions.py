@@ -412,3 +412,16 @@ def test_open_confirmations_come_back_with_new_tokens(world: World) -> None:
     done = asyncio.run(action_confirm.resolve(w.tenant, conv, fresh.token, accept=True))
     assert done.status == "done" and len(w.shops.carts) == 1
     assert action_confirm.reopen(w.tenant, conv) == []
+
+
+def test_deleting_a_widget_deletes_its_actions_and_confirmations(world: World) -> None:
+    w = world
+    add_http_action(w)
+    enable(w, "add_to_cart")
+    conv = ask(w, "hello").conversation_id
+    action_confirm.request(w.tenant, w.widget, conv, "add_to_cart", {"product_id": _any_product(w)})
+    with session_scope(w.engine) as s:
+        widgets.delete_widget(s, w.tenant, w.widget)
+    with session_scope(w.engine) as s:
+        assert s.exec(select(WidgetAction)).all() == []
+        assert s.exec(select(ActionConfirmation)).all() == []

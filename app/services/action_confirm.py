@@ -167,6 +167,9 @@ def _finish(
                 tool_calls=[entry] if entry else [],
                 model="action",
                 provider="action",
+                # Our own statement of what the action did (no model, no retrieval): not
+                # an answer to flag as resting on weak evidence.
+                confidence=1.0,
             )
         )
         conversation.message_count += 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import update
 from sqlmodel import Session, select
 
@@ -79,7 +80,19 @@ def new_pending(
     return PendingAction(token, action_name, summary, expires), row
 
 
+KEEP_AFTER_EXPIRY = timedelta(days=1)  # then a row goes (its outcome is a message)
+
+
 def store(session: Session, tenant_id: str, rows: list[ActionConfirmation]) -> None:
+    """Add new confirmations; the workspace's long-expired ones are deleted on the way."""
+    if not rows:
+        return
+    session.exec(  # type: ignore[call-overload]
+        sa_delete(ActionConfirmation).where(
+            ActionConfirmation.tenant_id == tenant_id,
+            ActionConfirmation.expires_at < utcnow() - KEEP_AFTER_EXPIRY,
+        )
+    )
     scope = TenantScope(session, tenant_id)
     for row in rows:
         scope.add(row)

@@ -425,3 +425,20 @@ def test_deleting_a_widget_deletes_its_actions_and_confirmations(world: World) -
     with session_scope(w.engine) as s:
         assert s.exec(select(WidgetAction)).all() == []
         assert s.exec(select(ActionConfirmation)).all() == []
+
+
+def test_long_expired_confirmations_are_deleted_when_new_ones_are_stored(world: World) -> None:
+    w = world
+    enable(w, "add_to_cart")
+    conv = ask(w, "hello").conversation_id
+    args = {"product_id": _any_product(w)}
+    action_confirm.request(w.tenant, w.widget, conv, "add_to_cart", args)
+    with session_scope(w.engine) as s:
+        old = s.exec(select(ActionConfirmation)).one()
+        old.expires_at = utcnow() - timedelta(days=2)
+        s.add(old)
+        old_id = old.id
+    action_confirm.request(w.tenant, w.widget, conv, "add_to_cart", args)
+    with session_scope(w.engine) as s:
+        ids = [r.id for r in s.exec(select(ActionConfirmation)).all()]
+    assert len(ids) == 1 and old_id not in ids

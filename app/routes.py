@@ -4,6 +4,7 @@ LOGIN = "/login"
 SIGNUP = "/signup"
 OVERVIEW = "/overview"
 WIDGETS = "/widgets"
+INTENTS = "/intents"  # the workspace's intents (widgets in intent/hybrid mode)
 KNOWLEDGE = "/knowledge"
 CONVERSATIONS = "/conversations"
 CONVERSATION = "/conversations/[conversation_id]"

@@ -2,12 +2,15 @@
 
     python -m bench.intents [--quick] [--show]
 
-bench/intent_set/phrases.json holds 229 phrases over the default intents (greeting, thanks,
+bench/intent_set/phrases.json holds 283 phrases over the default intents (greeting, thanks,
 order status, product search, talk to a person, opening hours) and out-of-scope messages
 (questions the knowledge base or an LLM should answer, chit-chat, noise), split into `tune`
-(used to choose the similarity threshold), `test` (the rules were revised after reading its
-errors, so its figure is optimistic) and `holdout` (51 phrases written after the last rule
-change, never used to tune: the reported figures). Figures: `accuracy` (the
+(used to choose thresholds, rules and examples; it includes the first holdout, whose errors
+were read) and `test` (the rules were revised after reading its errors, so its figure is
+optimistic). bench/intent_set/holdout_v2.json holds 76 phrases written and committed
+before the classifier was tuned again (paraphrases, typos, out-of-scope, politeness in
+other languages): the reported figures; its errors are not listed (keep it blind).
+Figures: `accuracy` (the
 right intent, or none for out-of-scope), `out_of_scope_precision` (of the messages left to
 the LLM/knowledge base, how many really were out of scope), `out_of_scope_recall`, and the
 classification latency (rules + one query embedding) p50/p95.
@@ -24,6 +27,7 @@ from typing import Any
 from bench.common import load_avg, log, machine_info, percentiles_ms, utc_now, write_json
 
 SET = Path(__file__).parent / "intent_set" / "phrases.json"
+BLIND = Path(__file__).parent / "intent_set" / "holdout_v2.json"
 SWEEP = [round(0.40 + 0.025 * i, 3) for i in range(13)]  # 0.40 .. 0.70
 
 
@@ -57,7 +61,7 @@ def main() -> None:
     from app.rag.embedding import LocalEmbedder
     from app.rag.intents import DEFAULT_INTENTS, DEFAULT_THRESHOLD, IntentClassifier
 
-    rows = json.loads(SET.read_text())
+    rows = json.loads(SET.read_text()) + json.loads(BLIND.read_text())
     if args.quick:
         rows = rows[::3]
     embedder = LocalEmbedder(torch_threads=1)  # as the chat service embeds queries
@@ -83,7 +87,7 @@ def main() -> None:
 
     tune = [r for r in rows if r["split"] == "tune"]
     test = [r for r in rows if r["split"] == "test"]
-    holdout = [r for r in rows if r["split"] == "holdout"]
+    holdout = [r for r in rows if r["split"] == "holdout_v2"]
     sweep = {str(t): evaluate(predict(t, tune), tune)["accuracy"] for t in SWEEP}
     reported = evaluate(predict(DEFAULT_THRESHOLD, holdout), holdout)
     wrong = [
@@ -95,7 +99,7 @@ def main() -> None:
             "via": m.via,
         }
         for r, m in zip(rows, matches, strict=True)
-        if m.intent != r["intent"]
+        if m.intent != r["intent"] and r["split"] != "holdout_v2"
     ]
     summary = {
         "accuracy": reported["accuracy"],
@@ -103,8 +107,8 @@ def main() -> None:
         "out_of_scope_recall": reported["out_of_scope_recall"],
         "classify_ms": percentiles_ms(timings),
         "threshold": DEFAULT_THRESHOLD,
-        "split": "holdout",
-        "holdout": reported,
+        "split": "holdout_v2",
+        "holdout_v2": reported,
         "test": evaluate(predict(DEFAULT_THRESHOLD, test), test),
         "tune": evaluate(predict(DEFAULT_THRESHOLD, tune), tune),
         "tune_threshold_sweep_accuracy": sweep,
@@ -121,7 +125,7 @@ def main() -> None:
     }
     path = write_json("intents_quick.json" if args.quick else "intents.json", summary)
     log(
-        f"holdout accuracy {reported['accuracy']}  out-of-scope precision "
+        f"blind holdout v2 accuracy {reported['accuracy']}  out-of-scope precision "
         f"{reported['out_of_scope_precision']} recall {reported['out_of_scope_recall']}  "
         f"classify p95 {summary['classify_ms']['p95_ms']} ms"
     )

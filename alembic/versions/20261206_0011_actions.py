@@ -6,7 +6,7 @@ single use), message.tool_calls (the turn's calls, secrets masked) and message.c
 (product cards stored with the answer so they survive a reload).
 
 Revision ID: 0011
-Revises: 0010
+Revises: 0012
 Create Date: 2026-12-06 08:36:25
 """
 
@@ -18,7 +18,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0010"
+down_revision: str | None = "0012"  # rechained after main's 0012 (intents)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -11,6 +11,7 @@ from app.connectors.base import (
     ConnectorError,
     ConnectorResponseError,
     ConnectorUnavailable,
+    Order,
     Product,
     SkippedRecord,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "ConnectorError",
     "ConnectorResponseError",
     "ConnectorUnavailable",
+    "Order",
     "Product",
     "SkippedRecord",
     "connector_class",

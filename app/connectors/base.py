@@ -106,6 +106,22 @@ class CartResult:
     cart_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Order:
+    """One order as the shop reports it. `email` is the customer's address as the shop
+    stores it: the services layer compares it with what the visitor typed and never shows
+    it; nothing here is shown unless both the number and the email matched."""
+
+    number: str
+    email: str
+    status: str
+    placed_at: str | None = None  # ISO date/time as the shop gave it
+    total: Decimal | None = None
+    currency: str = ""
+    items: tuple[str, ...] = ()  # "2 x Backpack"
+    tracking: tuple[str, ...] = ()  # carrier tracking numbers, when the shop has them
+
+
 class CatalogueConnector(ABC):
     """One shop protocol. `config` holds the owner's settings with secrets already decrypted."""
 
@@ -136,6 +152,17 @@ class CatalogueConnector(ABC):
         """Put a product in the cart named by `cart_ref` (one per conversation)."""
         raise ConnectorConfigError("this shop has no cart API; link to the product instead")
 
+    # ---- optional: orders ------------------------------------------------------------------
+
+    def supports_orders(self) -> bool:
+        """Whether `find_order` works with these settings (a connector may need extra ones)."""
+        return False
+
+    def find_order(self, number: str) -> Order | None:
+        """The order with exactly this number, or None when the shop has none. The caller
+        checks the email; a connector never filters by it (one code path for both cases)."""
+        raise NotImplementedError(f"{self.label} cannot look up orders")
+
 
 # ---- helpers shared by the connectors ---------------------------------------------------
 
@@ -148,6 +175,32 @@ def require_http_url(config: Mapping[str, Any], key: str) -> str:
     if parts.username or parts.password:
         raise ConnectorConfigError(f"{key}: put credentials in their own fields, not the URL")
     return value.rstrip("/")
+
+
+def order_items(lines: Any, name_key: str, qty_key: str, limit: int = 20) -> tuple[str, ...]:
+    """ "2 x Backpack" lines from an order's item records (malformed ones skipped)."""
+    out: list[str] = []
+    for line in lines if isinstance(lines, list) else []:
+        if not isinstance(line, Mapping):
+            continue
+        name = clean_text(line.get(name_key), limit=200)
+        qty = line.get(qty_key)
+        if not name:
+            continue
+        if isinstance(qty, int | float) and not isinstance(qty, bool) and qty > 0:
+            out.append(f"{qty:g} x {name}")
+        else:
+            out.append(name)
+        if len(out) >= limit:
+            break
+    return tuple(out)
+
+
+def price_or_none(value: Any) -> Decimal | None:
+    try:
+        return to_price(value)
+    except ValueError:
+        return None
 
 
 def require_text(config: Mapping[str, Any], key: str) -> str:
@@ -168,8 +221,11 @@ def page_size(config: Mapping[str, Any], default: int = 100) -> int:
     return size
 
 
-def request_json(http: httpx.Client, method: str, url: str, **kwargs: Any) -> Any:
-    """One request, its JSON body; errors mapped to what an owner can act on."""
+def request_json(
+    http: httpx.Client, method: str, url: str, *, none_on_404: bool = False, **kwargs: Any
+) -> Any:
+    """One request, its JSON body; errors mapped to what an owner can act on (a 404 is
+    None with `none_on_404`: an API that answers "no such record" that way)."""
     try:
         with http.stream(method, url, **kwargs) as response:
             status = response.status_code
@@ -186,6 +242,8 @@ def request_json(http: httpx.Client, method: str, url: str, **kwargs: Any) -> An
         raise ConnectorUnavailable(f"cannot reach the shop ({type(exc).__name__})") from exc
     if status in (401, 403):
         raise ConnectorAuthError(f"the shop refused the credentials (HTTP {status})")
+    if status == 404 and none_on_404:
+        return None
     if status == 429 or status >= 500:
         raise ConnectorUnavailable(f"the shop answered HTTP {status}")
     if status >= 400:

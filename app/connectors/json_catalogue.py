@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
+from urllib.parse import quote, urlsplit
 
 from app.connectors.base import (
     MAX_PAGES,
@@ -24,12 +25,15 @@ from app.connectors.base import (
     CatalogueConnector,
     ConnectorConfigError,
     ConnectorResponseError,
+    Order,
     Product,
     SkippedRecord,
     clean_text,
     dig,
     http_url_or_none,
+    order_items,
     page_size,
+    price_or_none,
     request_json,
     require_http_url,
     to_price,
@@ -45,6 +49,23 @@ DEFAULT_MAPPING = {
     "image": "image",
 }
 PAGINGS = ("none", "page", "offset")
+# Orders (optional): `orders_url` is a template with {number}; a 404 means "no such order".
+ORDER_FIELDS = (
+    "number", "email", "status", "placed_at", "total", "currency", "items", "item_name",
+    "item_qty", "tracking",
+)  # fmt: skip
+DEFAULT_ORDER_MAPPING = {
+    "number": "number",
+    "email": "email",
+    "status": "status",
+    "placed_at": "created_at",
+    "total": "total",
+    "currency": "currency",
+    "items": "items",
+    "item_name": "name",
+    "item_qty": "qty",
+    "tracking": "tracking",
+}
 
 
 class JsonCatalogueConnector(CatalogueConnector):
@@ -69,7 +90,23 @@ class JsonCatalogueConnector(CatalogueConnector):
         if template and "{id}" not in template:
             raise ConnectorConfigError("url_template must contain {id}")
         cart_url = require_http_url(config, "cart_url") if config.get("cart_url") else ""
+        orders_url = str(config.get("orders_url") or "").strip()
+        if orders_url:
+            if "{number}" not in orders_url:
+                raise ConnectorConfigError("orders_url must contain {number}")
+            require_http_url({"orders_url": orders_url.replace("{number}", "n")}, "orders_url")
+            if urlsplit(orders_url).hostname != urlsplit(str(config.get("url") or "")).hostname:
+                raise ConnectorConfigError("orders_url must be on the catalogue's host")
+        order_mapping = {**DEFAULT_ORDER_MAPPING, **dict(config.get("order_mapping") or {})}
+        unknown = set(order_mapping) - set(ORDER_FIELDS)
+        if unknown:
+            raise ConnectorConfigError(
+                f"order_mapping: unknown field(s) {', '.join(sorted(unknown))}"
+            )
         return {
+            "orders_url": orders_url,
+            "orders_path": str(config.get("orders_path") or "").strip(),
+            "order_mapping": {k: str(v).strip() for k, v in order_mapping.items() if v},
             "url": require_http_url(config, "url"),
             "cart_url": cart_url,
             "items_path": str(config.get("items_path") or "").strip(),
@@ -155,6 +192,51 @@ class JsonCatalogueConnector(CatalogueConnector):
             if self.config["paging"] == "none" or not items or last_page:
                 break
         return out
+
+    # ---- orders ---------------------------------------------------------------------------
+
+    def supports_orders(self) -> bool:
+        return bool(self.config["orders_url"])
+
+    def find_order(self, number: str) -> Order | None:
+        """`GET orders_url` with {number} filled in; the order object at `orders_path`
+        (a list there: the entry whose number matches)."""
+        if not self.config["orders_url"]:
+            raise ConnectorConfigError("this catalogue has no orders_url")
+        url = self.config["orders_url"].replace("{number}", quote(number, safe=""))
+        body = request_json(self.http, "GET", url, headers=self._headers(), none_on_404=True)
+        if body is None:
+            return None
+        path, mapping = self.config["orders_path"], self.config["order_mapping"]
+        found = dig(body, path) if path else body
+        candidates = found if isinstance(found, list) else [found]
+
+        def get(record: Any, name: str) -> Any:
+            return dig(record, mapping[name]) if name in mapping else None
+
+        for record in candidates:
+            if not isinstance(record, Mapping) or str(get(record, "number")) != number:
+                continue
+            tracking = get(record, "tracking")
+            return Order(
+                number=number,
+                email=str(get(record, "email") or ""),
+                status=clean_text(get(record, "status"), limit=100) or "unknown",
+                placed_at=clean_text(get(record, "placed_at"), limit=40) or None,
+                total=price_or_none(get(record, "total")),
+                currency=str(get(record, "currency") or self.config["currency"])[:3].upper(),
+                items=order_items(
+                    get(record, "items"),
+                    mapping.get("item_name", "name"),
+                    mapping.get("item_qty", "qty"),
+                ),
+                tracking=tuple(
+                    clean_text(t, limit=100)
+                    for t in (tracking if isinstance(tracking, list) else [tracking])
+                    if isinstance(t, str | int) and str(t).strip()
+                )[:5],
+            )
+        return None
 
     def _product(self, record: Any) -> Product | SkippedRecord:
         mapping = self.config["mapping"]

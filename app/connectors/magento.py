@@ -19,10 +19,13 @@ from app.connectors.base import (
     ConnectorConfigError,
     ConnectorError,
     ConnectorResponseError,
+    Order,
     Product,
     SkippedRecord,
     clean_text,
+    order_items,
     page_size,
+    price_or_none,
     request_json,
     require_http_url,
     require_text,
@@ -96,6 +99,48 @@ class MagentoConnector(CatalogueConnector):
                     return out
             page += 1
         return out
+
+    # ---- orders ---------------------------------------------------------------------------
+
+    def supports_orders(self) -> bool:
+        return True
+
+    def find_order(self, number: str) -> Order | None:
+        """`GET /V1/orders` filtered on `increment_id` (the number customers see)."""
+        f = "searchCriteria[filter_groups][0][filters][0]"
+        body = self._get(
+            "/orders",
+            {
+                f"{f}[field]": "increment_id",
+                f"{f}[value]": number,
+                f"{f}[condition_type]": "eq",
+                "searchCriteria[pageSize]": 2,
+            },
+        )
+        items = body.get("items") if isinstance(body, Mapping) else None
+        if not isinstance(items, list):
+            raise ConnectorResponseError("expected {items: [...]} from /V1/orders")
+        for record in items:
+            if isinstance(record, Mapping) and str(record.get("increment_id") or "") == number:
+                return Order(
+                    number=number,
+                    email=str(record.get("customer_email") or ""),
+                    status=str(record.get("status") or record.get("state") or "unknown"),
+                    placed_at=str(record.get("created_at") or "") or None,
+                    total=price_or_none(record.get("grand_total")),
+                    currency=str(record.get("order_currency_code") or self.config["currency"]),
+                    # Children of configurable items repeat their parent: parents only.
+                    items=order_items(
+                        [
+                            i
+                            for i in record.get("items") or []
+                            if isinstance(i, Mapping) and i.get("parent_item_id") is None
+                        ],
+                        "name",
+                        "qty_ordered",
+                    ),
+                )
+        return None
 
     def _product(self, record: Any, categories: Mapping[str, str]) -> Product | SkippedRecord:
         if not isinstance(record, Mapping) or not record.get("sku"):

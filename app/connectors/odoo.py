@@ -21,11 +21,14 @@ from app.connectors.base import (
     ConnectorAuthError,
     ConnectorConfigError,
     ConnectorResponseError,
+    Order,
     Product,
     SkippedRecord,
     clean_text,
     http_url_or_none,
+    order_items,
     page_size,
+    price_or_none,
     request_json,
     require_http_url,
     require_text,
@@ -49,6 +52,7 @@ WANTED_FIELDS = (
     "is_storable",
     "sale_ok",
 )
+ORDER_FIELDS = ("id", "name", "state", "date_order", "amount_total", "currency_id", "partner_id")
 AUTH_ERRORS = ("AccessDenied", "SessionExpired", "AccessError")
 
 
@@ -121,7 +125,9 @@ class OdooConnector(CatalogueConnector):
             raise ConnectorAuthError("Odoo refused the login (check login and password/key)")
         self._uid = uid
 
-    def _call(self, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+    def _call(
+        self, method: str, args: list[Any], kwargs: dict[str, Any], model: str = MODEL
+    ) -> Any:
         cfg = self.config
         if cfg["api_key"]:
             return self._rpc(
@@ -129,12 +135,12 @@ class OdooConnector(CatalogueConnector):
                 {
                     "service": "object",
                     "method": "execute_kw",
-                    "args": [cfg["db"], self._uid, cfg["api_key"], MODEL, method, args, kwargs],
+                    "args": [cfg["db"], self._uid, cfg["api_key"], model, method, args, kwargs],
                 },
             )
         return self._rpc(
-            f"/web/dataset/call_kw/{MODEL}/{method}",
-            {"model": MODEL, "method": method, "args": args, "kwargs": kwargs},
+            f"/web/dataset/call_kw/{model}/{method}",
+            {"model": model, "method": method, "args": args, "kwargs": kwargs},
         )
 
     # ---- catalogue ------------------------------------------------------------------------
@@ -164,6 +170,56 @@ class OdooConnector(CatalogueConnector):
             if len(rows) < size:
                 break
         return out
+
+    # ---- orders ---------------------------------------------------------------------------
+
+    def supports_orders(self) -> bool:
+        return True
+
+    def find_order(self, number: str) -> Order | None:
+        """`sale.order` by its name (e.g. S00042), its partner's email, its lines."""
+        if self._uid is None:
+            self._login()
+        rows = self._call(
+            "search_read",
+            [[["name", "=", number]]],
+            {"fields": list(ORDER_FIELDS), "limit": 2},
+            model="sale.order",
+        )
+        if not isinstance(rows, list):
+            raise ConnectorResponseError("search_read did not return a list")
+        record = next((r for r in rows if isinstance(r, Mapping) and r.get("name") == number), None)
+        if record is None or not isinstance(record.get("id"), int):
+            return None
+        email = ""
+        partner = record.get("partner_id")
+        if isinstance(partner, list) and partner and isinstance(partner[0], int):
+            found = self._call("read", [[partner[0]]], {"fields": ["email"]}, model="res.partner")
+            if isinstance(found, list) and found and isinstance(found[0], Mapping):
+                email = str(found[0].get("email") or "")
+        lines = self._call(
+            "search_read",
+            [[["order_id", "=", record["id"]]]],
+            {"fields": ["name", "product_uom_qty", "display_type"], "limit": 50},
+            model="sale.order.line",
+        )
+        return Order(
+            number=number,
+            email=email,
+            status=str(record.get("state") or "unknown"),
+            placed_at=str(record.get("date_order") or "") or None,
+            total=price_or_none(record.get("amount_total")),
+            currency=_many2one_name(record.get("currency_id"))[:3],
+            items=order_items(
+                [
+                    line
+                    for line in lines or []
+                    if isinstance(line, Mapping) and not line.get("display_type")
+                ],
+                "name",
+                "product_uom_qty",
+            ),
+        )
 
     def _product(self, record: Any) -> Product | SkippedRecord:
         if not isinstance(record, Mapping) or not isinstance(record.get("id"), int):

@@ -14,5 +14,6 @@ from app.pages import (  # noqa: F401
     password,
     settings,
     two_factor,
+    widget_intents,
     widgets,
 )

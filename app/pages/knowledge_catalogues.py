@@ -7,6 +7,7 @@ import reflex as rx
 
 from app.components.dialogs import confirm_dialog
 from app.components.forms import field_error, field_label
+from app.components.team_ui import read_only_notice
 from app.state.knowledge_catalogues import CatalogueRow, CatalogueState
 
 KINDS = [
@@ -79,6 +80,12 @@ def _kind_fields() -> rx.Component:
                 ),
                 _input("auth_header", "Auth header (optional)", "Authorization"),
                 _input("auth_value", "Auth value (optional)", "never shown again", secret=True),
+                _input(
+                    "orders_url",
+                    "Order URL, for order status (optional)",
+                    "https://shop/api/orders/{number}",
+                ),
+                _input("orders_path", "Where the order is (optional)", "order"),
                 columns=rx.breakpoints(initial="1", sm="2"),
                 spacing="3",
                 width="100%",
@@ -227,6 +234,7 @@ def catalogue_card(row: CatalogueRow) -> rx.Component:
                     rx.select.content(*[rx.select.item(t, value=v) for v, t in SCHEDULES]),
                     value=row.schedule,
                     on_change=lambda v: CatalogueState.set_schedule(row.id, v),
+                    disabled=~CatalogueState.can_manage,
                 ),
                 rx.spacer(),
                 rx.button(
@@ -236,13 +244,16 @@ def catalogue_card(row: CatalogueRow) -> rx.Component:
                     class_name="catalogue-sync",
                     on_click=CatalogueState.sync_now(row.id),
                 ),
-                rx.button(
-                    rx.icon("trash-2", size=15),
-                    "Delete",
-                    variant="soft",
-                    color_scheme="red",
-                    class_name="catalogue-delete",
-                    on_click=CatalogueState.ask_delete(row.id, row.name),
+                rx.cond(
+                    CatalogueState.can_manage,
+                    rx.button(
+                        rx.icon("trash-2", size=15),
+                        "Delete",
+                        variant="soft",
+                        color_scheme="red",
+                        class_name="catalogue-delete",
+                        on_click=CatalogueState.ask_delete(row.id, row.name),
+                    ),
                 ),
                 width="100%",
                 spacing="2",
@@ -259,7 +270,15 @@ def catalogue_card(row: CatalogueRow) -> rx.Component:
 
 def catalogues_tab() -> rx.Component:
     return rx.vstack(
-        add_card(),
+        rx.cond(
+            CatalogueState.can_manage,
+            add_card(),
+            read_only_notice(
+                "Shop connections hold credentials: only owners and admins add or change them. "
+                "You can still sync a catalogue.",
+                "catalogues-read-only",
+            ),
+        ),
         rx.cond(
             CatalogueState.rows.length() > 0,  # type: ignore[attr-defined]
             rx.vstack(rx.foreach(CatalogueState.rows, catalogue_card), spacing="3", width="100%"),

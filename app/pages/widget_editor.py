@@ -10,6 +10,7 @@ from app.components.provider_notice import offline_answers_notice
 from app.components.shell import dashboard_page, empty_state
 from app.components.widget_form import form_field, form_section, snippet_block
 from app.components.widget_handoff import handoff_card
+from app.components.widget_mode import answer_mode_field
 from app.pages.widget_actions import actions_card
 from app.services.widgets import MAX_DOMAINS, MAX_STARTERS
 from app.state.widgets import DEFAULT_MODEL, PREVIEW_FRAME_ID, WidgetEditorState
@@ -181,6 +182,7 @@ def answers() -> rx.Component:
     return form_section(
         "Answers",
         "How the assistant answers from your knowledge.",
+        answer_mode_field(S.mode, S.set_mode),
         form_field(
             "System prompt",
             _textarea(

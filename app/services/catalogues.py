@@ -344,6 +344,8 @@ FORM_FIELDS = {
         "cart_url",
         "auth_header",
         "auth_value",
+        "orders_url",
+        "orders_path",
     ),
     "magento2": ("base_url", "token", "store_code", "currency"),
     "odoo": ("base_url", "db", "login", "password", "api_key"),

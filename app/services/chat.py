@@ -39,6 +39,7 @@ from app.services import (
     conversations,
     handoff_flow,
     inbox,
+    intent_router,
     metrics,
     product_search,
 )
@@ -127,6 +128,7 @@ class _Loaded:
     credentials: ProviderCredentials  # decrypted once per turn
     kb_version: str
     rules: EscalationRules = field(default_factory=EscalationRules)
+    mode: str = "llm"  # llm | intent | hybrid (app.services.intent_router)
 
 
 def widget_config(widget: Widget) -> WidgetConfig:
@@ -224,6 +226,7 @@ class ChatService:
                 credentials_for(tenant),
                 kb_version(session, req.tenant_id, widget),
                 rules_of(widget.escalation if widget else None),
+                widget.mode if widget else "llm",
             )
 
     def _begin(self, req: ChatRequest, loaded: _Loaded):  # type: ignore[no-untyped-def]
@@ -308,9 +311,12 @@ class ChatService:
         overage: bool,
         cards: list[product_search.ProductCard] | None = None,
         toolbox: action_runtime.Toolbox | None = None,
+        persist: intent_router.Persist | None = None,
     ) -> str:
         with session_scope() as session:
             conversation = self._stored(session, req, draft, new)
+            if persist is not None:  # an intent dialogue's next step, with the turn
+                persist(session, conversation)
             user, answer = conversations.record_turn(
                 session,
                 req.tenant_id,
@@ -366,6 +372,26 @@ class ChatService:
             # A person is in charge (or was just asked for): the bot stays quiet.
             yield await asyncio.to_thread(self._quiet, req, draft, new, question, reason)
             return
+        if loaded.mode != "llm":
+            outcome = await asyncio.to_thread(self._intent, req, loaded, draft.id, question)
+            if outcome is not None and outcome.handoff:
+                yield await asyncio.to_thread(
+                    self._quiet, req, draft, new, question, inbox.Reason.phrase
+                )
+                return
+            if outcome is not None:
+                result = outcome.result
+                message_id = await asyncio.to_thread(
+                    self._save, req, draft, question, result, new, overage,
+                    cards=outcome.cards, persist=outcome.persist,
+                )  # fmt: skip
+                yield TokenEvent(result.answer)
+                metrics.record_turn(
+                    req.channel, "intent", answered=result.answered, cached=False,
+                    tokens_in=0, tokens_out=0, cost_usd=0.0,
+                )  # fmt: skip
+                yield TurnSaved(result, conversation_id, message_id, outcome.cards)
+                return
         # Only standalone questions are cached: a follow-up's answer depends on history.
         # A widget with actions answers from live calls: no answer cache for it.
         toolbox = await asyncio.to_thread(
@@ -428,6 +454,16 @@ class ChatService:
             )
             if escalated is not None:
                 yield escalated
+
+    def _intent(
+        self, req: ChatRequest, loaded: _Loaded, conversation_id: str, question: str
+    ) -> intent_router.IntentOutcome | None:
+        return intent_router.decide(
+            req.tenant_id, req.widget_id, loaded.mode, conversation_id, question,
+            unknown_answer=loaded.widget.unknown_answer, channel=req.channel,
+            requester=req.visitor_id or conversation_id,
+            embedder=self.detector.embedder,  # None: the process's query embedder
+        )  # fmt: skip
 
     async def ask(self, req: ChatRequest) -> TurnSaved:
         """Non-streaming convenience: run the turn and return the saved result."""

@@ -44,6 +44,10 @@ class LimitPolicy:
     # Anonymous visitors can mint new visitor ids; this caps one widget's burst so a single
     # abused site cannot drain the whole workspace's hourly allowance in a minute.
     widget_per_minute: int = 120
+    # Order lookups (app.services.orders): few per visitor, so order numbers and emails
+    # cannot be enumerated through the chat; a workspace-wide cap bounds many visitors.
+    order_lookups_per_10_min: int = 5
+    order_lookups_per_hour: int = 300
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LimitPolicy:
@@ -115,6 +119,22 @@ class ChatRateLimiter:
                 raise RateLimitedError("widget", wait)
         per_hour = self.policy.tenant_per_hour.get(tier, self.policy.tenant_per_hour[Tier.free])
         ok, wait = self._hit(RateLimitItemPerHour(per_hour), "tenant", tenant_id)
+        if not ok:
+            raise RateLimitedError("workspace", wait)
+
+    def check_order_lookup(self, tenant_id: str, requester: str) -> None:
+        """Count one order lookup by `requester` (a conversation or visitor id)."""
+        ok, wait = self._hit(
+            RateLimitItemPerMinute(self.policy.order_lookups_per_10_min, 10),
+            "order-lookup",
+            tenant_id,
+            requester or "anonymous",
+        )
+        if not ok:
+            raise RateLimitedError("conversation", wait)
+        ok, wait = self._hit(
+            RateLimitItemPerHour(self.policy.order_lookups_per_hour), "order-lookup", tenant_id
+        )
         if not ok:
             raise RateLimitedError("workspace", wait)
 

@@ -30,7 +30,9 @@ DEFAULT_APPEARANCE: dict[str, Any] = {
     "avatar_url": "",
     "title": "Assistant",
 }
+MODES = ("llm", "intent", "hybrid")  # app.services.intent_router
 EDITABLE = {
+    "mode",
     "name",
     "enabled",
     "appearance",
@@ -146,6 +148,8 @@ def _clean(values: dict[str, Any], current: Widget | None = None) -> dict[str, A
             )
         except EscalationError as exc:
             raise WidgetError(str(exc), exc.field or "escalation") from exc
+    if "mode" in out and out["mode"] not in MODES:
+        raise WidgetError("Mode is llm, intent or hybrid.", "mode")
     if "model" in out:
         out["model"] = (str(out["model"]).strip()[:120] or None) if out["model"] else None
     return out

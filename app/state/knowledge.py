@@ -8,7 +8,6 @@ knowledge (it is content, not keys, credentials, people or billing).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ import reflex as rx
 from app import routes
 from app.db import NotFoundError, session_scope
 from app.models import Document
-from app.services import accounts, documents, qa, widgets
+from app.services import documents, qa, widgets
 from app.services.answer_html import markdown_to_html
 from app.services.chat import ChatInputError, WidgetUnavailableError
 from app.services.conversations import BudgetExceededError
@@ -26,15 +25,15 @@ from app.services.limits import RateLimitedError
 from app.services.retrieval_preview import PreviewError, preview
 from app.services.vectors import get_store
 from app.settings import get_settings
-from app.state.auth import AuthState, _cookie_token
+from app.state.auth import AuthState
 from app.state.insights_views import when
+from app.state.polling import poll_while_active
 
 log = logging.getLogger("chatconnect.knowledge")
 
 UPLOAD_ID = "knowledge-upload"
 MAX_FILES_PER_UPLOAD = documents.MAX_FILES_PER_UPLOAD
 PAGE_SIZE = 10
-POLL_INTERVAL_S = 1.0
 SNIPPET_CHARS = 400
 FINISHED = {"ready", "failed", "refused"}
 SORT_COLUMNS = {"title", "kind", "size_bytes", "chunk_count", "status", "updated_at"}
@@ -158,11 +157,6 @@ def _snapshot(tenant_id: str, query: tuple[str, str, int], wanted: list[str]) ->
             uploads=uploads,
             active=documents.count_in_progress(session, tenant_id),
         )
-
-
-def _identity_for_cookie(cookie: str) -> accounts.Identity | None:
-    with session_scope() as session:
-        return accounts.identity_for_token(session, _cookie_token(cookie))
 
 
 def _chunk_row(  # type: ignore[no-untyped-def]
@@ -478,33 +472,24 @@ class KnowledgeState(AuthState):
     @rx.event(background=True)
     async def watch_ingestion(self):
         """Poll this tenant's in-progress documents every second while any is active."""
-        async with self:
-            if self.watching:
-                return
-            self.watching = True
-        try:
-            while True:
-                await asyncio.sleep(POLL_INTERVAL_S)
-                async with self:
-                    cookie = self.router.headers.cookie
-                    on_page = self.router.url.path.rstrip("/") == routes.KNOWLEDGE
-                    wanted = [u.doc_id for u in self.uploads if u.doc_id]
-                    query = (self.search, self._order(), self.page * PAGE_SIZE)
-                ident = await asyncio.to_thread(_identity_for_cookie, cookie)
-                if ident is None or not on_page:
-                    break
-                snap = await asyncio.to_thread(_snapshot, ident.tenant_id, query, wanted)
-                async with self:
-                    self.docs, self.total = snap.rows, snap.total
-                    for upload in self.uploads:
-                        if upload.doc_id in snap.uploads:
-                            _upload_stage(upload, snap.uploads[upload.doc_id])
-                    self.uploads = list(self.uploads)
-                if not snap.active:
-                    break
-        finally:
-            async with self:
-                self.watching = False
+        await poll_while_active(
+            self,
+            routes.KNOWLEDGE,
+            lambda: (
+                (self.search, self._order(), self.page * PAGE_SIZE),
+                [u.doc_id for u in self.uploads if u.doc_id],
+            ),
+            lambda tenant_id, args: _snapshot(tenant_id, *args),
+            self._apply_snapshot,
+        )
+
+    def _apply_snapshot(self, snap: _Snapshot) -> bool:
+        self.docs, self.total = snap.rows, snap.total
+        for upload in self.uploads:
+            if upload.doc_id in snap.uploads:
+                _upload_stage(upload, snap.uploads[upload.doc_id])
+        self.uploads = list(self.uploads)
+        return bool(snap.active)
 
     # ---- row actions behind a confirmation ---------------------------------------------
 

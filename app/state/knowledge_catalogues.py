@@ -15,12 +15,14 @@ import reflex as rx
 from app import routes
 from app.connectors import CONNECTORS
 from app.db import NotFoundError, session_scope
-from app.services import accounts, catalogue_sync, catalogues
+from app.services import catalogue_sync, catalogues
+from app.services.accounts import Identity
+from app.services.permissions import Action, can
 from app.services.vectors import get_store
-from app.state.auth import AuthState, _cookie_token
+from app.state.auth import AuthState
 from app.state.insights_views import when
+from app.state.polling import poll_while_active
 
-POLL_INTERVAL_S = 1.0
 ACTIVE = {"new", "queued", "syncing"}
 SECRET_KEYS = ("auth_value", "token", "password", "api_key")
 
@@ -66,10 +68,7 @@ def _rows(tenant_id: str) -> list[CatalogueRow]:
         ]
 
 
-def _tenant_for_cookie(cookie: str) -> str | None:
-    with session_scope() as session:
-        ident = accounts.identity_for_token(session, _cookie_token(cookie))
-        return ident.tenant_id if ident else None
+NOT_ALLOWED = "Only owners and admins can change shop connections (they hold credentials)."
 
 
 class CatalogueState(AuthState):
@@ -82,10 +81,19 @@ class CatalogueState(AuthState):
     watching: bool = False
     delete_id: str = ""
     delete_name: str = ""
+    # Shop connections hold credentials: adding, rescheduling and deleting them is an
+    # owner/admin decision (members still see them and may sync).
+    can_manage: bool = False
+
+    def _require_manager(self) -> Identity | None:
+        ident = self._require()
+        self.can_manage = can(ident.role, Action.manage_credentials)
+        return ident if self.can_manage else None
 
     @rx.event
     def load(self):
         ident = self._require()
+        self.can_manage = can(ident.role, Action.manage_credentials)
         self.rows = _rows(ident.tenant_id)
         return CatalogueState.watch if any(r.status in ACTIVE for r in self.rows) else None
 
@@ -102,7 +110,9 @@ class CatalogueState(AuthState):
     async def test_connection(self):
         """Fetch the shop once (up to the connector's timeouts) without holding the page."""
         async with self:
-            self._require()
+            if self._require_manager() is None:
+                self.form_error = NOT_ALLOWED
+                return
             if self.testing:
                 return
             self.form_error = self.test_message = ""
@@ -122,8 +132,12 @@ class CatalogueState(AuthState):
 
     @rx.event
     def add(self):
-        ident = self._require()
-        self.form_error = self.test_message = ""
+        ident = self._require_manager()
+        self.test_message = ""
+        if ident is None:
+            self.form_error = NOT_ALLOWED
+            return None
+        self.form_error = ""
         try:
             kind, config = self._config()
             with session_scope() as session:
@@ -160,7 +174,9 @@ class CatalogueState(AuthState):
 
     @rx.event
     def set_schedule(self, catalogue_id: str, value: str):
-        ident = self._require()
+        ident = self._require_manager()
+        if ident is None:
+            return rx.toast.error(NOT_ALLOWED)
         try:
             with session_scope() as session:
                 catalogues.update(
@@ -174,7 +190,8 @@ class CatalogueState(AuthState):
 
     @rx.event
     def ask_delete(self, catalogue_id: str, name: str) -> None:
-        self._require()
+        if self._require_manager() is None:
+            return
         self.delete_id, self.delete_name = catalogue_id, name[:120]
 
     @rx.event
@@ -183,8 +200,10 @@ class CatalogueState(AuthState):
 
     @rx.event
     def confirm_delete(self):
-        ident = self._require()
+        ident = self._require_manager()
         catalogue_id, self.delete_id = self.delete_id, ""
+        if ident is None:
+            return rx.toast.error(NOT_ALLOWED)
         try:
             with session_scope() as session:
                 ids = catalogues.delete(
@@ -199,24 +218,14 @@ class CatalogueState(AuthState):
     @rx.event(background=True)
     async def watch(self):
         """Refresh the list every second while a sync is queued or running."""
-        async with self:
-            if self.watching:
-                return
-            self.watching = True
-        try:
-            while True:
-                await asyncio.sleep(POLL_INTERVAL_S)
-                async with self:
-                    cookie = self.router.headers.cookie
-                    on_page = self.router.url.path.rstrip("/") == routes.KNOWLEDGE
-                tenant_id = await asyncio.to_thread(_tenant_for_cookie, cookie)
-                if tenant_id is None or not on_page:
-                    break
-                rows = await asyncio.to_thread(_rows, tenant_id)
-                async with self:
-                    self.rows = rows
-                if not any(r.status in ACTIVE for r in rows):
-                    break
-        finally:
-            async with self:
-                self.watching = False
+        await poll_while_active(
+            self,
+            routes.KNOWLEDGE,
+            lambda: None,
+            lambda tenant_id, _: _rows(tenant_id),
+            self._apply_rows,
+        )
+
+    def _apply_rows(self, rows: list[CatalogueRow]) -> bool:
+        self.rows = rows
+        return any(r.status in ACTIVE for r in rows)

@@ -18,9 +18,8 @@ from app.services.vectors import get_store
 from app.services.websites import WebsiteError, WebsiteInput
 from app.state.auth import AuthState
 from app.state.insights_views import when
-from app.state.knowledge import _identity_for_cookie
+from app.state.polling import poll_while_active
 
-POLL_INTERVAL_S = 1.0
 ACTIVE = {"queued", "running", "cancelling"}
 PAGE_FILTERS = {"all", "queued", "fetched", "indexed", "skipped", "failed"}
 
@@ -261,25 +260,14 @@ class WebsitesState(AuthState):
     @rx.event(background=True)
     async def watch(self):
         """Poll while a crawl or its indexing runs: live counts and page statuses."""
-        async with self:
-            if self.watching:
-                return
-            self.watching = True
-        try:
-            while True:
-                await asyncio.sleep(POLL_INTERVAL_S)
-                async with self:
-                    cookie = self.router.headers.cookie
-                    on_page = self.router.url.path.rstrip("/") == routes.KNOWLEDGE
-                    selected, status = self.selected, self.page_filter
-                ident = await asyncio.to_thread(_identity_for_cookie, cookie)
-                if ident is None or not on_page:
-                    break
-                sites, pages = await asyncio.to_thread(_snapshot, ident.tenant_id, selected, status)
-                async with self:
-                    self.sites, self.pages = sites, pages
-                if not any(s.active for s in sites):
-                    break
-        finally:
-            async with self:
-                self.watching = False
+        await poll_while_active(
+            self,
+            routes.KNOWLEDGE,
+            lambda: (self.selected, self.page_filter),
+            lambda tenant_id, args: _snapshot(tenant_id, *args),
+            self._apply_snapshot,
+        )
+
+    def _apply_snapshot(self, snap: tuple[list[SiteRow], list[PageRow]]) -> bool:
+        self.sites, self.pages = snap
+        return any(s.active for s in self.sites)

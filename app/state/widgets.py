@@ -233,6 +233,7 @@ class WidgetEditorState(AuthState):
     citations: bool = True
     unknown_answer: str = ""
     domains: str = ""
+    mode: str = "llm"  # llm | intent | hybrid (app.services.intent_router)
 
     script_snippet: str = ""
     iframe_snippet: str = ""
@@ -246,7 +247,7 @@ class WidgetEditorState(AuthState):
                 self.name, self.enabled, self.title, self.avatar_url, self.primary_color,
                 self.theme, self.position, self.greeting, self.starters, self.placeholder,
                 self.system_prompt, self.model, self.temperature, self.citations,
-                self.unknown_answer, self.domains,
+                self.unknown_answer, self.domains, self.mode,
             ]
         )  # fmt: skip
 
@@ -287,6 +288,7 @@ class WidgetEditorState(AuthState):
         self.citations = widget.citations_enabled
         self.unknown_answer = widget.unknown_answer
         self.domains = "\n".join(widget.allowed_domains)
+        self.mode = widget.mode
         snippets = svc.embed_snippets(get_settings().public_url, widget.id)
         self.script_snippet = snippets["script"]
         self.iframe_snippet = snippets["iframe"]
@@ -452,6 +454,11 @@ class WidgetEditorState(AuthState):
         self.unknown_answer = value[:1000]
 
     @rx.event
+    def set_mode(self, value: str):
+        self._require()
+        self.mode = value if value in svc.MODES else "llm"
+
+    @rx.event
     def set_domains(self, value: str):
         self._require()
         self.domains = value[:5000]
@@ -497,6 +504,7 @@ class WidgetEditorState(AuthState):
                     temperature=self.temperature,
                     citations_enabled=self.citations,
                     unknown_answer=self.unknown_answer,
+                    mode=self.mode,
                     allowed_domains=svc.check_domains(self.domains),
                 )
                 session.flush()

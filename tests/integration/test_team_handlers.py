@@ -11,10 +11,11 @@ from sqlmodel import func, select
 
 from app.db import session_scope
 from app.models import ApiKey, Invitation, Membership, Role, Tenant, User
-from app.services import accounts, api_keys, team
+from app.services import accounts, api_keys, audit, catalogue_sync, catalogues, team
 from app.services.accounts import Identity
 from app.services.permissions import PermissionDeniedError
 from app.state.api_keys import ApiKeysState, create_key_as, revoke_key_as
+from app.state.knowledge_catalogues import CatalogueState
 from app.state.members import MembersState, change_role_as, invite_as
 from app.state.settings import SettingsState
 
@@ -117,3 +118,44 @@ def test_owner_handler_creates_key_and_forgets_secret_on_close(
     assert all(secret not in (r.prefix + r.name) for r in keys.rows)
     keys.close_secret()
     assert keys.secret == "" and secret not in repr(keys.dict())
+
+
+def test_members_cannot_add_change_or_delete_shop_connections(
+    engine: Engine, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shop connections carry credentials: a member sees and syncs them, nothing more."""
+    with session_scope(engine) as s:
+        existing = catalogues.create(
+            s, world["tenant"], "json", "Shop", {"url": "https://shop.example/products"}
+        )
+        existing_id = existing.id
+    draft = {"kind": "json", "schedule": "off", "name": "Sneaky", "url": "https://x.example/p"}
+
+    member = _state(CatalogueState, world["member"], monkeypatch)
+    member.load()
+    assert member.can_manage is False
+    member.draft = dict(draft)
+    member.add()
+    assert "owners and admins" in member.form_error
+    member.set_schedule(existing_id, "daily")
+    member.ask_delete(existing_id, "Shop")
+    assert member.delete_id == ""
+    member.delete_id = existing_id  # a crafted event skipping the dialog
+    member.confirm_delete()
+    with session_scope(engine) as s:
+        rows = catalogues.list_catalogues(s, world["tenant"])
+        assert [(c.id, c.schedule) for c in rows] == [(existing_id, "off")]
+
+    owner = _state(CatalogueState, world["owner"], monkeypatch)
+    monkeypatch.setattr(CatalogueState, "_actor", lambda self, ident: audit.SYSTEM)
+    monkeypatch.setattr(catalogue_sync, "wake_workers", lambda: None)
+    owner.load()
+    assert owner.can_manage is True
+    owner.draft = dict(draft)
+    owner.add()
+    assert owner.form_error == ""
+    owner.set_schedule(existing_id, "daily")
+    with session_scope(engine) as s:
+        rows = catalogues.list_catalogues(s, world["tenant"])
+        assert sorted(c.name for c in rows) == ["Shop", "Sneaky"]
+        assert next(c for c in rows if c.id == existing_id).schedule == "daily"

@@ -11,6 +11,11 @@
   `carts` and answers the new cart's id.
 - Owner actions: any method on `/hooks/<path>` records (method, path, query, headers, JSON
   body) in `hook_calls`, waits `hook_delay_s`, and answers `hook_response` as JSON.
+
+Orders (the same `orders` list in every shape): `GET /api/orders/{number}` (JSON, x-api-key,
+404 when unknown), Magento `GET /rest/V1/orders?searchCriteria[filter_groups][0][filters]...`
+on `increment_id`, Odoo `sale.order` search_read by name ("S0" + number), `res.partner` read
+and `sale.order.line` search_read.
 """
 
 from __future__ import annotations
@@ -48,12 +53,38 @@ def catalogue(n: int) -> list[dict[str, Any]]:
     ]
 
 
+def orders() -> list[dict[str, Any]]:
+    return [
+        {
+            "number": "1234",
+            "email": "Me@Example.com",
+            "status": "processing",
+            "created_at": "2026-12-01 10:00:00",
+            "total": 129.9,
+            "currency": "USD",
+            "items": [{"name": "Backpack model 7", "qty": 1}, {"name": "Mug model 5", "qty": 2}],
+            "tracking": [],
+        },
+        {
+            "number": "1235",
+            "email": "other@example.com",
+            "status": "complete",
+            "created_at": "2026-11-20 09:30:00",
+            "total": 45.0,
+            "currency": "USD",
+            "items": [{"name": "Cap model 6", "qty": 1}],
+            "tracking": ["1Z999AA10123456784"],
+        },
+    ]
+
+
 @dataclass
 class FakeShops:
     products: list[dict[str, Any]] = field(default_factory=lambda: catalogue(30))
     malformed: list[dict[str, Any]] = field(default_factory=list)  # served after products
     delay_s: float = 0.0  # every catalogue endpoint waits this long (timeouts)
     status: int | None = None  # force an HTTP status on catalogue endpoints
+    orders: list[dict[str, Any]] = field(default_factory=orders)
     requests: list[str] = field(default_factory=list)
     carts: list[dict[str, Any]] = field(default_factory=list)
     hook_calls: list[dict[str, Any]] = field(default_factory=list)
@@ -145,7 +176,35 @@ class FakeShops:
             }
         )
 
+    async def json_order(self, request: Request) -> Response:
+        if (gate := await self._gate(request)) is not None:
+            return gate
+        if request.headers.get("x-api-key") != ITEMS_KEY:
+            return JSONResponse({"error": "bad key"}, status_code=401)
+        number = request.path_params["number"]
+        order = next((o for o in self.orders if o["number"] == number), None)
+        if order is None:
+            return JSONResponse({"error": "not found"}, status_code=404)
+        return JSONResponse({"order": order})
+
     # ---- Magento 2 ------------------------------------------------------------------------
+
+    async def magento_orders(self, request: Request) -> Response:
+        if (gate := await self._gate(request)) is not None:
+            return gate
+        if request.headers.get("authorization") != f"Bearer {MAGENTO_TOKEN}":
+            return JSONResponse(
+                {"message": "The consumer isn't authorized to access %resources."},
+                status_code=401,
+            )
+        q = request.query_params
+        f = "searchCriteria[filter_groups][0][filters][0]"
+        rows = [_magento_order(o, i) for i, o in enumerate(self.orders)]
+        if f"{f}[field]" in q:
+            field_name, value = q[f"{f}[field]"], q[f"{f}[value]"]
+            assert q.get(f"{f}[condition_type]", "eq") == "eq"
+            rows = [r for r in rows if str(r.get(field_name)) == value]
+        return JSONResponse({"items": rows, "search_criteria": {}, "total_count": len(rows)})
 
     async def magento_products(self, request: Request) -> Response:
         if (gate := await self._gate(request)) is not None:
@@ -241,6 +300,8 @@ class FakeShops:
         self, body: dict[str, Any], model: str, method: str, args: list, kwargs: dict
     ) -> Response:
         self.requests.append(f"odoo {method}")
+        if model in ("sale.order", "res.partner", "sale.order.line"):
+            return self._odoo_orders(body, model, method, args, kwargs)
         if model != "product.template":
             return self._rpc_error(body, "builtins.KeyError", model)
         if method == "fields_get":
@@ -259,6 +320,54 @@ class FakeShops:
         page = [{f: r.get(f, False) for f in fields} for r in rows[offset : offset + limit]]
         return self._rpc_result(body, page)
 
+    def _odoo_orders(
+        self, body: dict[str, Any], model: str, method: str, args: list, kwargs: dict
+    ) -> Response:
+        partners = {100 + i: o["email"] for i, o in enumerate(self.orders)}
+        if model == "res.partner" and method == "read":
+            fields = kwargs.get("fields") or ["email"]
+            return self._rpc_result(
+                body,
+                [{"id": p, **{f: partners[p] for f in fields}} for p in args[0] if p in partners],
+            )
+        if method != "search_read":
+            return self._rpc_error(body, "builtins.AttributeError", method)
+        if model == "sale.order":
+            rows = [
+                {
+                    "id": 500 + i,
+                    "name": f"S0{o['number']}",
+                    "state": {"processing": "sale", "complete": "done"}.get(o["status"], "draft"),
+                    "date_order": o["created_at"],
+                    "amount_total": o["total"],
+                    "currency_id": [2, o["currency"]],
+                    "partner_id": [100 + i, "Customer"],
+                }
+                for i, o in enumerate(self.orders)
+            ]
+        else:
+            rows = [
+                {"id": 900 + 10 * i + j, "order_id": [500 + i, f"S0{o['number']}"],
+                 "name": item["name"], "product_uom_qty": float(item["qty"]),
+                 "display_type": False}
+                for i, o in enumerate(self.orders)
+                for j, item in enumerate(o["items"])
+            ]  # fmt: skip
+        for name, op, value in args[0] if args else []:
+            assert op == "="
+            rows = [
+                r for r in rows
+                if (r[name][0] if isinstance(r.get(name), list) else r.get(name)) == value
+            ]  # fmt: skip
+        fields = kwargs.get("fields") or []
+        limit = kwargs.get("limit") or len(rows)
+        unknown = [f for f in fields if rows and f not in rows[0]]
+        if unknown:
+            return self._rpc_error(body, "builtins.ValueError", f"Invalid field {unknown[0]!r}")
+        return self._rpc_result(
+            body, [{f: r[f] for f in fields} if fields else r for r in rows[:limit]]
+        )
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
@@ -274,6 +383,8 @@ class FakeShops:
                 Route("/rest/V1/products", self.magento_products),
                 Route("/rest/{store}/V1/products", self.magento_products),
                 Route("/rest/V1/categories", self.magento_categories),
+                Route("/rest/V1/orders", self.magento_orders),
+                Route("/api/orders/{number}", self.json_order),
                 Route("/web/session/authenticate", self.odoo_authenticate, methods=["POST"]),
                 Route("/web/dataset/call_kw/{model}/{method}", self.odoo_call_kw, methods=["POST"]),
                 Route("/jsonrpc", self.odoo_jsonrpc, methods=["POST"]),
@@ -318,6 +429,40 @@ def _magento_item(p: dict[str, Any], i: int) -> dict[str, Any]:
             {"attribute_code": "description", "value": p.get("description", "")},
             {"attribute_code": "category_ids", "value": [str(10 + p["id"] % 4)]},
         ],
+    }
+
+
+def _magento_order(o: dict[str, Any], i: int) -> dict[str, Any]:
+    items = []
+    for j, item in enumerate(o["items"]):
+        line = {"name": item["name"], "qty_ordered": item["qty"]}
+        items.append(
+            {
+                **line,
+                "item_id": 1 + 10 * i + j,
+                "product_type": "configurable",
+                "parent_item_id": None,
+            }
+        )
+        # A configurable's child line repeats the parent (Magento's shape).
+        items.append(
+            {
+                **line,
+                "item_id": 1000 + i + j,
+                "product_type": "simple",
+                "parent_item_id": 1 + 10 * i + j,
+            }
+        )
+    return {
+        "entity_id": 7000 + i,
+        "increment_id": o["number"],
+        "customer_email": o["email"],
+        "status": o["status"],
+        "state": o["status"],
+        "created_at": o["created_at"],
+        "grand_total": o["total"],
+        "order_currency_code": o["currency"],
+        "items": items,
     }
 
 

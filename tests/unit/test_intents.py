@@ -102,3 +102,48 @@ def test_empty_and_oversized_messages() -> None:
 def test_intent_names_are_unique() -> None:
     with pytest.raises(ValueError, match="unique"):
         IntentClassifier([Intent("a", ("x",)), Intent("a", ("y",))], BagOfWords())
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("wheres my oder", "order_status"),  # chat spelling and a one-letter typo
+        ("what happened to order 7781", "order_status"),
+        ("has my package left the warehouse", "order_status"),
+        ("please get a human on the line", "talk_to_person"),
+        ("is anyone from the team available", "talk_to_person"),
+        ("when can I reach you by chat", "opening_hours"),
+        ("which mugs are in stock", "product_search"),
+        ("do you have yoga mats", "product_search"),
+        ("hey there, hope you're well", "greeting"),
+        ("super, thanks for that", "thanks"),
+    ],
+)
+def test_rules_after_tuning(classifier: IntentClassifier, text: str, intent: str) -> None:
+    match = classifier.classify(text)
+    assert (match.intent, match.via) == (intent, "rule")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want a refund",
+        "do you have a return policy?",
+        "I need a new password",
+        "can I order 100 mugs for my company",
+        "I think so",
+        "is it there yet",
+    ],
+)
+def test_service_requests_are_not_product_or_other_rules(
+    classifier: IntentClassifier, text: str
+) -> None:
+    assert classifier.classify(text).via != "rule", text
+
+
+def test_normalisation_fixes_typos_of_signal_words_only() -> None:
+    from app.rag.intent_text import normalize
+
+    assert normalize("Where\u2019s my ordr, pls") == "where's my order, please"
+    assert normalize("hi there, I think it's yours") == "hi there, i think it's yours"
+    assert normalize("parcle") == "parcel"

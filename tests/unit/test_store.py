@@ -28,7 +28,7 @@ from llama_index.core.vector_stores.types import (
 )
 from qdrant_client import QdrantClient
 
-import app.rag.store as store_module
+import app.rag.store_base as store_base
 from app.rag.store import (
     DENSE,
     SPARSE,
@@ -221,7 +221,7 @@ def test_tenant_isolation_canary(store: VectorStore, caplog: pytest.LogCaptureFi
 def test_result_side_tenant_recheck_drops_foreign_rows(caplog: pytest.LogCaptureFixture) -> None:
     rows = [("p1", 0.9, {"tenant_id": "t1", "text": "mine"}), ("p2", 0.8, {"tenant_id": "t2"})]
     with caplog.at_level(logging.ERROR, logger="app.rag.store"):
-        hits = store_module._hits("t1", rows)
+        hits = store_base._hits("t1", rows)
     assert [h.id for h in hits] == ["p1"]
     assert "foreign" in caplog.text
 

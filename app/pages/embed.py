@@ -10,6 +10,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
+from app.components.action_confirm import confirm_cards
 from app.components.chat_markdown import chat_markdown
 from app.components.embed_handoff import handoff_panel, person_button, staff_reply
 from app.components.product_cards import product_cards
@@ -185,8 +186,9 @@ def _message(item: ChatItem) -> rx.Component:
         ),
         ("staff", staff_reply(item)),
         rx.vstack(
-            _bubble(_markdown(item.text), False),
+            rx.cond(item.text != "", _bubble(_markdown(item.text), False)),
             product_cards(item.cards),
+            confirm_cards(item.confirms),
             rx.cond(
                 item.chips.length() > 0,
                 rx.flex(
@@ -197,10 +199,13 @@ def _message(item: ChatItem) -> rx.Component:
                 ),
             ),
             rx.cond(item.notice != "", rx.text(item.notice, size="1", color_scheme="amber")),
-            rx.hstack(
-                _thumb(item, 1, "thumbs_up", "Helpful"),
-                _thumb(item, -1, "thumbs_down", "Not helpful"),
-                spacing="2",
+            rx.cond(
+                item.id != "",
+                rx.hstack(
+                    _thumb(item, 1, "thumbs_up", "Helpful"),
+                    _thumb(item, -1, "thumbs_down", "Not helpful"),
+                    spacing="2",
+                ),
             ),
             spacing="2",
             align="start",

@@ -19,7 +19,7 @@ import reflex as rx
 from app.db import NotFoundError, session_scope
 from app.rag.chat import MAX_QUESTION_CHARS, TokenEvent
 from app.rag.sanitize import sanitize_markdown
-from app.services import accounts, visitors
+from app.services import accounts, action_confirm, visitors
 from app.services.answer_html import markdown_to_html
 from app.services.chat import (
     ChatInputError,
@@ -37,6 +37,7 @@ from app.services.limits import RateLimitedError
 from app.services.visitors import PublicWidget
 from app.settings import get_settings
 from app.state.auth import _cookie_token
+from app.state.embed_actions import ConfirmCard, EmbedActionsMixin, confirm_cards
 from app.state.embed_bridge import BRIDGE_JS
 from app.state.embed_handoff import EmbedHandoffMixin
 
@@ -69,6 +70,13 @@ class Card:
     stock: str = ""
     image_url: str = ""
     product_url: str = ""
+    can_cart: bool = False  # the shop has a cart API and the widget has add_to_cart on
+
+
+def cards_from(rows: list[dict[str, Any]]) -> list[Card]:
+    """Cards as stored on a message (app.models.Message.cards), unknown keys dropped."""
+    names = set(Card.__dataclass_fields__)
+    return [Card(**{k: v for k, v in r.items() if k in names}) for r in rows if isinstance(r, dict)]
 
 
 @dataclass
@@ -81,6 +89,7 @@ class ChatItem:
     notice: str = ""
     author: str = ""  # staff replies: the person's name
     cards: list[Card] = field(default_factory=list)
+    confirms: list[ConfirmCard] = field(default_factory=list)
 
 
 def _chip_label(source: dict[str, Any]) -> str:
@@ -145,7 +154,7 @@ def _post(message: dict[str, Any]) -> rx.event.EventSpec:
     return rx.call_script(f"window.ccEmbed&&window.ccEmbed.post({json.dumps(message)})")
 
 
-class EmbedState(EmbedHandoffMixin, rx.State):
+class EmbedState(EmbedHandoffMixin, EmbedActionsMixin, rx.State):
     status: str = "loading"  # loading | ready | unavailable
     title: str = "Assistant"
     avatar_url: str = ""
@@ -287,9 +296,16 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                 else [],
                 feedback=item.feedback or 0,
                 notice=item.notice,
+                cards=cards_from(item.cards),
             )
             for item in items
         ]
+        # Confirmations still open get fresh tokens (the page lost the old ones).
+        reopened = await asyncio.to_thread(
+            action_confirm.reopen, widget.tenant_id, self._conversation_id
+        )
+        if reopened:
+            self.messages.append(ChatItem(role="assistant", confirms=confirm_cards(reopened)))
 
     # ---- chatting --------------------------------------------------------------------
 
@@ -398,6 +414,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                         chips=chips_for(result.answer, source_dicts) if widget.citations else [],
                         notice=result.notice or "",
                         cards=[Card(**asdict(c)) for c in event.cards],
+                        confirms=confirm_cards(event.confirmations),
                     )
         except RateLimitedError as exc:
             await self._fail("rate_limited", str(exc))

@@ -5,8 +5,8 @@ to the model like an owner's action. `run(ctx, args)` is blocking (it runs in a 
 thread) and returns the text the model reads (as DATA, inside a tool-result block);
 `ctx.cards` collects product cards the widget should show.
 
-Shipped here: `search_products`, `add_to_cart`. `get_order_status` is registered by the
-orders module (app.services.orders) the same way.
+Shipped here: `search_products`, `add_to_cart` and `get_order_status` (over
+app.services.orders, which shows an order only when its number AND email match).
 """
 
 from __future__ import annotations
@@ -211,3 +211,43 @@ def with_cart_buttons(tenant_id: str, widget_id: str | None, cards: list[Any]) -
             ok = product is not None and cart_supported(session, tenant_id, product)
             out.append(replace(card, can_cart=ok))
         return out
+
+
+# ---- get_order_status ---------------------------------------------------------------------
+
+
+def _order_status(ctx: ActionContext, args: dict[str, Any]) -> str:
+    from app.services.limits import RateLimitedError
+    from app.services.orders import OrderLookupUnavailable, lookup_order
+
+    try:
+        found = lookup_order(
+            ctx.tenant_id,
+            str(args.get("order_number") or ""),
+            str(args.get("email") or ""),
+            requester=ctx.conversation_id,
+        )
+    except (RateLimitedError, OrderLookupUnavailable) as exc:
+        return f"Error: {exc}"
+    # A wrong email and an unknown number read the same: nothing tells which one was wrong.
+    return found.summary() if found else "No order matches that order number and email."
+
+
+register(
+    Builtin(
+        name="get_order_status",
+        description=(
+            "Look up the status of the visitor's order. Needs BOTH the order number and the "
+            "email address used for the order; ask the visitor for whichever is missing."
+        ),
+        parameters={
+            "type": "object",
+            "properties": {
+                "order_number": {"type": "string", "minLength": 1, "maxLength": 40},
+                "email": {"type": "string", "minLength": 3, "maxLength": 254},
+            },
+            "required": ["order_number", "email"],
+        },
+        run=_order_status,
+    )
+)

@@ -24,7 +24,7 @@ from app.services.permissions import PermissionDeniedError
 from app.services.vectors import close_store
 from app.settings import reset_settings_cache
 from tests.support.fake_llm import FakeLLM, Script
-from tests.support.fake_shops import FakeShops, catalogue
+from tests.support.fake_shops import ITEMS_KEY, FakeShops, catalogue
 from tests.support.loopback_server import LoopbackServer
 
 SECRET = "Bearer shop-secret-token-9931"
@@ -442,3 +442,52 @@ def test_long_expired_confirmations_are_deleted_when_new_ones_are_stored(world: 
     with session_scope(w.engine) as s:
         ids = [r.id for r in s.exec(select(ActionConfirmation)).all()]
     assert len(ids) == 1 and old_id not in ids
+
+
+def test_order_status_tool_shows_an_order_only_when_number_and_email_match(world: World) -> None:
+    w = world
+    with session_scope(w.engine) as s:
+        catalogues.create(
+            s, w.tenant, "json", "Orders",
+            {
+                "url": f"{w.url}/fakestore/products",
+                "orders_url": f"{w.url}/api/orders/{{number}}",
+                "orders_path": "order",
+                "auth_header": "X-Api-Key",
+                "auth_value": ITEMS_KEY,
+            },
+        )  # fmt: skip
+    enable(w, "get_order_status")
+
+    def lookup(email: str) -> str:
+        call = {"name": "get_order_status", "arguments": {"order_number": "1234", "email": email}}
+        w.llm.queue = [Script(tool_calls=[call])]
+        w.llm.script = Script(text="Here is what I found.")
+        saved = ask(w, f"Where is my order 1234? My email is {email}")
+        (logged,) = stored(w, saved.message_id).tool_calls
+        assert logged["name"] == "get_order_status" and logged["status"] == "ok"
+        (result,) = [
+            m["content"] for m in w.llm.requests[-1].body["messages"] if m["role"] == "tool"
+        ]
+        return result
+
+    wrong = lookup("someone@else.com")
+    assert "No order matches" in wrong and "processing" not in wrong and "Backpack" not in wrong
+    right = lookup("me@example.COM")  # emails compare case-insensitively
+    assert "Order 1234 is being prepared" in right and "Backpack model 7" in right
+
+    # A widget that has not switched the built-in on cannot reach it, whatever the model asks
+    # (it still has another tool, so the model is in a tool-calling turn).
+    enable(w, "search_products")
+    with session_scope(w.engine) as s:
+        actions.set_builtin(s, w.tenant, "owner", w.widget, "get_order_status", False)
+    before = len(w.shops.requests)
+    call = {
+        "name": "get_order_status",
+        "arguments": {"order_number": "1234", "email": "me@example.com"},
+    }
+    w.llm.queue = [Script(tool_calls=[call])]
+    w.llm.script = Script(text="I cannot check orders here.")
+    saved = ask(w, "Where is my order 1234? me@example.com")
+    assert stored(w, saved.message_id).tool_calls[0]["status"] == "unknown"
+    assert not any("/api/orders/" in r for r in w.shops.requests[before:])

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import socket
 import time
+import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -45,6 +48,11 @@ log = logging.getLogger("chatconnect.embed")
 # Tokens are pushed to the page at most this often (one websocket frame per batch).
 STREAM_BATCH_S = 0.04
 MAX_HOST_URL = 500
+# Which process runs a turn's stream. Reflex keeps this state in Redis when several
+# processes serve the widget, so a page that reconnects to another process can tell that the
+# stream it was watching died with the process that ran it (kill -9, a lost machine).
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+INTERRUPTED = "The connection was lost before the answer arrived."
 
 
 @dataclass
@@ -162,7 +170,8 @@ class EmbedState(EmbedHandoffMixin, rx.State):
     streaming: bool = False
     stream_text: str = ""
     banner: str = ""
-    banner_kind: str = ""  # rate_limited | error
+    banner_kind: str = ""  # rate_limited | error | interrupted
+    retry_question: str = ""  # an interrupted turn's question, for "Ask again"
 
     visitor_token: str = rx.LocalStorage(name="cc_visitor")
     saved_conversations: str = rx.LocalStorage(name="cc_conversations")
@@ -172,6 +181,8 @@ class EmbedState(EmbedHandoffMixin, rx.State):
     _conversation_id: str = ""
     _host_url: str = ""
     _user_agent: str = ""
+    _stream_owner: str = ""  # PROCESS_ID of the process running the current stream
+    _stream_question: str = ""
 
     @rx.var
     def show_person_button(self) -> bool:
@@ -233,8 +244,13 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         host = str(query.get("host") or "")[:MAX_HOST_URL]
         self._host_url = host if origin_of(host) else ""
         self._user_agent = (self.router.headers.user_agent or "")[:300]
+        # A stream another process was running when this page (re)connected here: that
+        # process is gone (or the proxy moved the page), and the turn was stored whole or not
+        # at all. Its question is offered again below if the transcript does not have it.
+        cut = self._stream_question if self.streaming and self._stream_owner != PROCESS_ID else ""
         self.messages, self.banner, self.banner_kind, self.stream_text = [], "", "", ""
-        self.streaming = False
+        self.streaming, self.retry_question = False, ""
+        self._stream_owner, self._stream_question = "", ""
         widget = await asyncio.to_thread(_find_widget, self._widget_id)
         if widget is None or not widget.enabled:
             self.status = "unavailable"
@@ -255,6 +271,8 @@ class EmbedState(EmbedHandoffMixin, rx.State):
             self._conversation_id = self._conversation_map().get(self._widget_id, "")
             if self._conversation_id:
                 await self._restore(widget)
+            if cut:
+                self._offer_retry(cut)
         await self._load_handoff(widget)
         self.status = "ready"
         config = {
@@ -291,6 +309,14 @@ class EmbedState(EmbedHandoffMixin, rx.State):
             for item in items
         ]
 
+    def _offer_retry(self, question: str) -> None:
+        """An interrupted turn that is not in the transcript: say so, offer to ask again."""
+        asked = [i for i, m in enumerate(self.messages) if m.role == "user"]
+        last = asked[-1] if asked else -1
+        if last >= 0 and self.messages[last].text == question and last < len(self.messages) - 1:
+            return  # it finished (stored whole) before the process went
+        self.banner_kind, self.banner, self.retry_question = "interrupted", INTERRUPTED, question
+
     # ---- chatting --------------------------------------------------------------------
 
     @rx.event
@@ -302,6 +328,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         if self.streaming:
             return
         self.messages, self.banner, self.banner_kind = [], "", ""
+        self.retry_question = ""
         self._conversation_id = ""
         self._remember_conversation("")
         self._reset_handoff()
@@ -323,6 +350,14 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         async for update in self._turn(str(question)):
             yield update
 
+    @rx.event(background=True)
+    async def ask_again(self):
+        """The "Ask again" button of an interrupted turn."""
+        async with self:
+            question, self.retry_question = self.retry_question, ""
+        async for update in self._turn(question):
+            yield update
+
     async def _turn(self, raw: str):
         question = " ".join(raw.split())
         async with self:
@@ -333,8 +368,10 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                 self.banner = f"Questions are limited to {MAX_QUESTION_CHARS} characters."
                 return
             self.streaming = True
+            self._stream_owner, self._stream_question = PROCESS_ID, question
             self.draft = ""
             self.banner, self.banner_kind, self.stream_text = "", "", ""
+            self.retry_question = ""
             self.messages.append(ChatItem(role="user", text=question))
             widget_id, visitor_id = self._widget_id, self._visitor_id
             conversation_id, preview = self._conversation_id, self.preview
@@ -418,8 +455,12 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         async with self:
             self.streaming = False
             self.stream_text = ""
+            self._stream_owner, self._stream_question = "", ""
             if final is not None:
                 self.messages.append(final)
+                if self.banner_kind == "interrupted":
+                    # Another process reloaded the page meanwhile but this one lived on.
+                    self.banner, self.banner_kind, self.retry_question = "", "", ""
         if final is not None:
             yield _post({"type": "chatconnect:message", "role": "assistant"})
 

@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import socket
 import time
-import uuid
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -42,17 +39,18 @@ from app.settings import get_settings
 from app.state.auth import _cookie_token
 from app.state.embed_bridge import BRIDGE_JS
 from app.state.embed_handoff import EmbedHandoffMixin
+from app.state.embed_resume import (
+    INTERRUPTED,
+    STORAGE_JS,
+    EmbedResumeMixin,
+    interrupted_question,
+)
 
 log = logging.getLogger("chatconnect.embed")
 
 # Tokens are pushed to the page at most this often (one websocket frame per batch).
 STREAM_BATCH_S = 0.04
 MAX_HOST_URL = 500
-# Which process runs a turn's stream. Reflex keeps this state in Redis when several
-# processes serve the widget, so a page that reconnects to another process can tell that the
-# stream it was watching died with the process that ran it (kill -9, a lost machine).
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-INTERRUPTED = "The connection was lost before the answer arrived."
 
 
 @dataclass
@@ -153,7 +151,7 @@ def _post(message: dict[str, Any]) -> rx.event.EventSpec:
     return rx.call_script(f"window.ccEmbed&&window.ccEmbed.post({json.dumps(message)})")
 
 
-class EmbedState(EmbedHandoffMixin, rx.State):
+class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, rx.State):
     status: str = "loading"  # loading | ready | unavailable
     title: str = "Assistant"
     avatar_url: str = ""
@@ -171,7 +169,6 @@ class EmbedState(EmbedHandoffMixin, rx.State):
     stream_text: str = ""
     banner: str = ""
     banner_kind: str = ""  # rate_limited | error | interrupted
-    retry_question: str = ""  # an interrupted turn's question, for "Ask again"
 
     visitor_token: str = rx.LocalStorage(name="cc_visitor")
     saved_conversations: str = rx.LocalStorage(name="cc_conversations")
@@ -181,8 +178,6 @@ class EmbedState(EmbedHandoffMixin, rx.State):
     _conversation_id: str = ""
     _host_url: str = ""
     _user_agent: str = ""
-    _stream_owner: str = ""  # PROCESS_ID of the process running the current stream
-    _stream_question: str = ""
 
     @rx.var
     def show_person_button(self) -> bool:
@@ -244,17 +239,38 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         host = str(query.get("host") or "")[:MAX_HOST_URL]
         self._host_url = host if origin_of(host) else ""
         self._user_agent = (self.router.headers.user_agent or "")[:300]
-        # A stream another process was running when this page (re)connected here: that
-        # process is gone (or the proxy moved the page), and the turn was stored whole or not
-        # at all. Its question is offered again below if the transcript does not have it.
-        cut = self._stream_question if self.streaming and self._stream_owner != PROCESS_ID else ""
         self.messages, self.banner, self.banner_kind, self.stream_text = [], "", "", ""
-        self.streaming, self.retry_question = False, ""
-        self._stream_owner, self._stream_question = "", ""
+        self.retry_question = ""
+        streaming, self.streaming = self.streaming, False
         widget = await asyncio.to_thread(_find_widget, self._widget_id)
         if widget is None or not widget.enabled:
             self.status = "unavailable"
             return [rx.call_script(BRIDGE_JS)]
+        if not self.visitor_token and query.get("preview") != "1":
+            # A first visit, or a server that lost this page's state (Redis restarted empty)
+            # and runs on_load without the browser's storage: read it from the page before
+            # minting a new visitor id, which would orphan the visitor's conversation.
+            self.status = "loading"
+            return rx.call_script(STORAGE_JS, callback=EmbedState.load_stored)
+        return await self._finish_load(widget, streaming)
+
+    @rx.event
+    async def load_stored(self, raw: str):
+        """Continue `load` with the visitor token and conversations read from the page."""
+        if self.status == "ready" or not self._adopt_storage(raw):
+            return None
+        widget = await asyncio.to_thread(_find_widget, self._widget_id)
+        if widget is None or not widget.enabled:
+            self.status = "unavailable"
+            return [rx.call_script(BRIDGE_JS)]
+        return await self._finish_load(widget, False)
+
+    async def _finish_load(self, widget: PublicWidget, streaming: bool):
+        query = self.router.url.query_parameters or {}
+        # A turn this page saw start but not finish (its process died, the page went):
+        # it was stored whole or not at all; offered again (until the next turn) if the
+        # transcript lacks it.
+        cut = interrupted_question(self.pending_turn, widget.id, streaming)
         self.preview = query.get("preview") == "1" and await asyncio.to_thread(
             self._is_owner_preview, widget
         )
@@ -272,7 +288,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
             if self._conversation_id:
                 await self._restore(widget)
             if cut:
-                self._offer_retry(cut)
+                self._offer_retry(cut, INTERRUPTED)
         await self._load_handoff(widget)
         self.status = "ready"
         config = {
@@ -309,14 +325,6 @@ class EmbedState(EmbedHandoffMixin, rx.State):
             for item in items
         ]
 
-    def _offer_retry(self, question: str) -> None:
-        """An interrupted turn that is not in the transcript: say so, offer to ask again."""
-        asked = [i for i, m in enumerate(self.messages) if m.role == "user"]
-        last = asked[-1] if asked else -1
-        if last >= 0 and self.messages[last].text == question and last < len(self.messages) - 1:
-            return  # it finished (stored whole) before the process went
-        self.banner_kind, self.banner, self.retry_question = "interrupted", INTERRUPTED, question
-
     # ---- chatting --------------------------------------------------------------------
 
     @rx.event
@@ -328,7 +336,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         if self.streaming:
             return
         self.messages, self.banner, self.banner_kind = [], "", ""
-        self.retry_question = ""
+        self.retry_question = self.pending_turn = ""
         self._conversation_id = ""
         self._remember_conversation("")
         self._reset_handoff()
@@ -360,6 +368,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
 
     async def _turn(self, raw: str):
         question = " ".join(raw.split())
+        await self._until_loaded()
         async with self:
             if self.streaming or self.status != "ready" or not question:
                 return
@@ -368,7 +377,8 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                 self.banner = f"Questions are limited to {MAX_QUESTION_CHARS} characters."
                 return
             self.streaming = True
-            self._stream_owner, self._stream_question = PROCESS_ID, question
+            if not self.preview:
+                self.pending_turn = self.pending_for(question, self._widget_id)
             self.draft = ""
             self.banner, self.banner_kind, self.stream_text = "", "", ""
             self.retry_question = ""
@@ -455,7 +465,8 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         async with self:
             self.streaming = False
             self.stream_text = ""
-            self._stream_owner, self._stream_question = "", ""
+            if not self.preview:
+                self.pending_turn = ""
             if final is not None:
                 self.messages.append(final)
                 if self.banner_kind == "interrupted":

@@ -190,12 +190,14 @@ def test_websocket_moves_to_the_other_process_and_the_conversation_continues(
     page = open_widget(browser, cluster, site)
     ask(page, "How long does shipping take?", 1)
     page.evaluate("window.__samePage = true")
+    before = cluster.proxy.connections[1]
     cluster.kill(0)  # kill -9 of the process holding the visitor's websocket
     cluster.proxy.route(1)
-    cluster.restart(0)  # back for the next test; not needed by this one
+    cluster.restart(0)  # back for the next test (starts in the background)
     expect(page.locator("#cc-connection")).to_have_count(0, timeout=30_000)
     ask(page, "Can I return a product?", 2)  # answered by process 2 over the new socket
     assert page.evaluate("window.__samePage === true")  # no reload: the socket reconnected
+    assert cluster.proxy.connections[1] > before  # the new socket went to process 2
     expect(page.locator(".cc-q")).to_have_count(2)
     expect(page.locator(".cc-answer").first).to_contain_text("two working days")
     expect(page.locator(".cc-answer").last).to_contain_text("thirty days")

@@ -253,6 +253,7 @@ def _banner() -> rx.Component:
                     on_click=EmbedState.ask_again,
                     id="cc-ask-again",
                     width="fit-content",
+                    high_contrast=True,  # soft red text alone is below 4.5:1
                 ),
             ),
             color_scheme=rx.cond(EmbedState.banner_kind == "rate_limited", "amber", "red"),
@@ -284,6 +285,7 @@ def _connection() -> rx.Component:
                 width="fit-content",
             ),
             color_scheme="amber",
+            high_contrast=True,  # amber text on amber is below 4.5:1 otherwise
             size="1",
             role="alert",
             id="cc-connection",

@@ -10,6 +10,7 @@ import reflex as rx
 from app import page_registry, pages  # noqa: F401  (importing pages registers them)
 from app.api.main import create_api
 from app.api.request_context import RequestContextMiddleware
+from app.backend_errors import backend_exception_handler
 from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
 from app.services import catalogue_sync, live, webhooks
@@ -40,6 +41,7 @@ app = rx.App(
     stylesheets=[],
     # Top centre: never over the widget editor's preview input or a table's last row.
     toaster=rx.toast.provider(position="top-center", close_button=True),
+    backend_exception_handler=backend_exception_handler,
 )
 page_registry.add_pages(app)
 

@@ -1,4 +1,6 @@
-"""GET /api/health: 200 when every configured dependency answers, 503 otherwise."""
+"""GET /api/health (readiness): 200 while the process can serve (status "ok", or
+"degraded" with Redis down), 503 when the database or the vector store is down.
+GET /api/health/live (liveness): 200 whenever the process answers at all."""
 
 from __future__ import annotations
 
@@ -9,6 +11,11 @@ from fastapi.responses import JSONResponse
 from app.services.health import check_health
 
 router = APIRouter(prefix="/api", tags=["operations"])
+
+
+@router.get("/health/live", summary="Liveness: the process answers")
+async def live() -> JSONResponse:
+    return JSONResponse({"status": "alive"}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/health", summary="Health of the database, vector store and Redis")

@@ -1,4 +1,6 @@
-"""Product cards under a widget answer: image, name, price, stock and a "View" link.
+"""Product cards under a widget answer: image, name, price, stock, a "View" link and, when
+the shop has a cart API and the widget has add_to_cart on, "Add to cart" (which asks the
+visitor to confirm first, like any action that changes something).
 
 Everything shown comes from the stored product row (app.services.product_search); the
 image is there only when the shop's own host serves it, and links open in a new tab
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.state.embed import Card
+from app.state.embed import Card, EmbedState
 
 
 def product_card(card: Card) -> rx.Component:
@@ -44,17 +46,35 @@ def product_card(card: Card) -> rx.Component:
             gap="6px",
             wrap="wrap",
         ),
-        rx.cond(
-            card.product_url != "",
-            rx.link(
-                "View",
-                href=card.product_url,
-                is_external=True,
-                rel="noopener noreferrer",
-                size="2",
-                class_name="cc-card-view",
-                aria_label="View " + card.title,
+        rx.flex(
+            rx.cond(
+                card.product_url != "",
+                rx.link(
+                    "View",
+                    href=card.product_url,
+                    is_external=True,
+                    rel="noopener noreferrer",
+                    size="2",
+                    class_name="cc-card-view",
+                    aria_label="View " + card.title,
+                ),
             ),
+            rx.cond(
+                card.can_cart,
+                rx.button(
+                    rx.icon("shopping-cart", size=14),
+                    "Add to cart",
+                    size="1",
+                    variant="soft",
+                    on_click=EmbedState.add_to_cart(card.id),
+                    class_name="cc-card-cart",
+                    aria_label="Add " + card.title + " to the cart",
+                ),
+            ),
+            justify="between",
+            align="center",
+            gap="6px",
+            wrap="wrap",
         ),
         display="flex",
         flex_direction="column",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.connectors.base import (
+    CartResult,
     Catalogue,
     CatalogueConnector,
     ConnectorAuthError,
@@ -34,6 +35,7 @@ def connector_class(kind: str) -> type[CatalogueConnector]:
 
 __all__ = [
     "CONNECTORS",
+    "CartResult",
     "Catalogue",
     "CatalogueConnector",
     "ConnectorAuthError",

@@ -98,6 +98,15 @@ class Catalogue:
 
 
 @dataclass(frozen=True)
+class CartResult:
+    """What adding to a shop's cart did; `message` is fit for the visitor."""
+
+    added: bool
+    message: str
+    cart_id: str | None = None
+
+
+@dataclass(frozen=True)
 class Order:
     """One order as the shop reports it. `email` is the customer's address as the shop
     stores it: the services layer compares it with what the visitor typed and never shows
@@ -133,6 +142,15 @@ class CatalogueConnector(ABC):
     @abstractmethod
     def fetch(self, max_products: int = MAX_PRODUCTS) -> Catalogue:
         """Every product (all pages), malformed records skipped with their reason."""
+
+    @classmethod
+    def cart_enabled(cls, config: Mapping[str, Any]) -> bool:
+        """Whether this shop's settings let us put products in a cart (else: a deep link)."""
+        return cls.supports_cart
+
+    def add_to_cart(self, external_id: str, quantity: int, cart_ref: str) -> CartResult:
+        """Put a product in the cart named by `cart_ref` (one per conversation)."""
+        raise ConnectorConfigError("this shop has no cart API; link to the product instead")
 
     # ---- optional: orders ------------------------------------------------------------------
 

@@ -4,6 +4,11 @@ Defaults read `GET <url>` → `[{id, title, price, description, category, image}
 other APIs set `items_path` (where the list is, e.g. "data.products"), a field mapping
 (dotted paths such as "images.0" or "stock.qty"), a product URL template and paging
 (`page`: ?page=N&limit=S, or `offset`: ?skip=K&limit=S).
+
+Cart: with `cart_url` set, "Add to cart" POSTs the Fake Store API's cart shape there,
+`{"userId": <cart ref>, "products": [{"productId": <id>, "quantity": n}]}` (same auth
+header as the catalogue), and reads the cart's `id` from the answer. Without it, the
+product link is the way to buy.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from urllib.parse import quote, urlsplit
 from app.connectors.base import (
     MAX_PAGES,
     MAX_PRODUCTS,
+    CartResult,
     Catalogue,
     CatalogueConnector,
     ConnectorConfigError,
@@ -66,6 +72,7 @@ class JsonCatalogueConnector(CatalogueConnector):
     kind: ClassVar[str] = "json"
     label: ClassVar[str] = "JSON catalogue (Fake Store API shape or mapped)"
     secret_fields: ClassVar[tuple[str, ...]] = ("auth_value",)
+    supports_cart: ClassVar[bool] = True  # when `cart_url` is set
 
     @classmethod
     def validate_config(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -82,6 +89,7 @@ class JsonCatalogueConnector(CatalogueConnector):
         template = str(config.get("url_template") or "")
         if template and "{id}" not in template:
             raise ConnectorConfigError("url_template must contain {id}")
+        cart_url = require_http_url(config, "cart_url") if config.get("cart_url") else ""
         orders_url = str(config.get("orders_url") or "").strip()
         if orders_url:
             if "{number}" not in orders_url:
@@ -100,6 +108,7 @@ class JsonCatalogueConnector(CatalogueConnector):
             "orders_path": str(config.get("orders_path") or "").strip(),
             "order_mapping": {k: str(v).strip() for k, v in order_mapping.items() if v},
             "url": require_http_url(config, "url"),
+            "cart_url": cart_url,
             "items_path": str(config.get("items_path") or "").strip(),
             "mapping": {k: str(v).strip() for k, v in mapping.items() if v},
             "currency": str(config.get("currency") or "USD").upper()[:3],
@@ -118,6 +127,27 @@ class JsonCatalogueConnector(CatalogueConnector):
         if self.config["auth_value"]:
             headers[self.config["auth_header"]] = self.config["auth_value"]
         return headers
+
+    @classmethod
+    def cart_enabled(cls, config: Mapping[str, Any]) -> bool:
+        return bool(config.get("cart_url"))
+
+    def add_to_cart(self, external_id: str, quantity: int, cart_ref: str) -> CartResult:
+        if not self.config["cart_url"]:
+            return super().add_to_cart(external_id, quantity, cart_ref)
+        product_id: Any = int(external_id) if external_id.isdigit() else external_id
+        body = request_json(
+            self.http,
+            "POST",
+            self.config["cart_url"],
+            json={
+                "userId": cart_ref,
+                "products": [{"productId": product_id, "quantity": quantity}],
+            },
+            headers=self._headers(),
+        )
+        cart_id = dig(body, "id") if isinstance(body, dict) else None
+        return CartResult(True, "Added to the cart.", str(cart_id) if cart_id is not None else None)
 
     def _items(self, body: Any) -> list[Any]:
         path = self.config["items_path"]

@@ -11,6 +11,7 @@ from app.components.forms import field_error, labeled
 from app.components.insights import channel_badge, skeleton_rows
 from app.components.shell import dashboard_page, empty_state, page_header
 from app.components.tables import stacked_on_phones
+from app.components.tool_calls import tool_calls
 from app.state.conversations import (
     ConversationsState,
     MessageView,
@@ -307,7 +308,8 @@ def _answer_meta(m: MessageView) -> rx.Component:
         rx.cond(m.cached, rx.badge("cached", color_scheme="blue", variant="soft")),
         rx.cond(~m.answered, rx.badge("unanswered", color_scheme="amber", variant="soft")),
         rx.cond(
-            m.low_confidence, rx.badge("low confidence", color_scheme="orange", variant="soft")
+            m.low_confidence,
+            rx.badge("low confidence", color_scheme="orange", variant="soft", high_contrast=True),
         ),
         rx.match(
             m.feedback,
@@ -347,6 +349,7 @@ def _message(m: MessageView) -> rx.Component:
                 ~is_user,
                 rx.vstack(
                     _answer_meta(m),
+                    tool_calls(m.tool_calls),
                     rx.cond(
                         m.sources.length() > 0,
                         rx.vstack(

@@ -8,8 +8,10 @@ the widget's settings; keyboard usable, with ARIA labels and a live region.
 from __future__ import annotations
 
 import reflex as rx
+from reflex.components.core.banner import has_connection_errors
 
 from app import routes
+from app.components.action_confirm import confirm_cards
 from app.components.chat_markdown import chat_markdown
 from app.components.embed_handoff import handoff_panel, person_button, staff_reply
 from app.components.product_cards import product_cards
@@ -185,8 +187,9 @@ def _message(item: ChatItem) -> rx.Component:
         ),
         ("staff", staff_reply(item)),
         rx.vstack(
-            _bubble(_markdown(item.text), False),
+            rx.cond(item.text != "", _bubble(_markdown(item.text), False)),
             product_cards(item.cards),
+            confirm_cards(item.confirms),
             rx.cond(
                 item.chips.length() > 0,
                 rx.flex(
@@ -197,10 +200,13 @@ def _message(item: ChatItem) -> rx.Component:
                 ),
             ),
             rx.cond(item.notice != "", rx.text(item.notice, size="1", color_scheme="amber")),
-            rx.hstack(
-                _thumb(item, 1, "thumbs_up", "Helpful"),
-                _thumb(item, -1, "thumbs_down", "Not helpful"),
-                spacing="2",
+            rx.cond(
+                item.id != "",
+                rx.hstack(
+                    _thumb(item, 1, "thumbs_up", "Helpful"),
+                    _thumb(item, -1, "thumbs_down", "Not helpful"),
+                    spacing="2",
+                ),
             ),
             spacing="2",
             align="start",
@@ -243,11 +249,51 @@ def _banner() -> rx.Component:
                 )
             ),
             rx.callout.text(EmbedState.banner),
+            rx.cond(
+                EmbedState.retry_question != "",
+                rx.button(
+                    "Ask again",
+                    size="1",
+                    variant="soft",
+                    on_click=EmbedState.ask_again,
+                    id="cc-ask-again",
+                    width="fit-content",
+                    high_contrast=True,  # soft red text alone is below 4.5:1
+                ),
+            ),
             color_scheme=rx.cond(EmbedState.banner_kind == "rate_limited", "amber", "red"),
             size="1",
             role="alert",
             id="cc-banner",
             data_kind=EmbedState.banner_kind,
+            width="100%",
+        ),
+    )
+
+
+def _connection() -> rx.Component:
+    """Shown while the page cannot reach the server (a process went, the network dropped):
+    the page keeps reconnecting by itself; "Retry" reloads it, which restores the
+    conversation from the server."""
+    return rx.cond(
+        has_connection_errors,
+        rx.callout.root(
+            rx.callout.icon(rx.icon("wifi_off", size=16)),
+            rx.callout.text("Connection lost. Reconnecting…"),
+            rx.button(
+                "Retry",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                on_click=rx.call_script("window.location.reload()"),
+                id="cc-reconnect",
+                width="fit-content",
+            ),
+            color_scheme="amber",
+            high_contrast=True,  # amber text on amber is below 4.5:1 otherwise
+            size="1",
+            role="alert",
+            id="cc-connection",
             width="100%",
         ),
     )
@@ -293,6 +339,7 @@ def _log() -> rx.Component:
             rx.cond(EmbedState.streaming, _typing()),
             handoff_panel(),
             _banner(),
+            _connection(),
             spacing="3",
             width="100%",
             padding="16px",

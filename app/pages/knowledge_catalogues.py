@@ -75,6 +75,9 @@ def _kind_fields() -> rx.Component:
             rx.grid(
                 _input("items_path", "Where the list is (optional)", "data.products"),
                 _input("url_template", "Product page URL (optional)", "https://shop/p/{id}"),
+                _input(
+                    "cart_url", "Cart API URL (optional, for Add to cart)", "https://shop/carts"
+                ),
                 _input("auth_header", "Auth header (optional)", "Authorization"),
                 _input("auth_value", "Auth value (optional)", "never shown again", secret=True),
                 _input(

@@ -11,6 +11,7 @@ from app.components.shell import dashboard_page, empty_state
 from app.components.widget_form import form_field, form_section, snippet_block
 from app.components.widget_handoff import handoff_card
 from app.components.widget_mode import answer_mode_field
+from app.pages.widget_actions import actions_card
 from app.services.widgets import MAX_DOMAINS, MAX_STARTERS
 from app.state.widgets import DEFAULT_MODEL, PREVIEW_FRAME_ID, WidgetEditorState
 
@@ -406,6 +407,7 @@ def widget_editor() -> rx.Component:
                             answers(),
                             embedding(),
                             handoff_card(),
+                            actions_card(),
                             rx.hstack(
                                 rx.button(
                                     rx.icon("save", size=16),

@@ -341,6 +341,7 @@ FORM_FIELDS = {
         "items_path",
         "currency",
         "url_template",
+        "cart_url",
         "auth_header",
         "auth_value",
         "orders_url",

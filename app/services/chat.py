@@ -30,8 +30,19 @@ from app.rag.chat import (
     condense_question,
 )
 from app.rag.llms import ExtractiveLLMResponder, select_responder
+from app.rag.tools import ToolCallingResponder
 from app.rag.workflow import ChatWorkflow
-from app.services import conversations, handoff_flow, inbox, intent_router, metrics, product_search
+from app.services import (
+    action_builtins,
+    action_confirm,
+    action_runtime,
+    conversations,
+    handoff_flow,
+    inbox,
+    intent_router,
+    metrics,
+    product_search,
+)
 from app.services.cache import ANSWER_TTL_S, digest, get_cache
 from app.services.cache import normalize_question as _normalize
 from app.services.credentials import credentials_for, secrets_of
@@ -89,6 +100,9 @@ class TurnSaved:
     message_id: str
     # Product cards for a product question, from stored catalogue rows (never model text).
     cards: list[product_search.ProductCard] = field(default_factory=list)
+    # Change-actions waiting for the visitor's Confirm (app.services.action_confirm).
+    confirmations: list[action_confirm.PendingAction] = field(default_factory=list)
+    tool_calls: list[dict] = field(default_factory=list)  # as stored on the message
 
 
 @dataclass(slots=True)
@@ -185,11 +199,15 @@ class ChatService:
             tier=loaded.tenant.tier,
         )
 
-    def _responder_for(self, loaded: _Loaded) -> Callable[[bool], Responder]:
+    def _responder_for(
+        self, loaded: _Loaded, toolbox: action_runtime.Toolbox | None = None
+    ) -> Callable[[bool], Responder]:
         def pick(is_qa_pair: bool) -> Responder:
             if is_qa_pair:
                 return self.fallback  # the extractive answerer passes the pair's answer through
             primary = self._make_primary(loaded)
+            if toolbox is not None and ToolCallingResponder.supports(primary):
+                primary = ToolCallingResponder(primary, toolbox.llm_tools())
             secrets = secrets_of(loaded.credentials) if primary else None
             return compose_responder(primary, self.fallback, secrets=secrets)
 
@@ -292,6 +310,8 @@ class ChatService:
         result: TurnResult,
         new: bool,
         overage: bool,
+        cards: list[product_search.ProductCard] | None = None,
+        toolbox: action_runtime.Toolbox | None = None,
         persist: intent_router.Persist | None = None,
     ) -> str:
         with session_scope() as session:
@@ -307,6 +327,10 @@ class ChatService:
                 new_conversation=new,
                 overage=overage,
             )
+            answer.cards = [asdict(c) for c in cards or []]
+            if toolbox is not None:
+                answer.tool_calls = list(toolbox.log)
+                action_confirm.store(session, req.tenant_id, [r for _, r in toolbox.pending])
             inbox.emit_message(session, user)
             inbox.emit_message(session, answer)
             return answer.id
@@ -359,8 +383,9 @@ class ChatService:
             if outcome is not None:
                 result = outcome.result
                 message_id = await asyncio.to_thread(
-                    self._save, req, draft, question, result, new, overage, outcome.persist
-                )
+                    self._save, req, draft, question, result, new, overage,
+                    cards=outcome.cards, persist=outcome.persist,
+                )  # fmt: skip
                 yield TokenEvent(result.answer)
                 metrics.record_turn(
                     req.channel, "intent", answered=result.answered, cached=False,
@@ -369,7 +394,11 @@ class ChatService:
                 yield TurnSaved(result, conversation_id, message_id, outcome.cards)
                 return
         # Only standalone questions are cached: a follow-up's answer depends on history.
-        standalone = condense_question(history, question) == question
+        # A widget with actions answers from live calls: no answer cache for it.
+        toolbox = await asyncio.to_thread(
+            action_runtime.toolbox_for, req.tenant_id, req.widget_id, conversation_id, req.channel
+        )
+        standalone = condense_question(history, question) == question and toolbox is None
         cache_key = "ans:" + digest(req.widget_id or "", loaded.kb_version, _normalize(question))
         result: TurnResult | None = None
         cached = await asyncio.to_thread(get_cache().get, cache_key) if standalone else None
@@ -386,18 +415,21 @@ class ChatService:
                 history=history,
                 own_base_url=get_settings().public_url,
             )
-            async for event in self.workflow.run_turn(turn, self._responder_for(loaded)):
+            responder_for = self._responder_for(loaded, toolbox)
+            async for event in self.workflow.run_turn(turn, responder_for):
                 if isinstance(event, TurnResult):
                     result = event
                 else:
                     yield event
         assert result is not None
-        cards = await asyncio.to_thread(_product_cards, req, question)
+        cards = await asyncio.to_thread(_product_cards, req, question, toolbox)
         if cards and not result.answered:
             # The documents had no answer but the catalogue has products: say so briefly
             # (stored like this too, so the transcript shows what the visitor saw).
             result = replace(result, answer=PRODUCTS_LINE)
-        message_id = await asyncio.to_thread(self._save, req, draft, question, result, new, overage)
+        message_id = await asyncio.to_thread(
+            self._save, req, draft, question, result, new, overage, cards, toolbox
+        )
         if standalone and not result.cached and result.answered and not result.notice:
             await asyncio.to_thread(get_cache().set, cache_key, _to_cache(result), ANSWER_TTL_S)
         metrics.record_turn(
@@ -409,7 +441,14 @@ class ChatService:
             tokens_out=result.usage.tokens_out,
             cost_usd=result.cost_usd,
         )
-        yield TurnSaved(result, conversation_id, message_id, cards)
+        yield TurnSaved(
+            result,
+            conversation_id,
+            message_id,
+            cards,
+            [p for p, _ in toolbox.pending] if toolbox else [],
+            list(toolbox.log) if toolbox else [],
+        )
         if visitor_side and loaded.rules.low_confidence_n > 0:
             escalated = await asyncio.to_thread(
                 self._after_answer, req, conversation_id, loaded.rules
@@ -441,13 +480,19 @@ class ChatService:
 PRODUCTS_LINE = "Here are the products that match what you asked for:"
 
 
-def _product_cards(req: ChatRequest, question: str) -> list[product_search.ProductCard]:
+def _product_cards(
+    req: ChatRequest, question: str, toolbox: action_runtime.Toolbox | None = None
+) -> list[product_search.ProductCard]:
     """Cards for a product question asked in a widget (the API has no cards to show, so
-    its answers stay unchanged); a failed lookup never costs the answer."""
+    its answers stay unchanged); the model's search_products results when it searched;
+    a failed lookup never costs the answer."""
     if req.widget_id is None or req.channel not in ("web", "dashboard"):
         return []
     try:
-        return product_search.cards_for(req.tenant_id, question)
+        cards = toolbox.cards if toolbox and toolbox.cards else None
+        if cards is None:
+            cards = product_search.cards_for(req.tenant_id, question)
+        return action_builtins.with_cart_buttons(req.tenant_id, req.widget_id, cards)
     except Exception:
         log.exception("product cards failed")
         return []

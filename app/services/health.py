@@ -57,12 +57,21 @@ def _vectors() -> dict[str, Any]:
     return store_health()
 
 
+# Without these a process can serve nothing; without Redis the API still answers chat (rate
+# limits fall back to in-process counters, caches miss) while login fails closed and the
+# websocket pages wait for it: reported as degraded, not unready, so a load balancer keeps
+# every replica that can still answer (taking them all out would stop chat entirely).
+REQUIRED = ("database", "vector_store")
+
+
 def check_health() -> tuple[bool, dict[str, Any]]:
+    """(ready, body): ready unless the database or the vector store is down."""
     components: dict[str, Any] = {"database": _timed(_database), "vector_store": _timed(_vectors)}
     if get_settings().redis_url:
         components["redis"] = _timed(_redis)
-    ok = all(c["status"] == "up" for c in components.values())
-    body: dict[str, Any] = {"status": "ok" if ok else "degraded", "components": components}
+    ok = all(components[name]["status"] == "up" for name in REQUIRED)
+    whole = all(c["status"] == "up" for c in components.values())
+    body: dict[str, Any] = {"status": "ok" if whole else "degraded", "components": components}
     if get_settings().email_enabled and components["database"]["status"] == "up":
         # Informational: a mail server outage delays email but does not make the app unready.
         body["email"] = _email_backlog()

@@ -22,6 +22,11 @@ import redis
 log = logging.getLogger("chatconnect.live")
 
 CHANNEL = "chatconnect:live"
+# Reflex's Redis state manager turns these keyspace notifications on at start (CONFIG SET)
+# and waits for lock releases through them. A Redis restarted without them in its own config
+# comes back with none: every state lock wait then lasts its full expiry. Restored here after
+# a reconnect, only when Redis has none (an operator's own setting is left alone).
+KEYSPACE_EVENTS = "K$sgxe"
 
 
 class RedisRelay:
@@ -52,10 +57,22 @@ class RedisRelay:
         except redis.RedisError as exc:
             log.warning("live relay publish failed: %s", type(exc).__name__)
 
+    def _restore_keyspace_events(self) -> None:
+        try:
+            if not self._client.config_get("notify-keyspace-events").get("notify-keyspace-events"):
+                self._client.config_set("notify-keyspace-events", KEYSPACE_EVENTS)
+                log.warning("Redis came back without keyspace notifications; restored them")
+        except redis.RedisError as exc:  # CONFIG refused (managed Redis): set it there
+            log.warning("cannot restore Redis keyspace notifications: %s", type(exc).__name__)
+
     def _listen(self) -> None:
+        failed = False
         while not self._stop.is_set():
             try:
                 self._pubsub.subscribe(self.channel)
+                if failed:
+                    self._restore_keyspace_events()
+                    failed = False
                 self._ready.set()
                 while not self._stop.is_set():
                     message = self._pubsub.get_message(timeout=0.5)
@@ -63,6 +80,7 @@ class RedisRelay:
                         self._handle(message.get("data"))
             except redis.RedisError as exc:
                 log.warning("live relay listener: %s; retrying", type(exc).__name__)
+                failed = True
                 self._stop.wait(2.0)
 
     def _handle(self, raw: Any) -> None:

@@ -1,5 +1,5 @@
 """The one outbound-HTTP helper for every URL a tenant typed (crawl, sitemaps, robots.txt,
-webhook deliveries).
+webhook deliveries, widget actions).
 
 Safety rules (SSRF), all enforced here and nowhere else:
 - only http(s); user:password@ in a URL is refused (it would leak into logs and Referers);
@@ -305,6 +305,25 @@ class OutboundClient:
         started = time.monotonic()
         result = self._one(
             url, headers or {}, started + self.policy.total_timeout_s, method="POST",
+            content=body, truncate=True,
+        )  # fmt: skip
+        result.elapsed_s = time.monotonic() - started
+        return result
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> FetchResult:
+        """One request with any method (a tenant's action): a redirect is returned, not
+        followed, so the request stays on the vetted host; the body is cut at the cap."""
+        self.check(url)
+        started = time.monotonic()
+        result = self._one(
+            url, headers or {}, started + self.policy.total_timeout_s, method=method.upper(),
             content=body, truncate=True,
         )  # fmt: skip
         result.elapsed_s = time.monotonic() - started

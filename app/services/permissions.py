@@ -18,6 +18,7 @@ class Action(StrEnum):
     manage_webhooks = "manage_webhooks"
     view_audit = "view_audit"
     manage_sso = "manage_sso"
+    manage_actions = "manage_actions"
 
 
 # Members run the workspace's content (widgets, knowledge, conversations) but not its
@@ -34,6 +35,8 @@ _ALLOWED: dict[Action, frozenset[Role]] = {
     Action.manage_webhooks: frozenset({Role.owner, Role.admin}),
     Action.view_audit: frozenset({Role.owner, Role.admin}),
     Action.manage_sso: frozenset({Role.owner}),
+    # Actions call the shop's systems with stored secrets: an admin decision, like webhooks.
+    Action.manage_actions: frozenset({Role.owner, Role.admin}),
 }
 
 

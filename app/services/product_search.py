@@ -54,6 +54,7 @@ class ProductCard:
     stock: str  # "In stock" | "Out of stock" | ""
     image_url: str  # "" unless on the catalogue's own host
     product_url: str
+    can_cart: bool = False  # "Add to cart" shown (app.services.action_builtins)
 
 
 def _stem(word: str) -> str:

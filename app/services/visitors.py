@@ -54,6 +54,7 @@ class TranscriptItem:
     feedback: int | None
     notice: str
     author: str = ""  # staff messages: the person's name as the visitor saw it
+    cards: list[dict[str, Any]] = field(default_factory=list)  # product cards shown with it
 
 
 def find_widget(session: Session, widget_id: str) -> PublicWidget | None:
@@ -148,6 +149,7 @@ def transcript(
             feedback=m.feedback,
             notice=m.notice or "",
             author=m.author_name or "" if m.role == "staff" else "",
+            cards=list(m.cards or []),
         )
         for m in rows
     ]

@@ -14,6 +14,7 @@ from app.services.answer_html import markdown_to_html
 from app.services.conversation_log import ConversationFilter, ConversationFilterError
 from app.state.auth import AuthState
 from app.state.insights_views import ConversationView, conversation_view, money, when
+from app.state.tool_call_views import ToolCallView, tool_call_views
 
 FEEDBACK_CHOICES = {"all": "", "up": "up", "down": "down", "any": "any"}
 CHANNEL_CHOICES = {"all": "", **{c: c for c in conversation_log.CHANNELS}}
@@ -171,6 +172,7 @@ class MessageView:
     cached: bool = False
     notice: str = ""
     sources: list[SourceView] = field(default_factory=list)
+    tool_calls: list[ToolCallView] = field(default_factory=list)
 
 
 def _source_view(data: dict) -> SourceView:
@@ -254,6 +256,7 @@ class TranscriptState(AuthState):
                 cached=m.cached,
                 notice=m.notice or "",
                 sources=[_source_view(s) for s in m.sources if isinstance(s, dict)],
+                tool_calls=tool_call_views(m.tool_calls or []),
             )
             for m in tr.messages
         ]

@@ -19,7 +19,7 @@ import reflex as rx
 from app.db import NotFoundError, session_scope
 from app.rag.chat import MAX_QUESTION_CHARS, TokenEvent
 from app.rag.sanitize import sanitize_markdown
-from app.services import accounts, visitors
+from app.services import accounts, action_confirm, visitors
 from app.services.answer_html import markdown_to_html
 from app.services.chat import (
     ChatInputError,
@@ -37,8 +37,15 @@ from app.services.limits import RateLimitedError
 from app.services.visitors import PublicWidget
 from app.settings import get_settings
 from app.state.auth import _cookie_token
+from app.state.embed_actions import ConfirmCard, EmbedActionsMixin, confirm_cards
 from app.state.embed_bridge import BRIDGE_JS
 from app.state.embed_handoff import EmbedHandoffMixin
+from app.state.embed_resume import (
+    INTERRUPTED,
+    STORAGE_JS,
+    EmbedResumeMixin,
+    interrupted_question,
+)
 
 log = logging.getLogger("chatconnect.embed")
 
@@ -69,6 +76,13 @@ class Card:
     stock: str = ""
     image_url: str = ""
     product_url: str = ""
+    can_cart: bool = False  # the shop has a cart API and the widget has add_to_cart on
+
+
+def cards_from(rows: list[dict[str, Any]]) -> list[Card]:
+    """Cards as stored on a message (app.models.Message.cards), unknown keys dropped."""
+    names = set(Card.__dataclass_fields__)
+    return [Card(**{k: v for k, v in r.items() if k in names}) for r in rows if isinstance(r, dict)]
 
 
 @dataclass
@@ -81,6 +95,7 @@ class ChatItem:
     notice: str = ""
     author: str = ""  # staff replies: the person's name
     cards: list[Card] = field(default_factory=list)
+    confirms: list[ConfirmCard] = field(default_factory=list)
 
 
 def _chip_label(source: dict[str, Any]) -> str:
@@ -145,7 +160,7 @@ def _post(message: dict[str, Any]) -> rx.event.EventSpec:
     return rx.call_script(f"window.ccEmbed&&window.ccEmbed.post({json.dumps(message)})")
 
 
-class EmbedState(EmbedHandoffMixin, rx.State):
+class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.State):
     status: str = "loading"  # loading | ready | unavailable
     title: str = "Assistant"
     avatar_url: str = ""
@@ -162,7 +177,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
     streaming: bool = False
     stream_text: str = ""
     banner: str = ""
-    banner_kind: str = ""  # rate_limited | error
+    banner_kind: str = ""  # rate_limited | error | interrupted
 
     visitor_token: str = rx.LocalStorage(name="cc_visitor")
     saved_conversations: str = rx.LocalStorage(name="cc_conversations")
@@ -234,11 +249,37 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         self._host_url = host if origin_of(host) else ""
         self._user_agent = (self.router.headers.user_agent or "")[:300]
         self.messages, self.banner, self.banner_kind, self.stream_text = [], "", "", ""
-        self.streaming = False
+        self.retry_question = ""
+        streaming, self.streaming = self.streaming, False
         widget = await asyncio.to_thread(_find_widget, self._widget_id)
         if widget is None or not widget.enabled:
             self.status = "unavailable"
             return [rx.call_script(BRIDGE_JS)]
+        if not self.visitor_token and query.get("preview") != "1":
+            # A first visit, or a server that lost this page's state (Redis restarted empty)
+            # and runs on_load without the browser's storage: read it from the page before
+            # minting a new visitor id, which would orphan the visitor's conversation.
+            self.status = "loading"
+            return rx.call_script(STORAGE_JS, callback=EmbedState.load_stored)
+        return await self._finish_load(widget, streaming)
+
+    @rx.event
+    async def load_stored(self, raw: str):
+        """Continue `load` with the visitor token and conversations read from the page."""
+        if self.status == "ready" or not self._adopt_storage(raw):
+            return None
+        widget = await asyncio.to_thread(_find_widget, self._widget_id)
+        if widget is None or not widget.enabled:
+            self.status = "unavailable"
+            return [rx.call_script(BRIDGE_JS)]
+        return await self._finish_load(widget, False)
+
+    async def _finish_load(self, widget: PublicWidget, streaming: bool):
+        query = self.router.url.query_parameters or {}
+        # A turn this page saw start but not finish (its process died, the page went):
+        # it was stored whole or not at all; offered again (until the next turn) if the
+        # transcript lacks it.
+        cut = interrupted_question(self.pending_turn, widget.id, streaming)
         self.preview = query.get("preview") == "1" and await asyncio.to_thread(
             self._is_owner_preview, widget
         )
@@ -255,6 +296,8 @@ class EmbedState(EmbedHandoffMixin, rx.State):
             self._conversation_id = self._conversation_map().get(self._widget_id, "")
             if self._conversation_id:
                 await self._restore(widget)
+            if cut:
+                self._offer_retry(cut, INTERRUPTED)
         await self._load_handoff(widget)
         self.status = "ready"
         config = {
@@ -287,9 +330,16 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                 else [],
                 feedback=item.feedback or 0,
                 notice=item.notice,
+                cards=cards_from(item.cards),
             )
             for item in items
         ]
+        # Confirmations still open get fresh tokens (the page lost the old ones).
+        reopened = await asyncio.to_thread(
+            action_confirm.reopen, widget.tenant_id, self._conversation_id
+        )
+        if reopened:
+            self.messages.append(ChatItem(role="assistant", confirms=confirm_cards(reopened)))
 
     # ---- chatting --------------------------------------------------------------------
 
@@ -302,6 +352,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         if self.streaming:
             return
         self.messages, self.banner, self.banner_kind = [], "", ""
+        self.retry_question = self.pending_turn = ""
         self._conversation_id = ""
         self._remember_conversation("")
         self._reset_handoff()
@@ -323,8 +374,17 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         async for update in self._turn(str(question)):
             yield update
 
+    @rx.event(background=True)
+    async def ask_again(self):
+        """The "Ask again" button of an interrupted turn."""
+        async with self:
+            question, self.retry_question = self.retry_question, ""
+        async for update in self._turn(question):
+            yield update
+
     async def _turn(self, raw: str):
         question = " ".join(raw.split())
+        await self._until_loaded()
         async with self:
             if self.streaming or self.status != "ready" or not question:
                 return
@@ -333,8 +393,11 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                 self.banner = f"Questions are limited to {MAX_QUESTION_CHARS} characters."
                 return
             self.streaming = True
+            if not self.preview:
+                self.pending_turn = self.pending_for(question, self._widget_id)
             self.draft = ""
             self.banner, self.banner_kind, self.stream_text = "", "", ""
+            self.retry_question = ""
             self.messages.append(ChatItem(role="user", text=question))
             widget_id, visitor_id = self._widget_id, self._visitor_id
             conversation_id, preview = self._conversation_id, self.preview
@@ -398,6 +461,7 @@ class EmbedState(EmbedHandoffMixin, rx.State):
                         chips=chips_for(result.answer, source_dicts) if widget.citations else [],
                         notice=result.notice or "",
                         cards=[Card(**asdict(c)) for c in event.cards],
+                        confirms=confirm_cards(event.confirmations),
                     )
         except RateLimitedError as exc:
             await self._fail("rate_limited", str(exc))
@@ -418,8 +482,13 @@ class EmbedState(EmbedHandoffMixin, rx.State):
         async with self:
             self.streaming = False
             self.stream_text = ""
+            if not self.preview:
+                self.pending_turn = ""
             if final is not None:
                 self.messages.append(final)
+                if self.banner_kind == "interrupted":
+                    # Another process reloaded the page meanwhile but this one lived on.
+                    self.banner, self.banner_kind, self.retry_question = "", "", ""
         if final is not None:
             yield _post({"type": "chatconnect:message", "role": "assistant"})
 

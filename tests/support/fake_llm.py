@@ -15,8 +15,10 @@ JSON body when `stream` is false), POST `/v1/messages` (Anthropic), POST
 `/v1beta/models/<model>:generateContent` / `:streamGenerateContent?alt=sse` (Gemini's
 native REST API) and GET `<anything>/models` (the model list, `MODELS`). Each POST is
 recorded (path, headers, JSON body). `Script` decides what the next calls get: the answer
-text and its chunks, tool calls, usage numbers, an error status for the first N calls (with
-Retry-After), delays, a mid-stream drop.
+text and its chunks, tool calls (OpenAI `tool_calls` deltas, Anthropic `tool_use` blocks),
+usage numbers, an error status for the first N calls (with Retry-After), delays, a
+mid-stream drop. `FakeLLM.queue` holds scripts for the next calls, one each, in order
+(a tool-calling turn: first the calls, then the answer); then `script` applies again.
 """
 
 from __future__ import annotations
@@ -53,8 +55,8 @@ class Script:
     delay_headers: float = 0.0  # seconds before the response starts
     delay_chunks: float = 0.0  # seconds between streamed chunks
     drop_after_chunks: int | None = None  # close the stream after N text chunks
-    # OpenAI protocol: answer with these tool calls ({"name": ..., "arguments": {...}})
-    # instead of text (finish_reason "tool_calls").
+    # Answer with these tool calls ({"name": ..., "arguments": {...}}) instead of text:
+    # OpenAI finish_reason "tool_calls", Anthropic stop_reason "tool_use". Several = parallel.
     tool_calls: list[dict[str, Any]] | None = None
 
     def deltas(self) -> list[str]:
@@ -74,6 +76,7 @@ class Recorded:
 @dataclass
 class FakeLLM:
     script: Script = field(default_factory=Script)
+    queue: list[Script] = field(default_factory=list)  # for the next calls, one each
     requests: list[Recorded] = field(default_factory=list)
     host: str = "127.0.0.1"
 
@@ -113,6 +116,7 @@ class FakeLLM:
     def reset(self, script: Script | None = None) -> None:
         with self._lock:
             self.script = script or Script()
+            self.queue.clear()
             self.requests.clear()
             self._calls = 0
 
@@ -153,7 +157,8 @@ class FakeLLM:
         with self._lock:
             self.requests.append(Recorded(request.url.path, dict(request.headers), body))
             self._calls += 1
-            call, script = self._calls, self.script
+            call = self._calls
+            script = self.queue.pop(0) if self.queue else self.script
         if script.delay_headers:
             await asyncio.sleep(script.delay_headers)
         if call <= script.fail_first:
@@ -285,6 +290,30 @@ class FakeLLM:
                 "usage": start_usage,
             }
             yield _sse({"type": "message_start", "message": message}, "message_start")
+            if script.tool_calls:
+                for i, call in enumerate(script.tool_calls):
+                    use = {
+                        "type": "tool_use",
+                        "id": f"toolu_{i}",
+                        "name": call["name"],
+                        "input": {},
+                    }
+                    start = {"type": "content_block_start", "index": i, "content_block": use}
+                    yield _sse(start, "content_block_start")
+                    args = json.dumps(call["arguments"])
+                    for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+                        delta = {"type": "input_json_delta", "partial_json": part}
+                        event = {"type": "content_block_delta", "index": i, "delta": delta}
+                        yield _sse(event, "content_block_delta")
+                    yield _sse({"type": "content_block_stop", "index": i}, "content_block_stop")
+                delta_event = {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                    "usage": {"output_tokens": script.tokens_out},
+                }
+                yield _sse(delta_event, "message_delta")
+                yield _sse({"type": "message_stop"}, "message_stop")
+                return
             block = {"type": "content_block_start", "index": 0}
             yield _sse({**block, "content_block": {"type": "text", "text": ""}}, block["type"])
             yield _sse({"type": "ping"}, "ping")

@@ -7,6 +7,10 @@
 - Odoo: JSON-RPC `/web/session/authenticate` (+ session cookie) then
   `/web/dataset/call_kw/<model>/<method>`, and `/jsonrpc` (common.authenticate,
   object.execute_kw) for API keys; errors in Odoo's `{"error": {"data": {"name": ...}}}` form.
+- Cart: `POST /fakestore/carts` (the Fake Store API's cart shape) records each call in
+  `carts` and answers the new cart's id.
+- Owner actions: any method on `/hooks/<path>` records (method, path, query, headers, JSON
+  body) in `hook_calls`, waits `hook_delay_s`, and answers `hook_response` as JSON.
 
 Orders (the same `orders` list in every shape): `GET /api/orders/{number}` (JSON, x-api-key,
 404 when unknown), Magento `GET /rest/V1/orders?searchCriteria[filter_groups][0][filters]...`
@@ -17,6 +21,7 @@ and `sale.order.line` search_read.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import secrets
 from dataclasses import dataclass, field
@@ -81,6 +86,10 @@ class FakeShops:
     status: int | None = None  # force an HTTP status on catalogue endpoints
     orders: list[dict[str, Any]] = field(default_factory=orders)
     requests: list[str] = field(default_factory=list)
+    carts: list[dict[str, Any]] = field(default_factory=list)
+    hook_calls: list[dict[str, Any]] = field(default_factory=list)
+    hook_delay_s: float = 0.0
+    hook_response: Any = field(default_factory=lambda: {"status": "shipped", "eta": "2 days"})
     odoo_sessions: set[str] = field(default_factory=set)
     odoo_fields: tuple[str, ...] = (
         "id", "name", "list_price", "description_sale", "categ_id", "currency_id",
@@ -110,6 +119,27 @@ class FakeShops:
                 for p in self.rows()
             ]
         )
+
+    async def cart(self, request: Request) -> Response:
+        body = await request.json()
+        self.carts.append({"body": body, "headers": dict(request.headers)})
+        return JSONResponse({"id": len(self.carts), **body})
+
+    async def hook(self, request: Request) -> Response:
+        raw = await request.body()
+        self.hook_calls.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "raw_path": request.scope.get("raw_path", b"").decode(),
+                "query": request.url.query,
+                "headers": dict(request.headers),
+                "body": json.loads(raw) if raw else None,
+            }
+        )
+        if self.hook_delay_s:
+            await asyncio.sleep(self.hook_delay_s)
+        return JSONResponse(self.hook_response)
 
     async def image(self, request: Request) -> Response:
         """A product picture (the Fake Store's /img/<id>.jpg links), drawn as SVG."""
@@ -342,6 +372,12 @@ class FakeShops:
         return Starlette(
             routes=[
                 Route("/fakestore/products", self.fakestore),
+                Route("/fakestore/carts", self.cart, methods=["POST"]),
+                Route(
+                    "/hooks/{rest:path}",
+                    self.hook,
+                    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                ),
                 Route("/img/{name}", self.image),
                 Route("/api/items", self.items),
                 Route("/rest/V1/products", self.magento_products),

@@ -10,7 +10,7 @@ covered; a later migration that creates a tenant table calls
 `app.rls.enable_tenant_rls(op, "table")` (tests/integration/test_rls.py fails if one is missed).
 
 Revision ID: 0013
-Revises: 0012
+Revises: 0011
 Create Date: 2026-12-06 09:00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from app.rls import disable_tenant_rls, enable_tenant_rls, tenant_tables
 
 revision: str = "0013"
-down_revision: str | None = "0012"
+down_revision: str | None = "0011"  # last: after 0012 (intents) and 0011 (actions)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

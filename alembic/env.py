@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 import app.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from alembic import context
 from app.db import make_engine
+from app.rls import bypass_connection
 from app.settings import get_settings
 
 config = context.config
@@ -45,6 +46,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         compare_type=True,
     )
     with context.begin_transaction():
+        # Data migrations touch every tenant's rows: lift row-level security for this
+        # transaction (needed when a non-superuser role owns the tables: policies are FORCEd).
+        bypass_connection(connection)
         context.run_migrations()
 
 

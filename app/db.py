@@ -3,6 +3,15 @@
 `TenantScope` is the one door to tenant data: it refuses to exist without a tenant id and
 adds `tenant_id = :tenant` to every read, so an id from another workspace behaves exactly
 like an id that does not exist.
+
+Defence in depth (PostgreSQL): the same rule lives in the database as row-level security
+(app/rls.py, migration 0013). `TenantScope` binds its tenant to the session, and every
+transaction of that session starts with `set_config('app.tenant_id', :tenant, true)`; a query
+that forgot `TenantScope` sees no rows and cannot write another tenant's. The few paths that
+are cross-tenant by nature open `session_scope(system="why")` or `cross_tenant(session, "why")`
+(login by email, key lookup by hash, public widget lookups, job claims, purges, deliveries);
+that list is in the README. It only bites when the app connects as a role without SUPERUSER or
+BYPASSRLS (README "Row-level security"); SQLite has no RLS and ignores all of it.
 """
 
 from __future__ import annotations
@@ -20,6 +29,8 @@ from sqlmodel import Session, create_engine, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from app.models import TenantOwned
+from app.rls import BYPASS_KEY, bind_tenant
+from app.rls import cross_tenant as cross_tenant  # re-exported: services import it from here
 from app.settings import Settings, get_settings
 
 T = TypeVar("T", bound=TenantOwned)
@@ -94,10 +105,15 @@ def set_engine(engine: Engine | None) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A unit of work: commits on success, rolls back on error."""
+def session_scope(
+    engine: Engine | None = None, *, system: str | None = None, info: dict[str, Any] | None = None
+) -> Iterator[Session]:
+    """A unit of work: commits on success, rolls back on error. `system="why"` opens it
+    cross-tenant (the row-level policy lifted for the whole unit): only for work that is
+    about no one tenant (a job claim, a purge, a lookup by a global secret). `info` seeds
+    `session.info` (tests)."""
     factory = sessionmaker(bind=engine or get_engine(), class_=Session, expire_on_commit=False)
-    session = factory()
+    session = factory(info={**(info or {}), **({BYPASS_KEY: system} if system else {})})
     try:
         yield session
         session.commit()
@@ -131,15 +147,23 @@ class TenantScope:
             raise TenantRequiredError("a tenant id is required for tenant data")
         self.session = session
         self.tenant_id = tenant_id
+        bind_tenant(session, tenant_id)
+
+    def _bound(self) -> Session:
+        # Several scopes may share a session: the one about to run binds its tenant again
+        # (a dict lookup when it already is; one set_config when the tenant changes).
+        bind_tenant(self.session, self.tenant_id)
+        return self.session
 
     def select(self, model: type[T]) -> SelectOfScalar[T]:
+        self._bound()
         return select(model).where(model.tenant_id == self.tenant_id)
 
     def get(self, model: type[T], row_id: str | None) -> T:
         """The row with this id in this tenant, else NotFoundError (also for other tenants)."""
         if not row_id:
             raise NotFoundError(model.__name__)
-        row = self.session.get(model, row_id)
+        row = self._bound().get(model, row_id)
         if row is None or row.tenant_id != self.tenant_id:
             raise NotFoundError(model.__name__)
         return row
@@ -156,14 +180,14 @@ class TenantScope:
         query = self.select(model).where(*conditions)
         if order_by is not None:
             query = query.order_by(order_by)
-        return list(self.session.exec(query.limit(limit)))
+        return list(self._bound().exec(query.limit(limit)))
 
     def add(self, row: T) -> T:
         """Stamp the row with this tenant; refuse a row that names another."""
         if getattr(row, "tenant_id", None) not in (None, "", self.tenant_id):
             raise TenantRequiredError("row belongs to another tenant")
         row.tenant_id = self.tenant_id
-        self.session.add(row)
+        self._bound().add(row)
         return row
 
     def delete(self, model: type[T], row_id: str) -> None:

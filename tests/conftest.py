@@ -34,12 +34,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from sqlalchemy import Engine, text  # noqa: E402
 
 from app import db as app_db  # noqa: E402
+from app import rls as app_rls  # noqa: E402
 from app.services.throttle import reset_login_throttle  # noqa: E402
 from app.settings import reset_settings_cache  # noqa: E402
 
 POSTGRES_URL = os.environ.get("POSTGRES_TEST_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("REDIS_URL_TEST", "redis://127.0.0.1:6379/15")
 REQUIRE_SERVICES = os.environ.get("CHATCONNECT_REQUIRE_SERVICES") == "1"
+# The PostgreSQL tests migrate as the URL's user (a superuser here) and then run the app as
+# APP_ROLE, an ordinary role: superusers skip row-level security, so only this way do the
+# tests exercise the tenant policies (app/rls.py). POSTGRES_TEST_AS_OWNER=1 keeps the
+# superuser for the whole test (to tell an RLS failure from any other).
+APP_ROLE = "chatconnect_app"
+PG_AS_APP_ROLE = os.environ.get("POSTGRES_TEST_AS_OWNER") != "1"
 
 
 def service_missing(reason: str) -> None:
@@ -56,6 +63,69 @@ def _fresh_singletons() -> Iterator[None]:
     yield
     reset_settings_cache()
     reset_login_throttle()
+
+
+_app_role_ready = False
+_TESTS_DIR = str(Path(__file__).resolve().parent)
+_app_session_scope = app_db.session_scope
+
+
+def _session_scope_for_tests(engine: Engine | None = None, **kwargs: object):  # type: ignore[no-untyped-def]
+    """`session_scope` as the app has it, except for a session a test opens itself to look at
+    the database: that one reads across tenants until a service in it binds a tenant
+    (app/rls.py INSPECT_KEY). Sessions the app opens, and what services do once bound, meet
+    the policies like in production."""
+    import sys
+
+    caller = sys._getframe(1).f_code.co_filename
+    if caller.startswith(_TESTS_DIR):
+        kwargs["info"] = {**(kwargs.get("info") or {}), app_rls.INSPECT_KEY: True}  # type: ignore[dict-item]
+    return _app_session_scope(engine, **kwargs)  # type: ignore[arg-type]
+
+
+if PG_AS_APP_ROLE:
+    # Installed before any test module imports it (`from app.db import session_scope`).
+    app_db.session_scope = _session_scope_for_tests  # type: ignore[assignment]
+    # A query that row-level security would silently empty fails loudly instead.
+    app_rls.STRICT = True
+
+
+def _ensure_app_role(admin: Engine) -> None:
+    """Create APP_ROLE once per cluster (idempotent, safe when several runs race)."""
+    global _app_role_ready
+    if _app_role_ready:
+        return
+    with admin.begin() as conn:
+        conn.execute(
+            text(
+                "DO $$ BEGIN "
+                f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            )
+        )
+    _app_role_ready = True
+
+
+def _as_app_role(owner: Engine, schema: str, *, force: bool = False) -> Engine:
+    """The app's engine on a migrated schema: APP_ROLE with plain DML rights on it (no DDL,
+    not the owner, no BYPASSRLS), so the tenant policies apply to everything it runs."""
+    if not (PG_AS_APP_ROLE or force):
+        return owner
+    _ensure_app_role(owner)
+    with owner.begin() as conn:
+        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO {APP_ROLE}'))
+        conn.execute(
+            text(
+                f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "{schema}" '
+                f"TO {APP_ROLE}"
+            )
+        )
+        conn.execute(
+            text(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "{schema}" TO {APP_ROLE}')
+        )
+    owner.dispose()
+    url = owner.url.set(username=APP_ROLE, password=None)
+    return app_db.make_engine(url.render_as_string(hide_password=False))
 
 
 def _postgres_engine(schema: str) -> Engine:
@@ -83,9 +153,12 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         schema = None
     else:
         schema = f"t_{uuid.uuid4().hex[:12]}"
-        eng = _postgres_engine(schema)
+        owner = _postgres_engine(schema)
+        app_db.run_migrations(url=owner.url.render_as_string(hide_password=False))
+        eng = _as_app_role(owner, schema)
         url = eng.url.render_as_string(hide_password=False)
-    app_db.run_migrations(url=url)
+    if not schema:
+        app_db.run_migrations(url=url)
     app_db.set_engine(eng)
     yield eng
     app_db.set_engine(None)

@@ -43,6 +43,9 @@ from app.rag.pipeline import DocumentPipeline
 from app.rag.readers import SandboxedFileReader
 from app.rag.store import TenantVectorStore, VectorStore, space_key
 
+# Row-level security (app/rls.py): this work is cross-tenant by nature.
+_CROSS_TENANT = "ingest worker: claims and bookkeeping of every workspace's jobs"
+
 __all__ = ["IngestConfig", "JobRunner", "WorkerPool", "requeue_orphans", "stored_file"]
 
 log = logging.getLogger("chatconnect.ingest")
@@ -159,7 +162,7 @@ class JobRunner:
         `small_only` restricts the choice to documents under SMALL_DOCUMENT_BYTES (the
         ones worth embedding together with others).
         """
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             query = select(IngestJob.id).where(self._claimable())
             if small_only:
                 query = query.join(Document, Document.id == IngestJob.document_id).where(
@@ -192,7 +195,7 @@ class JobRunner:
         if first is None:
             return []
         group = [first]
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = s.get(IngestJob, first)
             doc = s.get(Document, job.document_id) if job else None
             small = doc is not None and doc.size_bytes <= SMALL_DOCUMENT_BYTES
@@ -228,7 +231,7 @@ class JobRunner:
         """Give this worker's running jobs back to the queue, uncounted (a stop that could
         not wait for them). Returns how many were released; a later progress write of ours
         then finds the job no longer ours and stops (JobTakenOverError)."""
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             result = s.exec(  # type: ignore[call-overload]
                 update(IngestJob)
                 .where(IngestJob.worker_id == self.worker_id, IngestJob.status == JobStatus.running)
@@ -245,7 +248,7 @@ class JobRunner:
     # ---- running --------------------------------------------------------------------
 
     def _open(self, job_id: str) -> _Job | None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = s.get(IngestJob, job_id)
             if job is None:
                 return None
@@ -390,7 +393,7 @@ class JobRunner:
             log.warning("job taken over by another worker", extra={"tenant_id": ctx.tenant_id})
         elif isinstance(exc, DocumentGoneError):
             TenantVectorStore(self.store, ctx.tenant_id).delete(ctx.document_id)
-            with session_scope(self.engine) as s:
+            with session_scope(self.engine, system=_CROSS_TENANT) as s:
                 job = s.get(IngestJob, ctx.job_id)
                 if job is not None:
                     s.delete(job)
@@ -409,7 +412,7 @@ class JobRunner:
 
     def _finish(self, ctx: _Job, counts: tuple[int, int]) -> None:
         job_id, document_id = ctx.job_id, ctx.document_id
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             doc = s.get(Document, document_id)
             job = s.get(IngestJob, job_id)
             if doc is not None:
@@ -428,7 +431,7 @@ class JobRunner:
 
     def _fail(self, job_id: str, document_id: str, reason: str) -> None:
         reason = reason[:1000]
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             doc = s.get(Document, document_id)
             job = s.get(IngestJob, job_id)
             if doc is not None:
@@ -450,7 +453,7 @@ class JobRunner:
             )
             return
         delay = RETRY_BASE_S * 2 ** (attempts - 1)
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = s.get(IngestJob, job_id)
             doc = s.get(Document, document_id)
             if job is not None:
@@ -479,7 +482,7 @@ class _ProgressWriter:
         self._stage = DocumentStatus.queued
 
     def _write(self, stage: DocumentStatus, progress: int, step: str) -> None:
-        with session_scope(self.runner.engine) as s:
+        with session_scope(self.runner.engine, system=_CROSS_TENANT) as s:
             doc = s.get(Document, self.document_id)
             job = s.get(IngestJob, self.job_id)
             if doc is None or job is None:
@@ -511,7 +514,7 @@ class _ProgressWriter:
 
 def requeue_orphans(engine: Engine) -> int:
     """One-process startup: every `running` job belongs to a process that no longer runs."""
-    with session_scope(engine) as s:
+    with session_scope(engine, system=_CROSS_TENANT) as s:
         result = s.exec(  # type: ignore[call-overload]
             update(IngestJob)
             .where(IngestJob.status == JobStatus.running)

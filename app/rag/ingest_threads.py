@@ -16,6 +16,9 @@ from sqlalchemy import update
 from app.db import session_scope
 from app.models import IngestJob, JobStatus, utcnow
 
+# Row-level security (app/rls.py): this work is cross-tenant by nature.
+_CROSS_TENANT = "ingest worker: heartbeats of claimed jobs"
+
 if TYPE_CHECKING:
     from app.rag.ingest import JobRunner
 
@@ -50,7 +53,7 @@ class Heartbeat:
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
             try:
-                with session_scope(self.runner.engine) as s:
+                with session_scope(self.runner.engine, system=_CROSS_TENANT) as s:
                     s.exec(  # type: ignore[call-overload]
                         update(IngestJob)
                         .where(

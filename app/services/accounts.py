@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from app import security
+from app.db import TenantScope, cross_tenant
 from app.models import AuthSession, Membership, Role, Tenant, User, utcnow
 from app.services import audit, verification, workspace_sso
 from app.services.throttle import get_login_throttle
@@ -110,7 +111,7 @@ def sign_up(
     session.add(user)
     session.add(tenant)
     session.flush()
-    session.add(Membership(user_id=user.id, tenant_id=tenant.id, role=Role.owner))
+    TenantScope(session, tenant.id).add(Membership(user_id=user.id, role=Role.owner))
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent sign-up with the same email
@@ -191,15 +192,15 @@ def _audit_failed_sign_in(
 
 
 def find_primary_membership(session: Session, user_id: str) -> Membership | None:
-    return session.exec(
-        select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
-    ).first()
+    # Cross-tenant: a user's own memberships, in whichever workspaces they are.
+    with cross_tenant(session, "a user's memberships"):
+        return session.exec(
+            select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
+        ).first()
 
 
 def primary_membership(session: Session, user_id: str) -> Membership:
-    membership = session.exec(
-        select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
-    ).first()
+    membership = find_primary_membership(session, user_id)
     if membership is None:
         raise AccountError("This account has no workspace.")
     return membership
@@ -221,16 +222,18 @@ def start_login(
     membership = primary_membership(session, user.id)
     if tenant_id and tenant_id != membership.tenant_id:
         membership = (
-            session.exec(
+            TenantScope(session, tenant_id)
+            .session.exec(
                 select(Membership).where(
                     Membership.user_id == user.id, Membership.tenant_id == tenant_id
                 )
-            ).first()
+            )
+            .first()
             or membership
         )
     code = security.new_token()
     now = utcnow()
-    session.add(
+    TenantScope(session, membership.tenant_id).add(
         AuthSession(
             tenant_id=membership.tenant_id,
             user_id=user.id,
@@ -257,11 +260,15 @@ def complete_login(session: Session, code: str) -> tuple[str, AuthSession] | Non
     """Exchange a one-time code for a session token (the cookie value), once."""
     if not code or len(code) > 128:
         return None
-    row = session.exec(
-        select(AuthSession).where(AuthSession.code_hash == security.keyed_hash(code, "login-code"))
-    ).first()
+    with cross_tenant(session, "login code lookup by hash"):
+        row = session.exec(
+            select(AuthSession).where(
+                AuthSession.code_hash == security.keyed_hash(code, "login-code")
+            )
+        ).first()
     if row is None or row.revoked_at is not None:
         return None
+    TenantScope(session, row.tenant_id)  # the rest of the unit is that workspace's
     row.code_hash = None  # single use, even when expired
     if row.code_expires_at is None or row.code_expires_at < utcnow():
         session.add(row)
@@ -278,12 +285,11 @@ def identity_for_token(session: Session, token: str | None) -> Identity | None:
     """Resolve a session cookie to an identity; None when missing, expired or revoked."""
     if not token or len(token) > 128:
         return None
-    row = session.exec(
-        select(AuthSession).where(AuthSession.token_hash == security.keyed_hash(token, "session"))
-    ).first()
+    row = _session_by_token(session, token)
     now = utcnow()
     if row is None or row.revoked_at is not None or row.expires_at < now:
         return None
+    TenantScope(session, row.tenant_id)  # the rest of the unit is that workspace's
     user = session.get(User, row.user_id)
     tenant = session.get(Tenant, row.tenant_id)
     membership = session.exec(
@@ -313,6 +319,15 @@ def identity_for_token(session: Session, token: str | None) -> Identity | None:
     )
 
 
+def _session_by_token(session: Session, token: str) -> AuthSession | None:
+    with cross_tenant(session, "session cookie lookup by hash"):
+        return session.exec(
+            select(AuthSession).where(
+                AuthSession.token_hash == security.keyed_hash(token, "session")
+            )
+        ).first()
+
+
 def revoke_session(session: Session, session_id: str) -> None:
     row = session.get(AuthSession, session_id)
     if row is not None and row.revoked_at is None:
@@ -324,8 +339,7 @@ def revoke_session(session: Session, session_id: str) -> None:
 def revoke_token(session: Session, token: str | None) -> None:
     if not token or len(token) > 128:
         return
-    row = session.exec(
-        select(AuthSession).where(AuthSession.token_hash == security.keyed_hash(token, "session"))
-    ).first()
+    row = _session_by_token(session, token)
     if row is not None:
+        TenantScope(session, row.tenant_id)
         revoke_session(session, row.id)

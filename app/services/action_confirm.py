@@ -87,13 +87,13 @@ def store(session: Session, tenant_id: str, rows: list[ActionConfirmation]) -> N
     """Add new confirmations; the workspace's long-expired ones are deleted on the way."""
     if not rows:
         return
+    scope = TenantScope(session, tenant_id)  # binds the tenant (row-level security)
     session.exec(  # type: ignore[call-overload]
         sa_delete(ActionConfirmation).where(
             ActionConfirmation.tenant_id == tenant_id,
             ActionConfirmation.expires_at < utcnow() - KEEP_AFTER_EXPIRY,
         )
     )
-    scope = TenantScope(session, tenant_id)
     for row in rows:
         scope.add(row)
 
@@ -124,6 +124,7 @@ def request(
 
 
 def open_count(session: Session, tenant_id: str, conversation_id: str) -> int:
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     rows = session.exec(
         select(ActionConfirmation.id).where(
             ActionConfirmation.tenant_id == tenant_id,
@@ -139,6 +140,7 @@ def _claim(tenant_id: str, conversation_id: str, token: str, to: str) -> ActionC
     """Move the token's row from pending to `to`, once; else ConfirmationRefusedError."""
     token_hash = keyed_hash(token or "", _PURPOSE)
     with session_scope() as session:
+        TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
         row = session.exec(
             select(ActionConfirmation).where(
                 ActionConfirmation.token_hash == token_hash,
@@ -250,6 +252,7 @@ def reopen(tenant_id: str, conversation_id: str) -> list[PendingAction]:
     now = utcnow()
     out: list[PendingAction] = []
     with session_scope() as session:
+        TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
         rows = session.exec(
             select(ActionConfirmation)
             .where(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select, update
 
-from app.db import TenantScope
+from app.db import TenantScope, cross_tenant
 from app.models import ApiKey, Widget, utcnow
 from app.security import generate_api_key, parse_api_key, verify_api_key
 from app.services import audit
@@ -146,9 +146,11 @@ def authenticate_key(
     prefix = parse_api_key(secret)
     if prefix is None:
         return None
-    key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
+    with cross_tenant(session, "API key lookup by its public prefix"):
+        key = session.exec(select(ApiKey).where(ApiKey.prefix == prefix)).first()
     if key is None or not verify_api_key(secret, key.key_hash) or key.revoked_at is not None:
         return None
+    TenantScope(session, key.tenant_id)  # the rest of the request is that workspace's
     now = now or utcnow()
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         # Conditional update: concurrent requests write once, and never move time backwards.

@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from app.models import AuditEvent
+from app.rls import BYPASS_KEY, TENANT_KEY, bind_tenant, cross_tenant
 
 MASK = "••••"
 _DEFERRED = "audit_deferred"
@@ -138,7 +139,24 @@ def record(
         diff=diff(before, after),
     )
     session.add(row)
+    _fit_row_level_security(session, row.tenant_id)
     return row
+
+
+def _fit_row_level_security(session: Session, tenant_id: str | None) -> None:
+    """The event is written with the change it describes, whatever tenant the session is
+    bound to (app/rls.py): an unbound session takes the event's workspace; an event of another
+    workspace or of none (a sign-in before any workspace is known) is flushed under the
+    bypass, so the audit trail never depends on which scope ran last."""
+    bound = session.info.get(TENANT_KEY)
+    if session.info.get(BYPASS_KEY) or (tenant_id and bound == tenant_id):
+        return
+    if tenant_id and not bound:
+        bind_tenant(session, tenant_id)
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        with cross_tenant(session, "audit event of another or no workspace"):
+            session.flush()
 
 
 def record_regardless(
@@ -169,7 +187,10 @@ def _write_deferred(session: OrmSession, transaction: Any) -> None:
     pending = session.info.pop(_DEFERRED)
     for bind, args, changes in pending:
         factory = sessionmaker(bind=bind, class_=Session, expire_on_commit=False)
-        with factory() as own:
+        tenant_id = args[0]
+        # Row-level security: the event's own workspace, or none at all (an unknown email).
+        info = {TENANT_KEY: tenant_id} if tenant_id else {BYPASS_KEY: "audit without workspace"}
+        with factory(info=info) as own:
             record(own, *args, **changes)
             own.commit()
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from app.db import TenantScope
 from app.models import AuditEvent
 from app.services.permissions import Action, require
 
@@ -109,6 +110,7 @@ def list_events(
 ) -> AuditPage:
     """Newest first. Another workspace's events never appear (the tenant is the filter)."""
     require(actor_role, Action.view_audit)
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     conditions = _where(tenant_id, flt or AuditFilter())
     limit = max(1, min(int(limit), MAX_PAGE_SIZE))
     offset = max(0, int(offset))
@@ -125,6 +127,7 @@ def list_events(
 
 def action_names(session: Session, tenant_id: str) -> list[str]:
     """The actions this workspace's trail holds (for the filter's choices)."""
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     rows = session.exec(
         select(AuditEvent.action).where(col(AuditEvent.tenant_id) == tenant_id).distinct()
     ).all()

@@ -14,9 +14,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 from sqlmodel import Session, col
 
-from app.db import session_scope
+from app.db import cross_tenant, session_scope
 from app.models import AuditEvent, utcnow
 from app.settings import get_settings
+
+# Row-level security (app/rls.py): this work is cross-tenant by nature.
+_CROSS_TENANT = "audit retention purge: by age, every workspace"
 
 log = logging.getLogger("chatconnect.audit")
 PURGE_INTERVAL_S = 24 * 3600.0
@@ -26,9 +29,10 @@ def purge_expired(session: Session, days: int | None = None, now: datetime | Non
     """Delete events older than the retention period; returns how many went."""
     keep_days = days if days is not None else get_settings().audit_retention_days
     cutoff = (now or utcnow()) - timedelta(days=keep_days)
-    result = session.exec(  # type: ignore[call-overload]
-        delete(AuditEvent).where(col(AuditEvent.created_at) < cutoff)
-    )
+    with cross_tenant(session, _CROSS_TENANT):
+        result = session.exec(  # type: ignore[call-overload]
+            delete(AuditEvent).where(col(AuditEvent.created_at) < cutoff)
+        )
     return int(result.rowcount or 0)
 
 
@@ -52,7 +56,7 @@ class PurgeJob:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                with session_scope() as session:
+                with session_scope(system=_CROSS_TENANT) as session:
                     removed = purge_expired(session)
                 if removed:
                     log.info("purged %d audit events past retention", removed)

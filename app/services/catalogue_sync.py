@@ -31,6 +31,9 @@ from app.rag.types import point_id
 from app.services import catalogues
 from app.services.outbound import OutboundError
 
+# Row-level security (app/rls.py): this work is cross-tenant by nature.
+_CROSS_TENANT = "catalogue worker: claims and runs every workspace's syncs"
+
 log = logging.getLogger("chatconnect.catalogue")
 
 STALE_AFTER_S = 120.0
@@ -98,9 +101,9 @@ class CatalogueSyncRunner:
         )
 
     def claim(self) -> str | None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             catalogues.enqueue_due(s, index_model=self.index_model)
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             candidates = s.exec(
                 select(CatalogueJob.id)
                 .where(self._claimable())
@@ -138,7 +141,7 @@ class CatalogueSyncRunner:
 
     def release(self) -> int:
         """Hand this worker's running jobs back to the queue, uncounted."""
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             result = s.execute(
                 update(CatalogueJob)
                 .where(
@@ -155,7 +158,7 @@ class CatalogueSyncRunner:
             return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def _beat(self, job_id: str) -> None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             s.execute(
                 update(CatalogueJob)
                 .where(
@@ -168,7 +171,7 @@ class CatalogueSyncRunner:
     # ---- running ----------------------------------------------------------------------
 
     def run(self, job_id: str) -> SyncOutcome | None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = s.get(CatalogueJob, job_id)
             catalogue = s.get(Catalogue, job.catalogue_id) if job else None
             if job is None or catalogue is None:
@@ -208,7 +211,7 @@ class CatalogueSyncRunner:
         self, job_id: str, tenant_id: str, catalogue_id: str, kind: str, config: dict
     ) -> SyncOutcome:
         fetched = catalogues.fetch(kind, config)
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             rows = s.exec(
                 select(CatalogueProduct).where(
                     CatalogueProduct.tenant_id == tenant_id,
@@ -233,7 +236,7 @@ class CatalogueSyncRunner:
             self._beat(job_id)
         for _, row_id in removed:
             store.delete(row_id)
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             for _, row_id in removed:
                 row = s.get(CatalogueProduct, row_id)
                 if row is not None and row.tenant_id == tenant_id:
@@ -273,7 +276,7 @@ class CatalogueSyncRunner:
         ids: dict[str, str | None],
     ) -> int:
         """Rows first (their ids name the points), then vectors; both are idempotent."""
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             for p in batch:
                 row_id = ids.get(p.external_id)
                 row = s.get(CatalogueProduct, row_id) if row_id else None
@@ -315,7 +318,7 @@ class CatalogueSyncRunner:
         return len(nodes)
 
     def _fail(self, job_id: str, catalogue_id: str, reason: str) -> None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job, catalogue = s.get(CatalogueJob, job_id), s.get(Catalogue, catalogue_id)
             if job is not None:
                 job.status, job.error, job.worker_id = JobStatus.failed, reason[:1000], None
@@ -325,7 +328,7 @@ class CatalogueSyncRunner:
                 s.add(catalogue)
 
     def _retry_or_fail(self, job_id: str, catalogue_id: str, reason: str) -> None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = s.get(CatalogueJob, job_id)
             if job is None or job.attempts >= job.max_attempts:
                 retry = False

@@ -145,6 +145,7 @@ def widget_config(widget: Widget) -> WidgetConfig:
 
 def kb_version(session: Session, tenant_id: str, widget: Widget | None) -> str:
     """Changes whenever the tenant's documents, Q&A pairs, catalogues or the widget change."""
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     docs = session.exec(
         select(func.count(Document.id), func.max(Document.updated_at)).where(
             Document.tenant_id == tenant_id

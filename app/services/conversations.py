@@ -139,6 +139,7 @@ def list_conversations(
 
 
 def month_tokens(session: Session, tenant_id: str, now: datetime | None = None) -> int:
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     now = now or utcnow()
     first = now.date().replace(day=1)
     total = session.exec(

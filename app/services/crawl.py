@@ -36,6 +36,9 @@ from app.rag.web import SKIP_EXTENSIONS, CrawlScope, Robots, url_extension
 from app.services.crawl_fetch import PageFetcher, PageOutcome
 from app.services.outbound import OutboundClient, OutboundPolicy
 
+# Row-level security (app/rls.py): this work is cross-tenant by nature.
+_CROSS_TENANT = "crawl worker: claims and runs every workspace's crawl jobs"
+
 log = logging.getLogger("chatconnect.crawl")
 
 SCHEDULES = {"off": None, "daily": timedelta(days=1), "weekly": timedelta(days=7)}
@@ -91,7 +94,7 @@ class CrawlRunner:
         )
 
     def claim(self) -> str | None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             ids = s.exec(
                 select(CrawlJob.id).where(self._claimable()).order_by(CrawlJob.created_at).limit(5)
             ).all()
@@ -139,7 +142,7 @@ class CrawlRunner:
             log.warning("crawl job taken over by another worker")
         except Exception as exc:  # a store/DB hiccup: retry later, the frontier is durable
             log.exception("crawl attempt failed")
-            with session_scope(self.engine) as s:
+            with session_scope(self.engine, system=_CROSS_TENANT) as s:
                 job = s.get(CrawlJob, job_id)
                 if job is None:
                     return
@@ -152,7 +155,7 @@ class CrawlRunner:
                 s.add(job)
 
     def _run(self, job_id: str) -> None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = s.get(CrawlJob, job_id)
             site = s.get(Website, job.website_id) if job else None
             if job is None or site is None:
@@ -191,7 +194,7 @@ class CrawlRunner:
         A sitemap page no longer in a sitemap that was read counts a miss instead.
         """
         in_sitemap = set(sitemap)
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = self._own(s, job_id)
             known = {p.url: p for p in s.exec(select(WebPage).where(WebPage.website_id == site.id))}
             for page in list(known.values()):
@@ -232,7 +235,7 @@ class CrawlRunner:
 
     def _next_batch(self, job_id: str) -> list[tuple[str, str]] | None:
         """(page id, url) of the next queued pages; None when the crawl was cancelled."""
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = self._own(s, job_id)
             if job.cancel_requested:
                 s.exec(  # type: ignore[call-overload]
@@ -272,7 +275,7 @@ class CrawlRunner:
             yield from pool.map(one, batch)
 
     def _validators(self, page_id: str) -> tuple[str | None, str | None]:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             page = s.get(WebPage, page_id)
             if page is None or not page.document_id:
                 return None, None
@@ -305,7 +308,7 @@ class CrawlRunner:
     ) -> None:
         from app.services.crawl_pages import record_outcome
 
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = self._own(s, job_id)
             job.heartbeat_at = utcnow()
             page = s.get(WebPage, page_id)
@@ -335,7 +338,7 @@ class CrawlRunner:
             self.config.remove_document(s, tenant_id, document_id)
 
     def _finish(self, job_id: str) -> None:
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             job = self._own(s, job_id)
             site = s.get(Website, job.website_id)
             job.status, job.finished_at, job.error = JobStatus.done, utcnow(), None
@@ -372,7 +375,7 @@ def enqueue_due_syncs(engine: Engine) -> int:
     """Queue a sync for every scheduled website that is due and not already crawling."""
     now = utcnow()
     queued = 0
-    with session_scope(engine) as s:
+    with session_scope(engine, system=_CROSS_TENANT) as s:
         busy = select(CrawlJob.website_id).where(col(CrawlJob.status).in_(ACTIVE))
         due = s.exec(
             select(Website).where(

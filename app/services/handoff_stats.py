@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from app.db import TenantScope
 from app.models import Conversation, Lead
 from app.services.analytics import Period
 
@@ -45,6 +46,7 @@ def _aware(value: datetime) -> datetime:
 def handoff_stats(
     session: Session, tenant_id: str, period: Period, widget_id: str | None = None
 ) -> HandoffStats:
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     start, end = _bounds(period)
     conv_filter = [Conversation.tenant_id == tenant_id]
     if widget_id:

@@ -427,6 +427,8 @@ class InboxCounts:
 
 
 def counts(session: Session, tenant_id: str, user_id: str) -> InboxCounts:
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
+
     def count(*conditions: object) -> int:
         query = (
             select(func.count())

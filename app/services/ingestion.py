@@ -24,6 +24,9 @@ from app.rag.store import LEGACY_SPACE, VectorStore, space_key
 from app.services.vectors import current_space_key, get_store
 from app.settings import Settings, get_settings
 
+# Row-level security (app/rls.py): this work is cross-tenant by nature.
+_CROSS_TENANT = "embedding-model switch: re-index and purge across workspaces"
+
 log = logging.getLogger("chatconnect.ingest")
 
 _pool: WorkerPool | None = None
@@ -54,7 +57,7 @@ def requeue_other_models(engine: Engine, current: str) -> int:
     """
     legacy = current == space_key(*LEGACY_SPACE)
     queued = 0
-    with session_scope(engine) as s:
+    with session_scope(engine, system=_CROSS_TENANT) as s:
         other = col(Document.index_model) != current
         stale = or_(other, col(Document.index_model).is_(None)) if not legacy else other
         busy = select(IngestJob.document_id).where(
@@ -84,11 +87,11 @@ def purge_stale_points(engine: Engine, store: VectorStore, *, page: int = 1000) 
     reads every point id of every workspace once, which is cheap next to the re-index the
     switch causes anyway). Returns how many documents' points were dropped.
     """
-    with session_scope(engine) as s:
+    with session_scope(engine, system=_CROSS_TENANT) as s:
         tenants = list(s.exec(select(Tenant.id)))
     dropped = 0
     for tenant_id in tenants:
-        with session_scope(engine) as s:
+        with session_scope(engine, system=_CROSS_TENANT) as s:
             known = set(s.exec(select(Document.id).where(Document.tenant_id == tenant_id)))
             # Catalogue products' points are named by their row ids (app.services.catalogue_sync).
             known |= set(

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from app.db import session_scope
+from app.db import TenantScope, session_scope
 from app.models import Conversation, IntentDialogue, Tenant
 from app.rag.answer_types import Usage
 from app.rag.chat import TurnResult
@@ -96,8 +96,7 @@ def _result(question: str, answer: str, intent: str | None, match: IntentMatch, 
 
 
 def _dialogue(session: Session, tenant_id: str, conversation_id: str) -> IntentDialogue | None:
-    row = session.get(IntentDialogue, conversation_id)
-    return row if row is not None and row.tenant_id == tenant_id else None
+    return TenantScope(session, tenant_id).find(IntentDialogue, conversation_id)
 
 
 def _set_step(step: str | None, number: str | None = None, attempts: int = 0) -> Persist:

@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from app import routes, security
+from app.db import cross_tenant
 from app.models import AuthSession, EmailOutbox, TokenPurpose, User, utcnow
 from app.services import account_tokens, accounts, audit
 from app.services.mail import messages, outbox
@@ -117,14 +118,17 @@ def reset_password(
 
 def revoke_all_sessions(session: Session, user_id: str, now: datetime | None = None) -> int:
     now = now or utcnow()
-    rows = session.exec(
-        select(AuthSession).where(
-            AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None)
-        )
-    ).all()
-    for row in rows:
-        row.revoked_at = now
-        row.token_hash = None
-        row.code_hash = None
-        session.add(row)
+    # Cross-tenant: a user's sessions in every workspace they belong to.
+    with cross_tenant(session, "revoke a user's sessions in every workspace"):
+        rows = session.exec(
+            select(AuthSession).where(
+                AuthSession.user_id == user_id, col(AuthSession.revoked_at).is_(None)
+            )
+        ).all()
+        for row in rows:
+            row.revoked_at = now
+            row.token_hash = None
+            row.code_hash = None
+            session.add(row)
+        session.flush()
     return len(rows)

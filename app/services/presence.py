@@ -53,6 +53,7 @@ def go_away(session: Session, tenant_id: str, user_id: str) -> None:
 
 def online_staff(session: Session, tenant_id: str, now: datetime | None = None) -> list[str]:
     """Names (or emails) of the staff online now in this workspace."""
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     since = (now or utcnow()) - timedelta(seconds=PRESENCE_AWAY_S)
     rows = session.exec(
         select(User.name, User.email)

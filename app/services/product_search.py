@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
+from app.db import TenantScope
 from app.models import Catalogue, CatalogueProduct
 from app.services.catalogues import base_url
 
@@ -108,6 +109,7 @@ def build_cards(session: Session, tenant_id: str, product_ids: Sequence[str]) ->
     """Cards for these products of this tenant, in this order (unknown ids are dropped)."""
     if not product_ids:
         return []
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     rows = {
         r.id: r
         for r in session.exec(
@@ -147,6 +149,7 @@ def _candidates(session: Session, tenant_id: str, query: ProductQuery) -> list[s
     """Ids of the products that pass the filters (None: no filter, every product)."""
     if not query.filtered:
         return None
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     stmt = select(CatalogueProduct.id).where(CatalogueProduct.tenant_id == tenant_id)
     if query.max_price is not None:
         stmt = stmt.where(col(CatalogueProduct.price) <= query.max_price)
@@ -156,6 +159,7 @@ def _candidates(session: Session, tenant_id: str, query: ProductQuery) -> list[s
 
 
 def has_products(session: Session, tenant_id: str) -> bool:
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     query = select(CatalogueProduct.id).where(CatalogueProduct.tenant_id == tenant_id).limit(1)
     return session.exec(query).first() is not None
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import security
+from app.db import TenantScope
 from app.models import Membership, OAuthState, Role, Tenant, User, UserIdentity, utcnow
 from app.services import accounts, audit, workspace_sso
 from app.services.oauth_providers import (
@@ -155,6 +156,7 @@ def _sso_account(session: Session, tenant_id: str, profile: Profile, ip: str, ag
     target = workspace_sso.target_for_email(session, email)
     if target is None or target.tenant_id != tenant_id or profile.email_verified is False:
         raise OAuthError("domain_not_covered")
+    TenantScope(session, tenant_id)  # an SSO sign-in into this one workspace
     linked = session.exec(
         select(UserIdentity).where(
             UserIdentity.provider == profile.provider, UserIdentity.subject == profile.subject
@@ -165,9 +167,7 @@ def _sso_account(session: Session, tenant_id: str, profile: Profile, ip: str, ag
         user = session.exec(select(User).where(User.email == email)).first()
     member = (
         session.exec(
-            select(Membership).where(
-                Membership.user_id == user.id, Membership.tenant_id == tenant_id
-            )
+            TenantScope(session, tenant_id).select(Membership).where(Membership.user_id == user.id)
         ).first()
         if user
         else None
@@ -257,7 +257,7 @@ def _create_account(session: Session, email: str, profile: Profile, ip: str, age
     session.add(user)
     session.add(tenant)
     session.flush()
-    session.add(Membership(user_id=user.id, tenant_id=tenant.id, role=Role.owner))
+    TenantScope(session, tenant.id).add(Membership(user_id=user.id, role=Role.owner))
     audit.record(
         session,
         tenant.id,

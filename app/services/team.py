@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from app import routes, security
-from app.db import NotFoundError, TenantScope
+from app.db import NotFoundError, TenantScope, cross_tenant
 from app.models import AuthSession, Invitation, Membership, Role, Tenant, User, utcnow
 from app.services import accounts, audit, verification
 from app.services.mail import messages, outbox
@@ -206,9 +206,13 @@ def revoke_invitation(
 def _lookup(session: Session, token: str) -> Invitation | None:
     if not token or len(token) > 128:
         return None
-    return session.exec(
-        select(Invitation).where(Invitation.token_hash == _token_hash(token))
-    ).first()
+    with cross_tenant(session, "invitation lookup by its link's hash"):
+        invitation = session.exec(
+            select(Invitation).where(Invitation.token_hash == _token_hash(token))
+        ).first()
+    if invitation is not None:
+        TenantScope(session, invitation.tenant_id)  # accepting it happens in that workspace
+    return invitation
 
 
 def preview_invitation(session: Session, token: str, now: datetime | None = None) -> InvitePreview:
@@ -404,12 +408,13 @@ def remove_member(
 
 def member_tenants(session: Session, user_id: str) -> list[tuple[str, str, str]]:
     """(tenant id, name, role) of every workspace this user belongs to, for the switcher."""
-    rows = session.exec(
-        select(Membership, Tenant.name)
-        .join(Tenant, col(Tenant.id) == col(Membership.tenant_id))
-        .where(Membership.user_id == user_id)
-        .order_by(col(Membership.created_at))
-    ).all()
+    with cross_tenant(session, "a user's memberships, for the workspace switcher"):
+        rows = session.exec(
+            select(Membership, Tenant.name)
+            .join(Tenant, col(Tenant.id) == col(Membership.tenant_id))
+            .where(Membership.user_id == user_id)
+            .order_by(col(Membership.created_at))
+        ).all()
     return [(m.tenant_id, name, str(m.role)) for m, name in rows]
 
 

@@ -258,16 +258,18 @@ def disable(session: Session, user: User, password: str, actor: audit.Actor) -> 
 
 
 def workspace_requires(session: Session, user_id: str) -> bool:
+    from app.db import cross_tenant
     from app.models import Membership
 
-    return (
-        session.exec(
-            select(Tenant.id)
-            .join(Membership, col(Membership.tenant_id) == col(Tenant.id))
-            .where(Membership.user_id == user_id, col(Tenant.require_two_factor).is_(True))
-        ).first()
-        is not None
-    )
+    with cross_tenant(session, "does any of a user's workspaces require 2FA"):
+        return (
+            session.exec(
+                select(Tenant.id)
+                .join(Membership, col(Membership.tenant_id) == col(Tenant.id))
+                .where(Membership.user_id == user_id, col(Tenant.require_two_factor).is_(True))
+            ).first()
+            is not None
+        )
 
 
 def set_workspace_requirement(

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from app.db import NotFoundError
+from app.db import NotFoundError, TenantScope, cross_tenant
 from app.models import Conversation, Message, Widget
 from app.security import hashes_equal, keyed_hash, new_token
 from app.services import conversations
@@ -61,9 +61,11 @@ def find_widget(session: Session, widget_id: str) -> PublicWidget | None:
     """The widget behind a public id; resolving its tenant is the point of this lookup."""
     if not widget_id or len(widget_id) > 64:
         return None
-    widget = session.get(Widget, widget_id)
+    with cross_tenant(session, "a visitor's widget by its public id"):
+        widget = session.get(Widget, widget_id)
     if widget is None:
         return None
+    TenantScope(session, widget.tenant_id)  # what follows serves that workspace's visitor
     look = {**DEFAULT_APPEARANCE, **(widget.appearance or {})}
     return PublicWidget(
         id=widget.id,
@@ -118,9 +120,10 @@ def own_conversation(
     if not conversation_id or not visitor_id:
         raise NotFoundError("Conversation")
     conversation = session.exec(
-        select(Conversation).where(
+        TenantScope(session, widget.tenant_id)
+        .select(Conversation)
+        .where(
             Conversation.id == conversation_id,
-            Conversation.tenant_id == widget.tenant_id,
             Conversation.widget_id == widget.id,
             Conversation.visitor_id == visitor_id,
         )

@@ -33,6 +33,9 @@ from app.services import audit, outbound
 from app.services.permissions import Action, require
 from app.settings import get_settings
 
+# Row-level security (app/rls.py): this work is cross-tenant by nature.
+_CROSS_TENANT = "webhook delivery worker: every workspace's deliveries"
+
 log = logging.getLogger("chatconnect.webhooks")
 
 EVENTS = (
@@ -249,7 +252,7 @@ class Deliverer:
 
     def claim(self, now: datetime | None = None) -> str | None:
         now = now or utcnow()
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             candidates = s.exec(
                 select(WebhookDelivery.id)
                 .where(self._claimable(now))
@@ -280,7 +283,7 @@ class Deliverer:
         row_id = self.claim(now)
         if row_id is None:
             return False
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             delivery = s.get(WebhookDelivery, row_id)
             endpoint = s.get(WebhookEndpoint, delivery.endpoint_id) if delivery else None
             if delivery is None or endpoint is None:
@@ -303,7 +306,7 @@ class Deliverer:
                 error = f"HTTP {code}"
         except (outbound.OutboundError, Exception) as exc:  # network errors, refused URL
             error = f"{type(exc).__name__}: {exc}"[:300]
-        with session_scope(self.engine) as s:
+        with session_scope(self.engine, system=_CROSS_TENANT) as s:
             delivery = s.get(WebhookDelivery, row_id)
             if delivery is None:
                 return True

@@ -24,6 +24,9 @@ from app.services.documents import delete_document
 from app.services.outbound import OutboundClient, OutboundError, check_url, policy_from_settings
 from app.settings import Settings, get_settings
 
+# Row-level security (app/rls.py): this work is cross-tenant by nature.
+_CROSS_TENANT = "startup: requeue orphaned crawl jobs of every workspace"
+
 SCOPES = ("host", "subdomains", "prefix")
 PREVIEW_SIZE = 20
 MAX_PATTERNS = 20
@@ -240,6 +243,7 @@ def page_rows(
 
 def counts(session: Session, tenant_id: str, website_id: str) -> dict[str, int]:
     """Pages by the status a person sees, in one grouped query (the page polls it)."""
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     out = {k: 0 for k in ("queued", "fetched", "indexed", "skipped", "failed")}
     query = (
         select(WebPage.status, Document.status, func.count())
@@ -355,7 +359,7 @@ def _requeue_orphans(engine: Engine) -> None:
 
     from app.db import session_scope
 
-    with session_scope(engine) as s:
+    with session_scope(engine, system=_CROSS_TENANT) as s:
         s.exec(  # type: ignore[call-overload]
             update(CrawlJob)
             .where(CrawlJob.status == JobStatus.running)

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app import security
+from app.db import TenantScope, cross_tenant
 from app.models import (
     TENANT_TABLES,
     ApiKey,
@@ -56,6 +57,7 @@ class PlanUsage:
 
 
 def _tenant(session: Session, tenant_id: str) -> Tenant:
+    TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
     tenant = session.get(Tenant, tenant_id)
     if tenant is None:
         raise WorkspaceError("This workspace no longer exists.")
@@ -175,18 +177,20 @@ def change_password(
     user.password_hash = security.hash_password(new)
     session.add(user)
     now = utcnow()
-    others = session.exec(
-        select(AuthSession).where(
-            AuthSession.user_id == user_id,
-            col(AuthSession.id) != keep_session_id,
-            col(AuthSession.revoked_at).is_(None),
-        )
-    ).all()
-    for row in others:
-        row.revoked_at = now
-        row.token_hash = None
-        row.code_hash = None
-        session.add(row)
+    with cross_tenant(session, "revoke a user's other sessions in every workspace"):
+        others = session.exec(
+            select(AuthSession).where(
+                AuthSession.user_id == user_id,
+                col(AuthSession.id) != keep_session_id,
+                col(AuthSession.revoked_at).is_(None),
+            )
+        ).all()
+        for row in others:
+            row.revoked_at = now
+            row.token_hash = None
+            row.code_hash = None
+            session.add(row)
+        session.flush()
     audit.record(
         session,
         tenant_id,
@@ -233,11 +237,12 @@ def delete_workspace(
         session.exec(delete(model).where(model.tenant_id == tenant_id))  # type: ignore[call-overload]
     session.exec(delete(Tenant).where(col(Tenant.id) == tenant_id))  # type: ignore[call-overload]
     if user_ids:
-        still_member = set(
-            session.exec(
-                select(Membership.user_id).where(col(Membership.user_id).in_(user_ids))
-            ).all()
-        )
+        with cross_tenant(session, "are these people members of any other workspace"):
+            still_member = set(
+                session.exec(
+                    select(Membership.user_id).where(col(Membership.user_id).in_(user_ids))
+                ).all()
+            )
         orphans = [u for u in user_ids if u not in still_member]
         if orphans:
             session.exec(delete(User).where(col(User.id).in_(orphans)))  # type: ignore[call-overload]

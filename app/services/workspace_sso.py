@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from sqlmodel import Session, col, select
 
 from app import security
-from app.db import TenantScope
+from app.db import TenantScope, cross_tenant
 from app.models import Membership, Role, SsoDomain, User, WorkspaceSso, utcnow
 from app.services import audit
 from app.services.oauth_providers import OAuthError, Provider, discovery
@@ -208,13 +208,14 @@ def verify_domain(
     row = TenantScope(session, tenant_id).get(SsoDomain, domain_id)
     if row.verified_at is not None:
         return row
-    taken = session.exec(
-        select(SsoDomain).where(
-            SsoDomain.domain == row.domain,
-            col(SsoDomain.verified_at).is_not(None),
-            SsoDomain.tenant_id != tenant_id,
-        )
-    ).first()
+    with cross_tenant(session, "is this domain verified by another workspace"):
+        taken = session.exec(
+            select(SsoDomain).where(
+                SsoDomain.domain == row.domain,
+                col(SsoDomain.verified_at).is_not(None),
+                SsoDomain.tenant_id != tenant_id,
+            )
+        ).first()
     if taken is not None:
         raise SsoError("Another workspace has already verified this domain.", "domain")
     name, value = txt_instructions(row)
@@ -264,15 +265,16 @@ def target_for_email(session: Session, email: str) -> SsoTarget | None:
     domain = email.rpartition("@")[2].lower()
     if not domain:
         return None
-    rows = session.exec(
-        select(SsoDomain, WorkspaceSso)
-        .join(WorkspaceSso, col(WorkspaceSso.tenant_id) == col(SsoDomain.tenant_id))
-        .where(
-            SsoDomain.domain == domain,
-            col(SsoDomain.verified_at).is_not(None),
-            col(WorkspaceSso.enabled).is_(True),
-        )
-    ).first()
+    with cross_tenant(session, "which workspace's SSO covers an email domain"):
+        rows = session.exec(
+            select(SsoDomain, WorkspaceSso)
+            .join(WorkspaceSso, col(WorkspaceSso.tenant_id) == col(SsoDomain.tenant_id))
+            .where(
+                SsoDomain.domain == domain,
+                col(SsoDomain.verified_at).is_not(None),
+                col(WorkspaceSso.enabled).is_(True),
+            )
+        ).first()
     if rows is None:
         return None
     domain_row, config = rows
@@ -305,8 +307,8 @@ def password_refused(session: Session, user: User) -> bool:
     if target is None:
         return False
     membership = session.exec(
-        select(Membership).where(
-            Membership.user_id == user.id, Membership.tenant_id == target.tenant_id
-        )
+        TenantScope(session, target.tenant_id)
+        .select(Membership)
+        .where(Membership.user_id == user.id)
     ).first()
     return membership is None or membership.role != Role.owner

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from app.db import session_scope
+from app.db import TenantScope, session_scope
 from app.models import Membership, Role, User
 from app.services import accounts, inbox, visitors, widgets
 from app.services.api_keys import create_key
@@ -40,7 +40,7 @@ async def desk(engine: Engine) -> Desk:
         bob = User(email="bob@api.io", password_hash="x", name="Bob")
         s.add(bob)
         s.flush()
-        s.add(Membership(user_id=bob.id, tenant_id=a.id, role=Role.member))
+        TenantScope(s, a.id).add(Membership(user_id=bob.id, role=Role.member))
         w1 = widgets.create_widget(s, a.id, "Support")
         w2 = widgets.create_widget(s, a.id, "Sales")
         convs = []

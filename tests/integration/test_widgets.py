@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from app.db import NotFoundError, session_scope
+from app.db import NotFoundError, TenantScope, session_scope
 from app.models import Conversation, Widget
 from app.rag.pricing import PRICES
 from app.services import accounts
@@ -149,4 +149,4 @@ def test_another_workspaces_widget_is_not_found(engine: Engine) -> None:
             action(s)
     with session_scope(engine) as s:
         assert svc.list_widgets(s, b) == []
-        assert s.get(Widget, widget_id).name == "A's"  # type: ignore[union-attr]
+        assert TenantScope(s, a).get(Widget, widget_id).name == "A's"

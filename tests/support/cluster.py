@@ -203,6 +203,14 @@ class Cluster:
         self._run(
             [sys.executable, "-m", "app.manage", "migrate"], env, self.tmp / "migrate.log", 180
         )
+        # Migrated as the owner; the processes run as the ordinary app role, so row-level
+        # security applies to them as in production (tests/conftest.py APP_ROLE).
+        from tests.conftest import _as_app_role
+
+        assert self.engine is not None
+        self.engine = _as_app_role(self.engine, self.schema)
+        self.database_url = self.engine.url.render_as_string(hide_password=False)
+        env = self._env()
         self.timings["migrate_s"] = round(time.monotonic() - started, 1)
         reflex = str(Path(sys.executable).with_name("reflex"))
         build_started = time.monotonic()

@@ -11,12 +11,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from app.api.v1.deps import JSON_BODY, InboxKey
 from app.api.v1.errors import ApiError, problem_response
 from app.api.v1.schemas import Id, MessageOut
-from app.db import NotFoundError, session_scope
+from app.db import NotFoundError, TenantScope, session_scope
 from app.models import Membership
 from app.services import inbox
 from app.services.api_keys import KeyIdentity
@@ -57,9 +57,9 @@ class StaffMessageIn(BaseModel):
 def _actor(session: Session, key: KeyIdentity) -> str:
     if key.created_by:
         member = session.exec(
-            select(Membership).where(
-                Membership.user_id == key.created_by, Membership.tenant_id == key.tenant_id
-            )
+            TenantScope(session, key.tenant_id)
+            .select(Membership)
+            .where(Membership.user_id == key.created_by)
         ).first()
         if member is not None:
             return key.created_by

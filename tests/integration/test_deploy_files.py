@@ -175,3 +175,66 @@ def test_app_health_command_against_the_served_api(compose: dict[str, Any], pg: 
         finally:
             app_db.set_engine(pg)
             gone.dispose()
+
+
+def test_compose_runs_the_app_as_an_ordinary_role_and_migrates_as_the_owner(
+    compose: dict[str, Any],
+) -> None:
+    """Row-level security only binds roles without SUPERUSER/BYPASSRLS: the compose app and
+    worker use the role the db service's init script creates; migrations use the owner."""
+    services = compose["services"]
+    for name in (*APPS, "worker"):
+        assert services[name]["environment"]["DATABASE_URL"].startswith(
+            "postgresql://chatconnect_app:"
+        )
+    migrate_url = services["migrate"]["environment"]["DATABASE_URL"]
+    assert migrate_url.startswith("postgresql://chatconnect:")
+    assert services["migrate"]["environment"]["SECRET_KEY"].startswith("${SECRET_KEY:?")
+
+    # The init script itself, run the way the postgres image runs it, against this machine's
+    # server: a throwaway role and schema stand in for chatconnect_app and public.
+    (mount,) = services["db"]["configs"]
+    assert mount["target"].startswith("/docker-entrypoint-initdb.d/")
+    script = compose["configs"][mount["source"]]["content"].replace("$$", "$")
+    role, schema = f"cc_app_{uuid.uuid4().hex[:8]}", f"m_{uuid.uuid4().hex[:12]}"
+    script = (
+        script.replace("chatconnect_app", role)
+        .replace("FOR ROLE chatconnect", "FOR ROLE postgres")
+        .replace("SCHEMA public", f'SCHEMA "{schema}"')
+    )
+    env = {
+        **os.environ,
+        "PGHOST": "127.0.0.1",
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_DB": "test",
+        "APP_DB_PASSWORD": "pw-" + uuid.uuid4().hex,
+    }
+    admin = _postgres_engine_admin()
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        subprocess.run(["sh", "-c", script], env=env, check=True, capture_output=True, timeout=30)
+        with admin.begin() as conn:
+            # A table the owner creates later (as migrations do) is usable by the app role.
+            conn.execute(text(f'CREATE TABLE "{schema}".later (id int)'))
+            flags = conn.execute(
+                text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": role}
+            ).one()
+            assert tuple(flags) == (False, False)
+            conn.execute(text(f"SET ROLE {role}"))
+            conn.execute(text(f'INSERT INTO "{schema}".later VALUES (1)'))
+            assert conn.execute(text(f'SELECT count(*) FROM "{schema}".later')).scalar() == 1
+            conn.execute(text("RESET ROLE"))
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            if _role_exists(conn, role):
+                conn.execute(text(f"DROP OWNED BY {role}"))
+                conn.execute(text(f"DROP ROLE {role}"))
+        admin.dispose()
+
+
+def _role_exists(conn: Any, role: str) -> bool:
+    return bool(
+        conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+    )

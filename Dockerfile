@@ -32,4 +32,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
 # `python -m app.manage migrate` once per release (a job), then start any number of these,
 # and job workers from the same image with `python -m app.worker` (health command:
 # `python -m app.worker check`; it has no HTTP port, so it overrides this HEALTHCHECK).
-CMD ["reflex", "run", "--env", "prod", "--loglevel", "warning"]
+CMD ["python", "-m", "app.serve"]

@@ -238,3 +238,17 @@ def _role_exists(conn: Any, role: str) -> bool:
     return bool(
         conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
     )
+
+
+def test_image_serves_the_build_it_made_without_rebuilding() -> None:
+    """The image exports the frontend at build time and starts `python -m app.serve`, the
+    command the two-process browser test (tests/support/cluster.py) runs for real."""
+    text_ = dockerfile()
+    assert "reflex export --frontend-only" in text_
+    cmd = re.findall(r"^CMD (\[.*\])$", text_, re.M)
+    assert json.loads(cmd[-1]) == ["python", "-m", "app.serve"]
+    assert '"-m", "app.serve"' in (ROOT / "tests" / "support" / "cluster.py").read_text()
+    # Flags and defaults: the port comes from PORT like everywhere else; bad flags fail.
+    done = run(["python", "-m", "app.serve", "--help"], {})
+    assert done.returncode == 0 and "--port" in done.stdout
+    assert run(["python", "-m", "app.serve", "--loglevel", "loud"], {}).returncode == 2

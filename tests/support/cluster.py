@@ -8,8 +8,8 @@ The scale-out shape of the README's recipe, on one machine:
   Reflex's state manager, rate limits, caches, login throttling and the live relay;
 - the frontend built once (`reflex export --frontend-only`, as the Dockerfile does) for the
   proxy's URL (the build embeds it), into a web folder of its own;
-- two app processes (`tests/support/cluster_backend.py`: the prod backend `reflex run --env
-  prod` starts, one Granian worker each, `INGEST_WORKERS=0`) each serving that build;
+- two app processes (`python -m app.serve`, the image's command: the prod backend `reflex run
+  --env prod` starts, one Granian worker each, `INGEST_WORKERS=0`) each serving that build;
 - `SwitchProxy`: a TCP proxy the browser talks to. It sends new connections to the
   active backend; `route(i)` switches (and cuts the connections it holds, as a load
   balancer does when a replica goes), `kill(i)` is `kill -9` of that process.
@@ -237,7 +237,10 @@ class Cluster:
         backend.data_dir.mkdir(parents=True, exist_ok=True)
         with backend.log.open("ab") as out:
             backend.proc = subprocess.Popen(
-                [sys.executable, "-m", "tests.support.cluster_backend", str(backend.port)],
+                [
+                    *(sys.executable, "-m", "app.serve"),
+                    *("--host", "127.0.0.1", "--port", str(backend.port), "--loglevel", "info"),
+                ],
                 cwd=ROOT,
                 env=self._env(backend.port, backend.data_dir),
                 stdout=out,

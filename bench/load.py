@@ -249,6 +249,7 @@ def run_locust(
     env_extra: dict[str, str],
     args: list[str],
     out: Path,
+    limit_s: float,
     on_tick=None,  # type: ignore[no-untyped-def]
 ) -> tuple[list[tuple], float, float]:
     """One locust run in its own process; returns (turn records, its CPU seconds, wall s)."""
@@ -275,6 +276,13 @@ def run_locust(
         ps = psutil.Process(proc.pid)
         cpu = 0.0
         while proc.poll() is None:
+            if time.monotonic() - started > limit_s:
+                # The records are written when the test stops; a locust that does not
+                # exit by itself after that is ended.
+                log(f"locust still running after {limit_s:.0f} s: ended")
+                proc.terminate()
+                proc.wait(30)
+                break
             try:
                 t = ps.cpu_times()
                 cpu = t.user + t.system
@@ -324,7 +332,7 @@ def steady(base: str, common: dict[str, str], pgid: int, port: int, cfg: dict, w
 
     def tick(elapsed: float) -> None:
         # After everyone arrived (first pacing window): RSS and connections every 5 s.
-        if elapsed > low + 5 and int(elapsed) % 5 == 0 and elapsed < duration:
+        if elapsed > (low + high) / 2 + 5 and int(elapsed) % 5 == 0 and elapsed < duration:
             samples.append((elapsed, total_rss(pgid), established_connections(port)))
 
     t0 = time.time()
@@ -333,6 +341,7 @@ def steady(base: str, common: dict[str, str], pgid: int, port: int, cfg: dict, w
         {**common, "LOAD_PACING": f"{low},{high}", "LOAD_TURNS_PER_VISITOR": "0"},
         ["-u", str(visitors), "-r", str(visitors), "-t", f"{duration}s"],
         work / "steady.jsonl",
+        duration + 120,
         tick,
     )
     server_cpu = server_cpu_s(pgid) - cpu0
@@ -340,8 +349,8 @@ def steady(base: str, common: dict[str, str], pgid: int, port: int, cfg: dict, w
     turns = [r for r in rows if r[1].endswith("turn")]
     connects = [r for r in rows if r[1] == "ws connect"]
     # Turns/s over the window where every visitor had arrived.
-    window = [r for r in turns if r[0] >= t0 + low + 5]
-    window_s = max(1.0, max((r[0] for r in window), default=t0) - (t0 + low + 5))
+    window = [r for r in turns if r[0] >= t0 + low + high]
+    window_s = max(1.0, max((r[0] for r in window), default=t0) - (t0 + low + high))
     ok_ms = [r[2] for r in turns if r[3]]
     peak = max(samples, key=lambda s: s[1]) if samples else (0, before, 0)
     connected = max((s[2] for s in samples), default=0)
@@ -384,8 +393,9 @@ def saturation(base: str, common: dict[str, str], pgid: int, cfg: dict, work: Pa
     rows, locust_cpu, wall = run_locust(
         base,
         {**common, "LOAD_STEPS": spec, "LOAD_PACING": "0.5,1.5", "LOAD_TURNS_PER_VISITOR": "5"},
-        [],
+        ["-t", f"{sum(s for _, s in steps) + 2:.0f}s"],
         work / "ramp.jsonl",
+        sum(s for _, s in steps) + 120,
     )
     server_cpu = server_cpu_s(pgid) - cpu0
     table, start = [], t0
@@ -453,6 +463,7 @@ def run_shape(shape: str, cfg: dict) -> dict[str, Any]:
             {**common, "LOAD_PACING": "0.2,0.5"},
             ["-u", "4", "-r", "4", "-t", "15s"],
             work / "warm.jsonl",
+            120,
         )
         log(f"{shape}: steady, {cfg['visitors']} visitors for {cfg['duration_s']} s")
         steady_fig = steady(base, common, pgid, port, cfg, work)

@@ -65,6 +65,17 @@ def pacing(user: User) -> float:
     return random.uniform(LOW, HIGH)
 
 
+def arrive() -> None:
+    """Visitors arrive spread over one mean pacing interval, not all in the first second."""
+    gevent.sleep(random.uniform(0, (LOW + HIGH) / 2))
+
+
+def first_question() -> None:
+    """A visitor reads the page a while before asking, as between questions: so the
+    users' questions are spread as in the steady state from the start."""
+    gevent.sleep(random.uniform(0, (LOW + HIGH) / 2))
+
+
 def record(env, kind: str, started: float, error: str = "", length: int = 0) -> None:  # type: ignore[no-untyped-def]
     ms = (time.perf_counter() - started) * 1000
     RECORDS.append((time.time(), kind, round(ms, 2), not error, error[:200]))
@@ -89,9 +100,9 @@ class WidgetVisitor(User):
     wait_time = pacing
 
     def on_start(self) -> None:
-        # Visitors arrive over the first pacing window, not all in the first second.
-        gevent.sleep(random.uniform(0, LOW))
+        arrive()
         self._connect()
+        first_question()
 
     def on_stop(self) -> None:
         self._disconnect()
@@ -197,7 +208,8 @@ class _ApiUser(HttpUser):
     wait_time = pacing
 
     def on_start(self) -> None:
-        gevent.sleep(random.uniform(0, LOW))
+        arrive()
+        first_question()
         self.conversation_id: str | None = None
         self.turns = 0
         self.headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -298,6 +310,7 @@ if os.environ.get("LOAD_STEPS"):
             return None
 
 
+@events.test_stop.add_listener
 @events.quitting.add_listener
 def _dump(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     if OUT:

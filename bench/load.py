@@ -16,11 +16,15 @@ timed by the client on loopback, from sending the question to holding the whole 
 Phases, each a `python -m locust --headless` process of its own (bench/load_locustfile.py;
 the app is never imported into it):
 
+0. Idle: `visitors` widget visitors open the chat (websocket, state, on_load) and ask
+   nothing: server RSS once they are connected minus before, per connection
+   (`rss_mb_per_idle_visitor`).
 1. Steady: `visitors` users (8 widget visitors over the websocket : 1 REST JSON : 1 REST
    SSE) for `duration`, each asking a question every 20-40 s (uniform). Reports turns/s,
    p50/p95/p99 per transport and overall, errors, RSS of each server process, and RSS
-   per connected visitor (server RSS with everyone connected minus before, divided by the
-   established connections to the server port).
+   per connected visitor (`rss_mb_per_visitor`: server RSS with everyone connected minus
+   before, divided by the established connections to the server port; this one includes
+   what the turns leave in memory).
 2. Saturation: a step-load ramp of users asking about once a second (0.5-1.5 s pauses),
    each visitor leaving after 5 questions for a new one. Per step: achieved turns/s and
    p95; `saturation_turns_per_s` is the highest achieved turns/s of a step whose p95 is
@@ -203,6 +207,8 @@ def server_cpu_s(pgid: int) -> float:
 
 
 def seed(data_dir: Path, n_docs: int) -> tuple[str, str, Any]:
+    from sqlmodel import select
+
     from app.db import session_scope
     from app.models import Document, DocumentStatus, User
     from app.services import documents
@@ -217,14 +223,14 @@ def seed(data_dir: Path, n_docs: int) -> tuple[str, str, Any]:
             documents.create_text_document(
                 s, world.tenant_id, title=doc.title or doc.id, text=doc.full_text, settings=settings
             )
-        owner = s.query(User).filter(User.email == "bench-load@acme-coffee.io").one()
+        owner = s.exec(select(User).where(User.email == "bench-load@acme-coffee.io")).one()
         key = create_key(
             s, world.tenant_id, "load", ["chat"], widget_id=world.widget_id, created_by=owner.id
         ).secret
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         with session_scope(world.engine) as s:
-            statuses = [d.status for d in s.query(Document).all()]
+            statuses = list(s.exec(select(Document.status)).all())
         if all(st == DocumentStatus.ready for st in statuses):
             break
         if any(st == DocumentStatus.failed for st in statuses):
@@ -385,6 +391,36 @@ def steady(base: str, common: dict[str, str], pgid: int, port: int, cfg: dict, w
     }
 
 
+def idle_visitors(base: str, common: dict[str, str], pgid: int, port: int, n: int, work: Path):
+    """`n` visitors open the chat (websocket, state, on_load) and stay, asking nothing:
+    server RSS after they are all connected minus before, per connection."""
+    time.sleep(3)
+    before = total_rss(pgid)
+    samples: list[tuple[float, int]] = []
+
+    def tick(elapsed: float) -> None:
+        if elapsed > 20:
+            samples.append((total_rss(pgid), established_connections(port)))
+
+    rows, _, _ = run_locust(
+        base,
+        {**common, "LOAD_ASK": "0", "LOAD_WEIGHTS": "1,0,0", "LOAD_PACING": "10,10"},
+        ["-u", str(n), "-r", str(n), "-t", "30s"],
+        work / "idle.jsonl",
+        150,
+        tick,
+    )
+    rss, connected = max(samples, key=lambda s: s[1]) if samples else (before, 0)
+    return {
+        "visitors": n,
+        "connected": connected,
+        "connect_errors": sum(1 for r in rows if not r[3]),
+        "server_rss_before_mb": before,
+        "server_rss_connected_mb": rss,
+        "rss_mb_per_idle_visitor": round((rss - before) / connected, 3) if connected else None,
+    }
+
+
 def saturation(base: str, common: dict[str, str], pgid: int, cfg: dict, work: Path):
     steps = cfg["steps"]
     spec = ",".join(f"{u}:{s}" for u, s in steps)
@@ -465,6 +501,8 @@ def run_shape(shape: str, cfg: dict) -> dict[str, Any]:
             work / "warm.jsonl",
             120,
         )
+        idle = idle_visitors(base, common, pgid, port, cfg["visitors"], work)
+        log(f"{shape}: {idle['rss_mb_per_idle_visitor']} MB per idle connected visitor")
         log(f"{shape}: steady, {cfg['visitors']} visitors for {cfg['duration_s']} s")
         steady_fig = steady(base, common, pgid, port, cfg, work)
         log(
@@ -496,6 +534,8 @@ def run_shape(shape: str, cfg: dict) -> dict[str, Any]:
         "overhead_p99_ms": steady_fig["overhead"].get("p99_ms"),
         "saturation_turns_per_s": sat["saturation_turns_per_s"],
         "rss_mb_per_visitor": steady_fig["rss_mb_per_visitor"],
+        "rss_mb_per_idle_visitor": idle["rss_mb_per_idle_visitor"],
+        "idle": idle,
         "steady": steady_fig,
         "saturation": sat,
         "server_log_tail": server_log_tail if "Traceback" in server_log_tail else "",
@@ -511,6 +551,7 @@ HEADLINE = (
     "overhead_p99_ms",
     "saturation_turns_per_s",
     "rss_mb_per_visitor",
+    "rss_mb_per_idle_visitor",
 )
 
 
@@ -567,7 +608,10 @@ def main() -> None:
                 "question unique (no answer-cache hits); turns/s counted after all arrived. "
                 "rss_mb_per_visitor = (server RSS with everyone connected - before) / "
                 "established connections to the server port; it includes what the turns "
-                "themselves leave behind. Saturation: step ramp, users asking about once "
+                "themselves leave behind (answer and query-embedding caches, transcripts in "
+                "the visitors' states). rss_mb_per_idle_visitor: the same with websocket "
+                "visitors that open the chat and ask nothing (phase before steady). "
+                "Saturation: step ramp, users asking about once "
                 "a second, visitors leaving after 5 questions; highest achieved turns/s "
                 "of a step with p95 <= 1 s."
             ),

@@ -18,7 +18,8 @@ is timed from sending the question to the complete answer (client-observed, loop
 At the end every turn (finish time, transport, ms, ok, error) is written to LOAD_OUT as
 JSON lines. LOAD_STEPS ("users:seconds,...") makes it a step-load ramp (LoadTestShape);
 LOAD_TURNS_PER_VISITOR > 0 makes a visitor leave after that many questions and a new
-one (new token, new conversation) take its place.
+one (new token, new conversation) take its place. LOAD_ASK=0 (with LOAD_WEIGHTS=1,0,0):
+visitors only open the chat and stay connected (memory per connected visitor).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ OUT = os.environ.get("LOAD_OUT", "")
 LOW, HIGH = (float(x) for x in os.environ.get("LOAD_PACING", "20,40").split(","))
 TURN_TIMEOUT_S = float(os.environ.get("LOAD_TURN_TIMEOUT_S", "60"))
 TURNS_PER_VISITOR = int(os.environ.get("LOAD_TURNS_PER_VISITOR", "0"))
+ASK = os.environ.get("LOAD_ASK", "1") == "1"  # 0: visitors open the chat and only read
 WEIGHTS = [int(x) for x in os.environ.get("LOAD_WEIGHTS", "8,1,1").split(",")]
 
 with open(os.environ["LOAD_QUESTIONS"], encoding="utf-8") as _fh:
@@ -174,6 +176,8 @@ class WidgetVisitor(User):
             self._connect()
             if self.sio is None:
                 return
+        if not ASK:
+            return
         before = len(self.state.get("messages") or [])
         self.state["banner"] = ""
         started = time.perf_counter()
@@ -227,6 +231,7 @@ class _ApiUser(HttpUser):
 
 class ApiJson(_ApiUser):
     weight = WEIGHTS[1]
+    abstract = WEIGHTS[1] == 0
 
     @task
     def ask(self) -> None:
@@ -255,6 +260,7 @@ class ApiJson(_ApiUser):
 
 class ApiStream(_ApiUser):
     weight = WEIGHTS[2]
+    abstract = WEIGHTS[2] == 0
 
     @task
     def ask(self) -> None:

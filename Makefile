@@ -22,7 +22,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-catalogue bench-quick reset clean help
+.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-catalogue bench-load bench-quick reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
@@ -133,6 +133,11 @@ bench-crawl: setup-dev
 bench-catalogue: setup-dev
 	$(PY) -m bench.catalogue $(BENCH_ARGS)
 
+# Locust load: 200 live visitors (websocket + REST) for 5 min, then a step ramp to saturation,
+# on the embedded shape and on PostgreSQL + Redis (BENCH_ARGS=--shape embedded for one).
+bench-load: setup-dev
+	$(PY) -m bench.load --shape both $(BENCH_ARGS)
+
 # CI runs the benchmarks in their quick mode (small sizes, results in bench/results/*_quick.json,
 # not tracked) so that none can rot unnoticed.
 bench-quick: setup-dev chromium
@@ -144,6 +149,7 @@ bench-quick: setup-dev chromium
 	$(PY) -m bench.handoff --quick
 	$(PY) -m bench.crawl --quick
 	$(PY) -m bench.catalogue --quick
+	$(PY) -m bench.load --quick
 
 migration: setup
 	$(VENV)/bin/alembic revision --autogenerate -m "$(m)"

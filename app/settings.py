@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     rate_paid_per_hour: int = Field(default=1000, ge=1)
     rate_visitor_per_minute: int = Field(default=20, ge=1)
     rate_widget_per_minute: int = Field(default=120, ge=1)
+    # The offline answerer streams its sentences this far apart (0 = at once; benchmarks).
+    extractive_pause_ms: int = Field(default=60, ge=0, le=2000)
     budget_free_tokens_month: int = Field(default=1_000_000, ge=0)
     budget_paid_tokens_month: int = Field(default=50_000_000, ge=0)
     # REST API v1: JSON bodies are small; uploads use MAX_UPLOAD_MB.

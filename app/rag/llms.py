@@ -66,6 +66,7 @@ from app.rag.answer import (
     translate_error,
 )
 from app.rag.answer_types import AnswerDone, AnswerEvent, AnswerRequest, Usage
+from app.rag.extractive import SENTENCE_PAUSE_S
 from app.rag.extractive import ExtractiveResponder as _ExtractiveAnswerer
 from app.rag.prompting import PromptParts, build_messages
 
@@ -534,7 +535,10 @@ class ExtractiveLLM(CustomLLM):
     It quotes the sources, so it needs them: pass the structured request as the
     `answer_request` keyword. Without one it has no sources and gives the unknown-answer
     sentence. The last streamed chunk carries `usage` and `answered` in `additional_kwargs`.
+    `sentence_pause_s` paces the stream (see `ExtractiveResponder`); 0 = no pacing.
     """
+
+    sentence_pause_s: float = SENTENCE_PAUSE_S
 
     @property
     def metadata(self) -> LLMMetadata:
@@ -566,7 +570,7 @@ class ExtractiveLLM(CustomLLM):
 
         async def gen() -> ChatResponseAsyncGen:
             text = ""
-            async for event in _ExtractiveAnswerer().stream(req):
+            async for event in _ExtractiveAnswerer(self.sentence_pause_s).stream(req):
                 if isinstance(event, AnswerDone):
                     yield ChatResponse(
                         message=ChatMessage(role=MessageRole.ASSISTANT, content=text),
@@ -629,11 +633,16 @@ class ExtractiveLLMResponder(LLMResponder):
 
     provider = "extractive"
 
-    def __init__(self) -> None:
+    def __init__(self, sentence_pause_s: float = SENTENCE_PAUSE_S) -> None:
+        self.sentence_pause_s = sentence_pause_s
         super().__init__("extractive", timeouts=Timeouts(first_token=60.0, total=120.0))
 
     def _make_llm(self) -> LLM:
-        return ExtractiveLLM()
+        return ExtractiveLLM(sentence_pause_s=self.sentence_pause_s)
+
+    @property
+    def llm(self) -> LLM:
+        return _cached_llm(("extractive", repr(self.sentence_pause_s)), self._make_llm)
 
     async def _deltas(self, req: AnswerRequest, run: LLMRun) -> AsyncIterator[str]:
         # No prompt: it reads the structured request (and never sees the system prompt).

@@ -188,7 +188,9 @@ class ChatService:
         self.workflow = workflow
         # Without an embedder the detector still knows the phrase list.
         self.detector = detector or HumanRequestDetector(None)
-        self.fallback = fallback or ExtractiveLLMResponder()
+        self.fallback = fallback or ExtractiveLLMResponder(
+            get_settings().extractive_pause_ms / 1000
+        )
         self._make_primary = make_primary or self._primary_from_credentials
 
     def _primary_from_credentials(self, loaded: _Loaded) -> Responder | None:

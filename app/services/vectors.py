@@ -57,17 +57,19 @@ def store_for(tenant_id: str) -> TenantVectorStore:
 
 
 def query_embedder() -> Any:
-    """The query-side embedder: the configured model, one thread, an hour's query cache."""
+    """The query-side embedder: the configured model, one thread, an hour's query cache;
+    concurrent queries share forward passes (app/services/query_batcher.py)."""
     global _query_embedder
     if _query_embedder is None:
         from app.services.cache import CachedQueryEmbedder
+        from app.services.query_batcher import BatchingQueryEmbedder
 
         with _lock:
             if _query_embedder is None:
                 model: BaseEmbedder = get_embedder(
                     get_settings(), torch_threads=QUERY_TORCH_THREADS
                 )
-                _query_embedder = CachedQueryEmbedder(model)
+                _query_embedder = CachedQueryEmbedder(BatchingQueryEmbedder(model))
     return _query_embedder
 
 

@@ -19,6 +19,8 @@ NAV_ITEMS: list[tuple[str, str, str]] = [
     ("Overview", routes.OVERVIEW, "layout-dashboard"),
     ("Widgets", routes.WIDGETS, "message-square"),
     ("Knowledge", routes.KNOWLEDGE, "book-open"),
+    # Canned replies and order lookups that need no LLM (widgets in intent/hybrid mode).
+    ("Intents", routes.INTENTS, "sparkles"),
     ("Inbox", routes.INBOX, "inbox"),
     ("Conversations", routes.CONVERSATIONS, "messages-square"),
     ("Leads", routes.LEADS, "contact"),

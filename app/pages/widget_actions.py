@@ -203,6 +203,7 @@ def _dialog() -> rx.Component:
                             checked=A.form_changes,
                             on_change=A.set_form_changes,
                             id="action-changes",
+                            name="changes",  # the state holds the value; named, not by id
                         ),
                         rx.text(
                             "It changes something (the visitor confirms before it runs)", size="2"
@@ -211,7 +212,10 @@ def _dialog() -> rx.Component:
                     ),
                     rx.el.label(
                         rx.checkbox(
-                            checked=A.form_enabled, on_change=A.set_form_enabled, id="action-on"
+                            checked=A.form_enabled,
+                            on_change=A.set_form_enabled,
+                            id="action-on",
+                            name="enabled",
                         ),
                         rx.text("Enabled", size="2"),
                         style={"display": "flex", "gap": "8px", "align_items": "center"},

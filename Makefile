@@ -93,7 +93,7 @@ worker: setup
 	$(PY) -m app.worker $(WORKER_ARGS)
 
 test: setup-dev chromium axe
-	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra --durations=20 $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

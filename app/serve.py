@@ -11,13 +11,15 @@ The two-process browser test (tests/support/cluster.py) runs its app processes t
 from __future__ import annotations
 
 import argparse
-import os
+
+from app.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m app.serve", description=__doc__)
-    parser.add_argument("--host", default=os.environ.get("HOST", "0.0.0.0"))  # noqa: S104
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    # All interfaces, as `reflex run` binds: inside a container the port is what is exposed.
+    parser.add_argument("--host", default="0.0.0.0")  # noqa: S104
+    parser.add_argument("--port", type=int, default=get_settings().port)  # PORT
     parser.add_argument("--loglevel", default="warning", choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
 

@@ -629,6 +629,16 @@ def main() -> None:
             f"{s['saturation_turns_per_s']:>8}{s['rss_mb_per_visitor']!s:>8}"
         )
     print(f"written: {path}")
+    if args.quick:
+        # Quick mode is CI's check that the benchmark still works end to end: a run where
+        # visitors cannot connect or turns fail is broken, not merely slow.
+        failed = {
+            shape: (s["errors"], s.get("idle", {}).get("connect_errors", 0))
+            for shape, s in data["shapes"].items()
+            if s["errors"] or s.get("idle", {}).get("connect_errors", 0)
+        }
+        if failed:
+            raise SystemExit(f"load benchmark had errors (turns, idle connects): {failed}")
 
 
 if __name__ == "__main__":

@@ -154,6 +154,17 @@ class WidgetVisitor(User):
         for substate, changes in (update.get("delta") or {}).items():
             if substate == STATE:
                 self.state.update({_strip(k): v for k, v in changes.items()})
+        for event in update.get("events") or []:
+            # A first visit: the page is asked for its localStorage (app/state/embed_resume.py)
+            # before a visitor id is minted; a browser answers with the script's result.
+            if event.get("name") == "_call_script" and "cc_visitor" in str(event.get("payload")):
+                empty = json.dumps({"v": "", "c": "", "p": ""})
+                self.sio.emit(
+                    "event",
+                    {"name": f"{STATE}.load_stored", "payload": {"raw": empty},
+                     "router_data": self.router_data},
+                    namespace=NAMESPACE,
+                )  # fmt: skip
         self.changed.set()
 
     def _wait(self, done, timeout_s: float) -> None:  # type: ignore[no-untyped-def]

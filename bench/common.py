@@ -276,3 +276,33 @@ class ChildMemorySampler:
             "max_mb": round(peaks[-1] / 1024, 1),
             "median_mb": round(peaks[len(peaks) // 2] / 1024, 1),
         }
+
+
+def start_prod_server(env: dict[str, str], base: str, log_path: Path) -> Any:
+    """`reflex run --env prod` in its own process group, returned once /api/health is 200
+    (SystemExit with the log's tail if it dies or takes over 600 s)."""
+    import subprocess
+
+    import httpx
+
+    reflex = str(Path(sys.executable).with_name("reflex"))
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            [reflex, "run", "--env", "prod", "--loglevel", "warning"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise SystemExit("server did not start in 600 s")

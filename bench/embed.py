@@ -27,7 +27,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import ROOT, log, machine_info, utc_now, write_json
+from bench.common import ROOT, log, machine_info, start_prod_server, utc_now, write_json
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 GOAL_MB_PER_VISITOR = 1.0
@@ -69,27 +68,8 @@ def start_server(
         RATE_VISITOR_PER_MINUTE="1000",
         RATE_FREE_PER_HOUR="100000",
     )
-    reflex = str(Path(sys.executable).with_name("reflex"))
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--loglevel", "warning"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise SystemExit("server did not start in 600 s")
+    proc = start_prod_server(env, base, log_path)
+    return proc, base
 
 
 def server_rss_mb(pgid: int) -> float:

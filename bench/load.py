@@ -55,7 +55,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import psutil
 
@@ -66,6 +65,7 @@ from bench.common import (
     load_corpus,
     load_queries,
     log,
+    start_prod_server,
     utc_now,
     write_json,
 )
@@ -135,27 +135,8 @@ def start_server(shape: str, data_dir: Path, log_path: Path, secret: str):  # ty
         # One backend worker: the Edge shard belongs to one process (README, Scale-out);
         # several need a Qdrant server, which this machine does not have.
         env["GRANIAN_WORKERS"] = "1"
-    reflex = str(Path(sys.executable).with_name("reflex"))
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--loglevel", "warning"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{base}/api/health", timeout=2).status_code == 200:
-                return proc, base, env
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise SystemExit("server did not start in 600 s")
+    proc = start_prod_server(env, base, log_path)
+    return proc, base, env
 
 
 def stop_server(proc: subprocess.Popen) -> None:

@@ -570,7 +570,7 @@ def reset_chat_service() -> None:
 def warm_up() -> None:
     """Load what a first turn would (the chat service and, when it is local, the embedding
     model with one forward pass), so the first visitor does not wait for it and the start-up
-    freeze (app/gc_tuning.py) covers it. A hosted embedding API is not called."""
+    freeze (app/process_tuning.py) covers it. A hosted embedding API is not called."""
     get_chat_service()
     if get_settings().embedding_provider != "openai":
         query_embedder().embed_texts(["warm-up"])

@@ -418,7 +418,9 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                 host_url=host_url,
                 user_agent=user_agent,
             )
-            answer, last_push = "", 0.0
+            # Counted from the question: an answer complete within one batch interval (a
+            # cached answer, a Q&A pair) arrives in one update with the final message.
+            answer, last_push = "", time.monotonic()
             async for event in get_chat_service().stream(request):
                 if isinstance(event, ConversationEvent):
                     # A new conversation is stored with its first turn (TurnSaved) or,

@@ -1,4 +1,4 @@
-"""app/gc_tuning.py: thresholds, the pause metric, and the freeze after warm-up."""
+"""app/process_tuning.py: thresholds, the pause metric, and the freeze after warm-up."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app import gc_tuning
+from app import process_tuning
 from app.services.metrics import GC_PAUSE
 
 
@@ -18,7 +18,7 @@ def _restore_gc() -> Iterator[None]:
     gc.unfreeze()
     gc.set_threshold(*thresholds)
     gc.callbacks[:] = callbacks
-    gc_tuning._installed = False
+    process_tuning._installed = False
 
 
 def _pauses(generation: int) -> float:
@@ -31,10 +31,10 @@ def _count(generation: int) -> int:
 
 
 def test_install_sets_thresholds_once_and_records_pauses() -> None:
-    gc_tuning.install()
-    gc_tuning.install()
-    assert gc.get_threshold() == gc_tuning.THRESHOLDS
-    assert gc.callbacks.count(gc_tuning._on_gc) == 1
+    process_tuning.install()
+    process_tuning.install()
+    assert gc.get_threshold() == process_tuning.THRESHOLDS
+    assert gc.callbacks.count(process_tuning._on_gc) == 1
     before = _count(2)
     gc.collect()
     assert _count(2) == before + 1
@@ -44,7 +44,7 @@ def test_install_sets_thresholds_once_and_records_pauses() -> None:
 def test_freeze_after_warm_up_moves_survivors_out_of_collection() -> None:
     warmed = []
     kept = [object() for _ in range(1000)]  # alive while the freeze happens
-    gc_tuning.freeze_after(lambda: warmed.append(True)).join(timeout=30)
+    process_tuning.freeze_after(lambda: warmed.append(True)).join(timeout=30)
     assert warmed == [True]
     assert gc.get_freeze_count() >= len(kept)
 
@@ -53,6 +53,21 @@ def test_failed_warm_up_still_freezes(caplog: pytest.LogCaptureFixture) -> None:
     def boom() -> None:
         raise RuntimeError("model missing")
 
-    gc_tuning.freeze_after(boom).join(timeout=30)
+    process_tuning.freeze_after(boom).join(timeout=30)
     assert gc.get_freeze_count() > 0
     assert "warm-up failed" in caplog.text
+
+
+async def test_thread_pool_is_sized_for_blocking_work() -> None:
+    import asyncio
+    import threading
+
+    loop = asyncio.get_running_loop()
+    executor = process_tuning.size_thread_pool(loop, 12)
+    try:
+        started = threading.Barrier(12, timeout=10)
+        # Twelve blocking calls at once all get a thread (asyncio's default on 2 cores: 6).
+        await asyncio.gather(*(asyncio.to_thread(started.wait) for _ in range(12)))
+        assert executor._max_workers == 12
+    finally:
+        executor.shutdown(wait=False)

@@ -1,4 +1,13 @@
-"""Garbage collection for a long-running server process.
+"""Process-level settings for a long-running server: the thread pool and garbage collection.
+
+Thread pool. Every blocking step of a chat turn (database, Redis, embedding, vector search)
+runs in the event loop's default executor via `asyncio.to_thread`. asyncio sizes it at
+cpu_count + 4: 6 threads on a 2-core machine, so under 40 concurrent turns the turns
+queued for a thread while the CPU sat partly idle (threads wait on I/O, locks and the
+embedder with the GIL released). `BACKEND_THREADS` (default 32) sizes it instead:
+measured 22 -> 34 turns/s at 40 closed-loop users (bench/load.py's visitors, one process).
+
+Garbage collection.
 
 A warm ChatConnect process holds close to a million long-lived objects (the embedding model,
 LlamaIndex, Reflex's compiled app, SQLAlchemy's mappers) that CPython's cyclic collector
@@ -14,14 +23,16 @@ chat turn allocates tens of thousands of short-lived objects.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-log = logging.getLogger("chatconnect.gc")
+log = logging.getLogger("chatconnect.process")
 
 # (700, 10, 10) is CPython's default. 10,000 young objects per collection: a turn's
 # garbage is mostly freed by reference counting; the collector only finds cycles.
@@ -40,6 +51,13 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
         from app.services.metrics import GC_PAUSE
 
         GC_PAUSE.labels(str(info["generation"])).observe(time.perf_counter() - began)
+
+
+def size_thread_pool(loop: asyncio.AbstractEventLoop, threads: int) -> ThreadPoolExecutor:
+    """The loop's default executor (asyncio.to_thread) with `threads` workers."""
+    executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="blocking")
+    loop.set_default_executor(executor)
+    return executor
 
 
 def install() -> None:

@@ -42,6 +42,7 @@ from app.state.embed_bridge import BRIDGE_JS
 from app.state.embed_handoff import EmbedHandoffMixin
 from app.state.embed_resume import (
     INTERRUPTED,
+    LOAD_WAIT_S,
     STORAGE_JS,
     EmbedResumeMixin,
     interrupted_question,
@@ -364,9 +365,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
 
     @rx.event(background=True)
     async def submit(self, form_data: dict[str, Any]):
-        async with self:
-            question = str(form_data.get("question") or self.draft)
-        async for update in self._turn(question):
+        async for update in self._turn(str(form_data.get("question") or "") or None):
             yield update
 
     @rx.event(background=True)
@@ -382,26 +381,20 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
         async for update in self._turn(question):
             yield update
 
-    async def _turn(self, raw: str):
-        question = " ".join(raw.split())
-        await self._until_loaded()
-        async with self:
-            if self.streaming or self.status != "ready" or not question:
-                return
-            if len(question) > MAX_QUESTION_CHARS:
-                self.banner_kind = "error"
-                self.banner = f"Questions are limited to {MAX_QUESTION_CHARS} characters."
-                return
-            self.streaming = True
-            if not self.preview:
-                self.pending_turn = self.pending_for(question, self._widget_id)
-            self.draft = ""
-            self.banner, self.banner_kind, self.stream_text = "", "", ""
-            self.retry_question = ""
-            self.messages.append(ChatItem(role="user", text=question))
-            widget_id, visitor_id = self._widget_id, self._visitor_id
-            conversation_id, preview = self._conversation_id, self.preview
-            host_url, user_agent = self._host_url, self._user_agent
+    async def _turn(self, raw: str | None):
+        """One question (`raw` None: the chat box's draft), answered and shown. Each state
+        update is a lock + read + write of the whole state (Redis when scaled out), so the
+        turn starts in one: wait for the page's load, check, show the question."""
+        opened: tuple[Any, ...] | None = None
+        for _ in range(int(LOAD_WAIT_S / 0.1)):  # bounded wait, e.g. after state was lost
+            async with self:
+                if self.status != "loading":
+                    opened = self._open_turn(raw)
+                    break
+            await asyncio.sleep(0.1)
+        if opened is None:
+            return
+        question, widget_id, visitor_id, conversation_id, host_url, user_agent, preview = opened
         final: ChatItem | None = None
         saved_in, new_conversation = "", False  # the answer's conversation, and if it is new
         try:
@@ -495,6 +488,27 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                     self.banner, self.banner_kind, self.retry_question = "", "", ""
         if final is not None:
             yield _post({"type": "chatconnect:message", "role": "assistant"})
+
+    def _open_turn(self, raw: str | None) -> tuple[Any, ...] | None:
+        """Under the state lock: the question shown and marked pending, or None."""
+        question = " ".join((self.draft if raw is None else raw).split())
+        if self.streaming or self.status != "ready" or not question:
+            return None
+        if len(question) > MAX_QUESTION_CHARS:
+            self.banner_kind = "error"
+            self.banner = f"Questions are limited to {MAX_QUESTION_CHARS} characters."
+            return None
+        self.streaming = True
+        if not self.preview:
+            self.pending_turn = self.pending_for(question, self._widget_id)
+        self.draft = ""
+        self.banner, self.banner_kind, self.stream_text = "", "", ""
+        self.retry_question = ""
+        self.messages.append(ChatItem(role="user", text=question))
+        return (
+            question, self._widget_id, self._visitor_id, self._conversation_id,
+            self._host_url, self._user_agent, self.preview,
+        )  # fmt: skip
 
     def _adopt_conversation(self, conversation_id: str, new: bool) -> None:
         """The turn's conversation is stored: keep it, and follow a new one's live events."""

@@ -16,7 +16,6 @@ turn in flight (`cc_pending`: its question and the process that runs it).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -86,11 +85,3 @@ class EmbedResumeMixin(rx.State, mixin=True):
             return  # it finished (stored whole) before the process went
         self.banner_kind, self.banner = "interrupted", message  # type: ignore[attr-defined]
         self.retry_question = question
-
-    async def _until_loaded(self) -> None:
-        """Wait (bounded) for the page's load to finish, e.g. after the server lost state."""
-        for _ in range(int(LOAD_WAIT_S / 0.1)):
-            async with self:
-                if self.status != "loading":  # type: ignore[attr-defined]
-                    return
-            await asyncio.sleep(0.1)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 
 import reflex as rx
 
-from app import page_registry, pages  # noqa: F401  (importing pages registers them)
+from app import page_registry, pages, process_tuning  # noqa: F401  (importing pages registers them)
 from app.api.main import create_api
 from app.api.request_context import RequestContextMiddleware
 from app.backend_errors import backend_exception_handler
@@ -15,6 +16,7 @@ from app.logging_setup import configure_logging
 from app.middleware import SecurityHeadersMiddleware
 from app.services import catalogue_sync, live, webhooks
 from app.services.audit_retention import start_purge_job, stop_purge_job
+from app.services.chat import warm_up
 from app.services.ingestion import start_workers, stop_workers
 from app.services.mail.worker import start_mail_worker, stop_mail_worker
 from app.services.turn_runner import finish_running_turns
@@ -51,6 +53,7 @@ page_registry.add_pages(app)
 async def _lifespan():
     # A mounted FastAPI's own lifespan never runs, so startup work is registered here.
     prepare()
+    process_tuning.size_thread_pool(asyncio.get_running_loop(), get_settings().backend_threads)
     start_workers()
     start_crawl_workers()
     if get_settings().ingest_workers > 0:  # same switch: app processes without job threads
@@ -60,6 +63,8 @@ async def _lifespan():
     if get_settings().redis_url:  # handoff events reach the websockets of every process
         live.start_relay(get_settings().redis_url)
     start_purge_job()
+    process_tuning.install()
+    process_tuning.freeze_after(warm_up)
     log.info("ChatConnect ready at %s", get_settings().public_url)
     # Plain text on stdout (not a JSON log line): the first thing a newcomer reads.
     print(banner(get_settings()), flush=True)

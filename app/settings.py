@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     session_days: int = Field(default=14, ge=1, le=365)
     ingest_workers: int = Field(default=1, ge=0, le=16)
+    # Threads for the web process's blocking work (app/process_tuning.py).
+    backend_threads: int = Field(default=32, ge=4, le=256)
     # Chat limits (requests) and monthly budgets (tokens) per tier.
     rate_free_per_hour: int = Field(default=100, ge=1)
     rate_paid_per_hour: int = Field(default=1000, ge=1)

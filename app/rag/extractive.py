@@ -39,6 +39,7 @@ import math
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from app.rag.answer_types import AnswerDone, AnswerEvent, AnswerRequest, Source, Usage
 from app.rag.chunking import count_tokens
@@ -308,34 +309,51 @@ def _record_fields(line: str) -> list[tuple[str, str]]:
     return fields
 
 
+# (index, sentence, terms, opens_unit, context terms, record fields, faq index) per sentence.
+_Parsed = tuple[int, str, frozenset[int], bool, frozenset[int], list[tuple[str, str]] | None, int]
+
+
+@lru_cache(maxsize=4096)
+def _parse(text: str, section: str) -> tuple[_Parsed, ...]:
+    """A chunk's candidate sentences, independent of the question: the same chunks come
+    back for many questions, so the splitting and term extraction are done once each
+    (measured: the larger part of the answerer's own cost per turn)."""
+    out: list[_Parsed] = []
+    # A chunk cut from the middle of a section still sits under its heading.
+    context = _terms(section) if section else frozenset()
+    faq = -1
+    for i, (a, b, opens, kind) in enumerate(_sentences(text, titles=True)):
+        sentence = _WS.sub(" ", text[a:b])
+        if kind == "title" or (sentence.endswith("?") and len(sentence) < 200):
+            context = _terms(sentence)  # a heading or a question: what follows answers it
+            faq = i if sentence.endswith("?") else -1
+            continue
+        if kind == "record":
+            # Values say which row it is; headers (the same on every row) only say
+            # what is asked about, so they count as context, like a heading.
+            fields = _record_fields(sentence)
+            terms = _terms(" ".join(v for _, v in fields))
+            headers = _terms(" ".join(h for h, _ in fields))
+            out.append((i, sentence, terms, True, headers, fields, -1))
+            continue
+        if len(sentence.split()) < MIN_WORDS:
+            continue
+        out.append((i, sentence, _terms(sentence), opens, context, None, faq))
+    return tuple(out)
+
+
 def _candidates(sources: Sequence[Source]) -> list[_Sentence]:
     out: list[_Sentence] = []
     for rank, source in enumerate(sources):
-        text = _answer_text(source)
-        # A chunk cut from the middle of a section still sits under its heading.
-        context = _terms(source.section) if source.section else frozenset()
-        faq = -1
-        for i, (a, b, opens, kind) in enumerate(_sentences(text, titles=True)):
-            sentence = _WS.sub(" ", text[a:b])
-            if kind == "title" or (sentence.endswith("?") and len(sentence) < 200):
-                context = _terms(sentence)  # a heading or a question: what follows answers it
-                faq = i if sentence.endswith("?") else -1
-                continue
-            if kind == "record":
-                # Values say which row it is; headers (the same on every row) only say
-                # what is asked about, so they count as context, like a heading.
-                fields = _record_fields(sentence)
-                terms = _terms(" ".join(v for _, v in fields))
-                headers = _terms(" ".join(h for h, _ in fields))
-                out.append(
-                    _Sentence(source, rank, i, sentence, terms, True, headers, record=fields)
-                )
-                continue
-            if len(sentence.split()) < MIN_WORDS:
-                continue
+        for i, sentence, terms, opens, context, record, faq in _parse(
+            _answer_text(source), source.section or ""
+        ):
             out.append(
-                _Sentence(source, rank, i, sentence, _terms(sentence), opens, context, faq=faq)
-            )
+                _Sentence(
+                    source, rank, i, sentence, terms, opens, context,
+                    record=list(record) if record is not None else None, faq=faq,
+                )
+            )  # fmt: skip
     return out
 
 

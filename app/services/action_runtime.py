@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema_rs
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from app.db import TenantScope, session_scope
 from app.models import ActionConfirmation, WidgetAction
@@ -64,35 +64,42 @@ class WidgetTool:
         ][:5]
 
 
-def load_tools(tenant_id: str, widget_id: str) -> list[WidgetTool]:
-    """The widget's enabled actions (built-ins not registered in this build are skipped)."""
-    with session_scope() as session:
-        rows = TenantScope(session, tenant_id).all(
-            WidgetAction,
-            WidgetAction.widget_id == widget_id,
-            col(WidgetAction.enabled).is_(True),
-            order_by=col(WidgetAction.name),
-        )
-        tools: list[WidgetTool] = []
-        for row in rows:
-            if row.builtin:
-                builtin = BUILTINS.get(row.name)
-                if builtin is not None:
-                    tools.append(
-                        WidgetTool(
-                            builtin.name, builtin.description, builtin.parameters,
-                            builtin.changes_something, builtin=builtin,
-                        )
-                    )  # fmt: skip
-                continue
-            session.expunge(row)
-            tools.append(
-                WidgetTool(
-                    row.name, row.description, row.parameters, row.changes_something,
-                    action=row, secrets=list(stored_headers(row).values()),
-                )
-            )  # fmt: skip
-        return tools
+def load_tools(tenant_id: str, widget_id: str, session: Session | None = None) -> list[WidgetTool]:
+    """The widget's enabled actions (built-ins not registered in this build are skipped).
+    In the caller's transaction when it gives one (the chat turn reads everything at once)."""
+    if session is None:
+        with session_scope() as own:
+            return _tools(own, tenant_id, widget_id)
+    return _tools(session, tenant_id, widget_id)
+
+
+def _tools(session: Session, tenant_id: str, widget_id: str) -> list[WidgetTool]:
+    rows = TenantScope(session, tenant_id).all(
+        WidgetAction,
+        WidgetAction.widget_id == widget_id,
+        col(WidgetAction.enabled).is_(True),
+        order_by=col(WidgetAction.name),
+    )
+    tools: list[WidgetTool] = []
+    for row in rows:
+        if row.builtin:
+            builtin = BUILTINS.get(row.name)
+            if builtin is not None:
+                tools.append(
+                    WidgetTool(
+                        builtin.name, builtin.description, builtin.parameters,
+                        builtin.changes_something, builtin=builtin,
+                    )
+                )  # fmt: skip
+            continue
+        session.expunge(row)
+        tools.append(
+            WidgetTool(
+                row.name, row.description, row.parameters, row.changes_something,
+                action=row, secrets=list(stored_headers(row).values()),
+            )
+        )  # fmt: skip
+    return tools
 
 
 def mask_arguments(args: Any, secrets: list[str]) -> Any:
@@ -211,12 +218,16 @@ CONFIRMING_CHANNELS = frozenset({"web", "dashboard"})
 
 
 def toolbox_for(
-    tenant_id: str, widget_id: str | None, conversation_id: str, channel: str = "web"
+    tenant_id: str,
+    widget_id: str | None,
+    conversation_id: str,
+    channel: str = "web",
+    session: Session | None = None,
 ) -> Toolbox | None:
     """The turn's toolbox, or None when the widget has no enabled action."""
     if not widget_id:
         return None
-    tools = load_tools(tenant_id, widget_id)
+    tools = load_tools(tenant_id, widget_id, session)
     if channel not in CONFIRMING_CHANNELS:
         tools = [t for t in tools if not t.changes_something]
     return Toolbox(tenant_id, widget_id, conversation_id, tools) if tools else None

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -131,6 +132,16 @@ class _Loaded:
     mode: str = "llm"  # llm | intent | hybrid (app.services.intent_router)
 
 
+@dataclass(slots=True)
+class _Opened:
+    draft: conversations.Conversation  # stored, or a draft stored with the first turn
+    new: bool
+    history: list[Turn]
+    overage: bool
+    status: str  # handoff status
+    toolbox: action_runtime.Toolbox | None = None
+
+
 def widget_config(widget: Widget) -> WidgetConfig:
     return WidgetConfig(
         id=widget.id,
@@ -144,27 +155,20 @@ def widget_config(widget: Widget) -> WidgetConfig:
 
 
 def kb_version(session: Session, tenant_id: str, widget: Widget | None) -> str:
-    """Changes whenever the tenant's documents, Q&A pairs, catalogues or the widget change."""
+    """Changes whenever the tenant's documents, Q&A pairs, catalogues or the widget change.
+    One statement (three scalar subqueries): it runs on every turn."""
     TenantScope(session, tenant_id)  # binds the tenant (row-level security, app/rls.py)
-    docs = session.exec(
-        select(func.count(Document.id), func.max(Document.updated_at)).where(
-            Document.tenant_id == tenant_id
+
+    def summary(model: Any) -> tuple[Any, Any]:
+        where = model.tenant_id == tenant_id
+        return (
+            select(func.count(model.id)).where(where).scalar_subquery(),
+            select(func.max(model.updated_at)).where(where).scalar_subquery(),
         )
-    ).one()
-    pairs = session.exec(
-        select(func.count(QAPair.id), func.max(QAPair.updated_at)).where(
-            QAPair.tenant_id == tenant_id
-        )
-    ).one()
+
     # A catalogue row changes with every sync: answers quoting products follow the shop.
-    shops = session.exec(
-        select(func.count(Catalogue.id), func.max(Catalogue.updated_at)).where(
-            Catalogue.tenant_id == tenant_id
-        )
-    ).one()
-    return digest(
-        str(docs), str(pairs), str(shops), widget.updated_at.isoformat() if widget else ""
-    )
+    row = session.exec(select(*summary(Document), *summary(QAPair), *summary(Catalogue))).one()
+    return digest(*(str(part) for part in row), widget.updated_at.isoformat() if widget else "")
 
 
 def load_widget(session: Session, tenant_id: str, widget_id: str) -> Widget:
@@ -215,47 +219,64 @@ class ChatService:
 
         return pick
 
-    def _load(self, req: ChatRequest) -> _Loaded:
-        with session_scope() as session:
-            if req.widget_id is None and req.channel != "dashboard":
-                raise WidgetUnavailableError("This chat is unavailable.")
-            widget = load_widget(session, req.tenant_id, req.widget_id) if req.widget_id else None
-            tenant = session.get(Tenant, req.tenant_id)
-            if tenant is None:
-                raise WidgetUnavailableError("This chat is unavailable.")
-            return _Loaded(
-                widget_config(widget) if widget else WidgetConfig(id=None),
-                tenant,
-                credentials_for(tenant),
-                kb_version(session, req.tenant_id, widget),
-                rules_of(widget.escalation if widget else None),
-                widget.mode if widget else "llm",
-            )
+    def _load(self, session: Session, req: ChatRequest) -> _Loaded:
+        if req.widget_id is None and req.channel != "dashboard":
+            raise WidgetUnavailableError("This chat is unavailable.")
+        widget = load_widget(session, req.tenant_id, req.widget_id) if req.widget_id else None
+        tenant = session.get(Tenant, req.tenant_id)
+        if tenant is None:
+            raise WidgetUnavailableError("This chat is unavailable.")
+        return _Loaded(
+            widget_config(widget) if widget else WidgetConfig(id=None),
+            tenant,
+            credentials_for(tenant),
+            kb_version(session, req.tenant_id, widget),
+            rules_of(widget.escalation if widget else None),
+            widget.mode if widget else "llm",
+        )
 
-    def _begin(self, req: ChatRequest, loaded: _Loaded):  # type: ignore[no-untyped-def]
+    def _open(self, req: ChatRequest) -> tuple[_Loaded, _Opened]:
+        """Everything a turn reads before answering, in one thread hop and one transaction:
+        the widget and workspace, the rate limits, the budget, the conversation and its
+        history, the widget's actions. Limits are checked before the conversation is read."""
         with session_scope() as session:
-            overage = conversations.check_budget(session, loaded.tenant)
-            if not req.conversation_id:
-                # Stored by `_save` together with the first turn, never on its own.
-                draft = conversations.draft_conversation(
+            loaded = self._load(session, req)
+            if req.enforce_limits:
+                get_rate_limiter().check(
                     req.tenant_id,
-                    widget_id=req.widget_id,
-                    visitor_id=req.visitor_id,
-                    channel=req.channel,
-                    host_url=req.host_url,
-                    user_agent=req.user_agent,
+                    loaded.tenant.tier,
+                    req.visitor_id or None,
+                    req.widget_id or None,
                 )
-                history = req.history[-conversations.HISTORY_TURNS * 2 :]
-                return draft, True, history, overage, draft.handoff_status
-            conversation, _ = conversations.get_or_start_conversation(
-                session,
+            opened = self._begin(session, req, loaded)
+            opened.toolbox = action_runtime.toolbox_for(
+                req.tenant_id, req.widget_id, opened.draft.id, req.channel, session=session
+            )
+            return loaded, opened
+
+    def _begin(self, session: Session, req: ChatRequest, loaded: _Loaded) -> _Opened:
+        overage = conversations.check_budget(session, loaded.tenant)
+        if not req.conversation_id:
+            # Stored by `_save` together with the first turn, never on its own.
+            draft = conversations.draft_conversation(
                 req.tenant_id,
-                conversation_id=req.conversation_id,
                 widget_id=req.widget_id,
                 visitor_id=req.visitor_id,
+                channel=req.channel,
+                host_url=req.host_url,
+                user_agent=req.user_agent,
             )
-            history = conversations.history(session, req.tenant_id, conversation.id)
-            return conversation, False, history, overage, conversation.handoff_status
+            history = req.history[-conversations.HISTORY_TURNS * 2 :]
+            return _Opened(draft, True, history, overage, draft.handoff_status)
+        conversation, _ = conversations.get_or_start_conversation(
+            session,
+            req.tenant_id,
+            conversation_id=req.conversation_id,
+            widget_id=req.widget_id,
+            visitor_id=req.visitor_id,
+        )
+        history = conversations.history(session, req.tenant_id, conversation.id)
+        return _Opened(conversation, False, history, overage, conversation.handoff_status)
 
     def _stored(
         self, session: Session, req: ChatRequest, draft: conversations.Conversation, new: bool
@@ -333,8 +354,7 @@ class ChatService:
             if toolbox is not None:
                 answer.tool_calls = list(toolbox.log)
                 action_confirm.store(session, req.tenant_id, [r for _, r in toolbox.pending])
-            inbox.emit_message(session, user)
-            inbox.emit_message(session, answer)
+            inbox.emit_messages(session, [user, answer])
             return answer.id
 
     async def stream(self, req: ChatRequest) -> AsyncIterator[ServiceEvent]:
@@ -343,24 +363,18 @@ class ChatService:
             raise ChatInputError("Type a question first.")
         if len(question) > MAX_QUESTION_CHARS:
             raise ChatInputError(f"Questions are limited to {MAX_QUESTION_CHARS} characters.")
-        loaded = await asyncio.to_thread(self._load, req)
         try:
-            if req.enforce_limits:
-                await asyncio.to_thread(
-                    get_rate_limiter().check,
-                    req.tenant_id,
-                    loaded.tenant.tier,
-                    req.visitor_id or None,
-                    req.widget_id or None,
-                )
-            draft, new, history, overage, status = await asyncio.to_thread(self._begin, req, loaded)
-            conversation_id = draft.id
+            loaded, opened = await asyncio.to_thread(self._open, req)
         except RateLimitedError as exc:
             metrics.record_rate_limited(exc.scope)
             raise
         except conversations.BudgetExceededError:
             metrics.record_rate_limited("budget")
             raise
+        draft, new, history, overage, status = (
+            opened.draft, opened.new, opened.history, opened.overage, opened.status
+        )  # fmt: skip
+        conversation_id = draft.id
         yield ConversationEvent(conversation_id, new)
         visitor_side = req.channel == "web" and req.widget_id is not None
         reason: str | None = None
@@ -397,9 +411,7 @@ class ChatService:
                 return
         # Only standalone questions are cached: a follow-up's answer depends on history.
         # A widget with actions answers from live calls: no answer cache for it.
-        toolbox = await asyncio.to_thread(
-            action_runtime.toolbox_for, req.tenant_id, req.widget_id, conversation_id, req.channel
-        )
+        toolbox = opened.toolbox
         standalone = condense_question(history, question) == question and toolbox is None
         cache_key = "ans:" + digest(req.widget_id or "", loaded.kb_version, _normalize(question))
         result: TurnResult | None = None
@@ -553,3 +565,12 @@ def get_chat_service() -> ChatService:
 def reset_chat_service() -> None:
     global _service
     _service = None
+
+
+def warm_up() -> None:
+    """Load what a first turn would (the chat service and, when it is local, the embedding
+    model with one forward pass), so the first visitor does not wait for it and the start-up
+    freeze (app/process_tuning.py) covers it. A hosted embedding API is not called."""
+    get_chat_service()
+    if get_settings().embedding_provider != "openai":
+        query_embedder().embed_texts(["warm-up"])

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func as sa_func
+from sqlalchemy import literal_column
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -181,11 +182,14 @@ def _upsert_usage(session: Session, row: dict) -> None:
         "overage_tokens",
         "overage_cost_usd",
     )
+    table = UsageDaily.__table__.c
     stmt = insert(UsageDaily).values(**row)
+    # `excluded.<column>` spelled out: building `stmt.excluded` makes a fresh alias with a
+    # proxy per column on every call (it showed in the chat turn's profile).
     stmt = stmt.on_conflict_do_update(
         index_elements=["tenant_id", "widget_id", "day"],
         set_={
-            **{c: getattr(UsageDaily.__table__.c, c) + getattr(stmt.excluded, c) for c in counters},
+            **{c: getattr(table, c) + literal_column(f"excluded.{c}") for c in counters},
             "updated_at": utcnow(),
         },
     )

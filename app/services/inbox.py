@@ -266,17 +266,27 @@ def record_visitor_message(
 
 def emit_message(session: Session, message: Message) -> None:
     """`message.created` for webhooks (visitor, bot and staff messages alike)."""
-    webhooks.emit(
+    emit_messages(session, [message])
+
+
+def emit_messages(session: Session, messages: list[Message]) -> None:
+    """`message.created` for several messages of one workspace, in order."""
+    if not messages:
+        return
+    webhooks.emit_many(
         session,
-        message.tenant_id,
+        messages[0].tenant_id,
         "message.created",
-        {
-            "conversation_id": message.conversation_id,
-            "message_id": message.id,
-            "role": message.role,
-            "text": message.text,
-            "author_name": message.author_name,
-        },
+        [
+            {
+                "conversation_id": m.conversation_id,
+                "message_id": m.id,
+                "role": m.role,
+                "text": m.text,
+                "author_name": m.author_name,
+            }
+            for m in messages
+        ],
     )
 
 

@@ -60,6 +60,13 @@ RATE_LIMITED = Counter(
     ["scope"],
     registry=REGISTRY,
 )
+GC_PAUSE = Histogram(
+    "chatconnect_gc_pause_seconds",
+    "Cyclic garbage collector pauses by generation (app/process_tuning.py).",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+    registry=REGISTRY,
+)
 
 
 def record_turn(

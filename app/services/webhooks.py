@@ -179,14 +179,23 @@ def _envelope(event: str, data: dict[str, Any]) -> dict[str, Any]:
 
 def emit(session: Session, tenant_id: str, event: str, data: dict[str, Any]) -> int:
     """Queue `event` for every enabled endpoint subscribed to it (same transaction)."""
+    return emit_many(session, tenant_id, event, [data])
+
+
+def emit_many(session: Session, tenant_id: str, event: str, payloads: list[dict[str, Any]]) -> int:
+    """`emit` for several events of one kind (a chat turn's two messages): the endpoints
+    are read once. Returns the number of endpoints."""
     scope = TenantScope(session, tenant_id)
     endpoints = [
         e for e in scope.all(WebhookEndpoint, col(WebhookEndpoint.enabled)) if event in e.events
     ]
     for endpoint in endpoints:
-        scope.add(
-            WebhookDelivery(endpoint_id=endpoint.id, event=event, payload=_envelope(event, data))
-        )
+        for data in payloads:
+            scope.add(
+                WebhookDelivery(
+                    endpoint_id=endpoint.id, event=event, payload=_envelope(event, data)
+                )
+            )
     if endpoints:
         from sqlalchemy import event as sa_event
 

@@ -403,6 +403,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
             conversation_id, preview = self._conversation_id, self.preview
             host_url, user_agent = self._host_url, self._user_agent
         final: ChatItem | None = None
+        saved_in, new_conversation = "", False  # the answer's conversation, and if it is new
         try:
             widget = await asyncio.to_thread(_find_widget, widget_id)
             if widget is None or not widget.enabled:
@@ -417,7 +418,9 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                 host_url=host_url,
                 user_agent=user_agent,
             )
-            answer, last_push, new_conversation = "", 0.0, False
+            # Counted from the question: an answer complete within one batch interval (a
+            # cached answer, a Q&A pair) arrives in one update with the final message.
+            answer, last_push = "", time.monotonic()
             async for event in get_chat_service().stream(request):
                 if isinstance(event, ConversationEvent):
                     # A new conversation is stored with its first turn (TurnSaved) or,
@@ -439,8 +442,8 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                             self.stream_text = _render(answer, widget)
                 elif isinstance(event, TurnSaved):
                     result = event.result
-                    async with self:
-                        self._adopt_conversation(event.conversation_id, new_conversation)
+                    # Adopted with the answer below: one state update per turn, not two.
+                    saved_in = event.conversation_id
                     source_dicts = [
                         {
                             "n": s.n,
@@ -485,6 +488,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
             if not self.preview:
                 self.pending_turn = ""
             if final is not None:
+                self._adopt_conversation(saved_in, new_conversation)
                 self.messages.append(final)
                 if self.banner_kind == "interrupted":
                     # Another process reloaded the page meanwhile but this one lived on.

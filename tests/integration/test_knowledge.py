@@ -249,7 +249,7 @@ def test_progress_poll_never_stops_on_a_row_still_in_progress(
     """The Knowledge page polls until a snapshot says nothing is active. A document that
     finishes between the snapshot's reads must not leave its row "in progress" with the
     polling stopped (it stayed on "Indexing 99%" in the browser test under load)."""
-    from app.state import knowledge as page
+    from app.state import knowledge_uploads as page
 
     doc_id = add_text(env, "late", "text that finishes while the page polls")
     read_rows = documents.documents_by_id

@@ -26,7 +26,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
-	@echo "make test    run the whole test suite"
+	@echo "make test    run the whole test suite (2 parallel workers; PYTEST_WORKERS=0: serially)"
 	@echo "make worker  run a job worker process (needs QDRANT_URL; see README, Scale-out)"
 	@echo "make bench   run the benchmarks (writes bench/results/)"
 	@echo "make bench-quick  the benchmarks in quick mode (what CI runs)"
@@ -92,8 +92,13 @@ run: setup migrate
 worker: setup
 	$(PY) -m app.worker $(WORKER_ARGS)
 
+# The suite runs in PYTEST_WORKERS pytest-xdist processes (0 = serially, in this process).
+# --dist loadfile keeps a module on one worker, so its module-scoped servers start once;
+# the heavy modules are collected first (tests/conftest.py) so none is left to run alone at
+# the end; --no-loadscope-reorder keeps that order (xdist would sort by test count).
+PYTEST_WORKERS ?= 2
 test: setup-dev chromium axe
-	$(PY) -m pytest -q -ra --durations=20 $(PYTEST_ARGS)
+	$(PY) -m pytest -q -ra --durations=20 -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .

@@ -49,6 +49,42 @@ APP_ROLE = "chatconnect_app"
 PG_AS_APP_ROLE = os.environ.get("POSTGRES_TEST_AS_OWNER") != "1"
 
 
+# The slowest modules (seconds in a serial run on the 2-core machine, December 2026), handed
+# to the xdist workers first (`make test`: --dist loadfile --no-loadscope-reorder). With the
+# long ones early and the many short ones last, the two workers finish together instead of
+# one running a long browser module alone at the end. A stale list costs balance, never
+# correctness: refresh it from a serial run's junit times when the suite's shape changes.
+SLOWEST_MODULES = (
+    "tests/e2e/test_cluster_browser.py",  # 88: two app processes, own frontend build
+    "tests/integration/test_ingestion.py",  # 78
+    "tests/e2e/test_email_browser.py",  # 74: own app server and frontend build
+    "tests/e2e/test_dashboard_browser.py",  # 66
+    "tests/integration/test_crawl.py",  # 62
+    "tests/integration/test_chat.py",  # 48
+    "tests/integration/test_workers.py",  # 47
+    "tests/e2e/test_knowledge_browser.py",  # 44
+    "tests/integration/test_actions.py",  # 33
+    "tests/api/test_v1.py",  # 33
+    "tests/e2e/test_team_browser.py",  # 29
+    "tests/e2e/test_embed.py",  # 26
+    "tests/e2e/test_widgets_browser.py",  # 26
+    "tests/integration/test_catalogue_sync.py",  # 26
+    "tests/e2e/test_convo_browser.py",  # 24
+    "tests/api/test_schemathesis.py",  # 23
+    "tests/integration/test_fault_redis.py",  # 23
+    "tests/api/test_disconnect.py",  # 23
+    "tests/integration/test_intent_mode.py",  # 23
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist, the slowest modules first (a stable sort: the rest keep their order)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a serial run keeps the plain collection order
+    rank = {path: i for i, path in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))
+
+
 def service_missing(reason: str) -> None:
     """Skip with a visible reason on a developer machine; fail in CI."""
     if REQUIRE_SERVICES:

@@ -97,7 +97,12 @@ def signup() -> rx.Component:
                 ),
             ),
             rx.button(
-                "Create workspace", type="submit", size="3", width="100%", id="signup-submit"
+                "Create workspace",
+                type="submit",
+                size="3",
+                width="100%",
+                id="signup-submit",
+                disabled=~rx.State.is_hydrated,  # see login(): no native submit before hydration
             ),
             spacing="4",
             width="100%",
@@ -263,7 +268,17 @@ def login() -> rx.Component:
                     id="login-form-error",
                 ),
             ),
-            rx.button("Log in", type="submit", size="3", width="100%", id="login-submit"),
+            rx.button(
+                "Log in",
+                type="submit",
+                size="3",
+                width="100%",
+                id="login-submit",
+                # The page is prerendered: a submit before React has hydrated it is the
+                # browser's own GET to /login?email=...&password=... (credentials in the URL,
+                # the history and access logs), and the reload empties the form.
+                disabled=~rx.State.is_hydrated,
+            ),
             spacing="4",
             width="100%",
         ),

@@ -65,13 +65,14 @@ class KnowledgeState(
         ident = self._require()
         self.max_upload_mb = get_settings().max_upload_mb
         with session_scope() as session:
+            # Counted before the rows are read, as in the polling's snapshot (knowledge_uploads).
+            active = documents.count_in_progress(session, ident.tenant_id)
             self._reload_docs(session, ident.tenant_id)
             self._reload_pairs(session, ident.tenant_id)
             self.widget_options = [
                 WidgetOption(id=w.id, name=w.name)
                 for w in widgets.list_widgets(session, ident.tenant_id)
             ]
-            active = documents.count_in_progress(session, ident.tenant_id)
         self.loaded = True
         return KnowledgeState.watch_ingestion if active else None
 

@@ -60,6 +60,11 @@ def _snapshot(tenant_id: str, query: tuple[str, str, int], wanted: list[str]) ->
     """One poll, in a worker thread: the table page, the uploaded documents, the active count."""
     search, order, offset = query
     with session_scope() as session:
+        # The count first: each SELECT sees the latest commit (no snapshot across them), and
+        # "nothing active" ends the polling. Counted after the rows, a document finishing in
+        # between left its row on "Indexing 99%" with nobody polling any more; counted
+        # before, the rows read after it can only be as finished or more.
+        active = documents.count_in_progress(session, tenant_id)
         page = documents.list_documents(
             session, tenant_id, search=search, order=order, offset=offset, limit=PAGE_SIZE
         )
@@ -68,7 +73,7 @@ def _snapshot(tenant_id: str, query: tuple[str, str, int], wanted: list[str]) ->
             rows=[doc_row(d) for d in page.items],
             total=page.total,
             uploads=uploads,
-            active=documents.count_in_progress(session, tenant_id),
+            active=active,
         )
 
 

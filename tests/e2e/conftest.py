@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.parallel import XDIST_WORKER, frontend_build_lock, per_worker
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -71,51 +73,60 @@ def run_app_server(
         # The website-crawl and catalogue tests serve their sites and shops on loopback.
         CRAWL_ALLOW_PRIVATE_NETWORKS="true",
     )
-    if extra_env:
-        # A server with its own settings compiles its own frontend (the build embeds its
-        # URL): in a folder of its own, so the session's server keeps serving `.web/`.
+    # Every server compiles its own frontend (the build embeds its URL). A server with its
+    # own settings does so in a folder of its own, so the session's server keeps serving
+    # `.web/`; and so does each xdist worker (tests/support/parallel.py).
+    web, states = (".web-e2e-extra", ".states-e2e-extra") if extra_env else (".web", ".states")
+    if extra_env or XDIST_WORKER:
         env.update(
-            REFLEX_WEB_WORKDIR=str(ROOT / ".web-e2e-extra"),
-            REFLEX_STATES_WORKDIR=str(ROOT / ".states-e2e-extra"),
+            REFLEX_WEB_WORKDIR=str(per_worker(ROOT / web)),
+            REFLEX_STATES_WORKDIR=str(per_worker(ROOT / states)),
         )
     env.update(extra_env or {})
     # Settings only the backend reads (no frontend of its own needed).
     env.update(backend_env or {})
     reflex = str(Path(sys.executable).with_name("reflex"))
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [reflex, "run", "--env", "prod", "--loglevel", "info"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc: subprocess.Popen[bytes] | None = None
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-            try:
-                if (
-                    httpx.get(f"{base}/api/health", timeout=2).status_code == 200
-                    and httpx.get(f"{base}/login", timeout=5, follow_redirects=True).status_code
-                    == 200
-                ):
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
-            time.sleep(1)
+        # One frontend build at a time across xdist workers; released once this one serves.
+        with frontend_build_lock():
+            with log.open("wb") as out:
+                proc = subprocess.Popen(
+                    [reflex, "run", "--env", "prod", "--loglevel", "info"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            _wait_until_serving(proc, base, log)
         yield AppServer(base, data_dir, log, secret_key)
     finally:
-        with contextlib.suppress(ProcessLookupError):  # already exited (startup failure)
-            os.killpg(proc.pid, signal.SIGTERM)
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError):  # already exited (startup failure)
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wait_until_serving(proc: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            if (
+                httpx.get(f"{base}/api/health", timeout=2).status_code == 200
+                and httpx.get(f"{base}/login", timeout=5, follow_redirects=True).status_code == 200
+            ):
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"server not ready in {START_TIMEOUT_S}s:\n{log.read_text()[-4000:]}")
+        time.sleep(1)
 
 
 @pytest.fixture(scope="session")

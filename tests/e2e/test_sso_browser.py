@@ -52,6 +52,9 @@ def test_owner_sets_up_sso_and_a_colleague_signs_in(  # type: ignore[no-untyped-
     colleague = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
     colleague.goto(f"{base}/login")
     colleague.click("#sso-open")
+    # The SSO step replaces the password form (both have #email): fill the new one, not the
+    # old one a busy server has not swapped out yet.
+    expect(colleague.locator("#sso-submit")).to_be_visible(timeout=15_000)
     colleague.fill("#email", "dev@sso-e2e.io")
     shot(colleague, "login-sso-light-phone")
     colleague.click("#sso-submit")

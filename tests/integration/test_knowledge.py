@@ -241,3 +241,29 @@ def test_preview_refuses_bad_input_and_foreign_widgets(env: Env, service: ChatSe
         foreign = widgets.create_widget(s, env.other, "Theirs").id
     with pytest.raises(WidgetUnavailableError):
         asyncio.run(preview(env.tenant, env.user, "descale?", foreign, service=service))
+
+
+def test_progress_poll_never_stops_on_a_row_still_in_progress(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Knowledge page polls until a snapshot says nothing is active. A document that
+    finishes between the snapshot's reads must not leave its row "in progress" with the
+    polling stopped (it stayed on "Indexing 99%" in the browser test under load)."""
+    from app.state import knowledge_uploads as page
+
+    doc_id = add_text(env, "late", "text that finishes while the page polls")
+    read_rows = documents.documents_by_id
+
+    def finishing_meanwhile(session, tenant_id, ids):  # type: ignore[no-untyped-def]
+        rows = read_rows(session, tenant_id, ids)
+        with session_scope(env.engine) as worker:  # the ingestion worker commits "ready"
+            doc = documents.get_document(worker, env.tenant, doc_id)
+            doc.status = DocumentStatus.ready
+            worker.add(doc)
+        return rows
+
+    monkeypatch.setattr(documents, "documents_by_id", finishing_meanwhile)
+    snap = page._snapshot(env.tenant, ("", "-updated_at", 0), [doc_id])
+    shown = [*snap.rows, *snap.uploads.values()]
+    assert snap.uploads[doc_id].active  # read before the commit: still in progress
+    assert snap.active or not any(row.active for row in shown)

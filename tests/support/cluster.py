@@ -42,10 +42,11 @@ from sqlalchemy import Engine, text
 
 from app import db as app_db
 from tests.support.own_services import OwnRedis, free_port
+from tests.support.parallel import frontend_build_lock, per_worker
 
 ROOT = Path(__file__).resolve().parents[2]
-WEB_DIR = ROOT / ".web-cluster"
-STATES_DIR = ROOT / ".states-cluster"
+WEB_DIR = per_worker(ROOT / ".web-cluster")
+STATES_DIR = per_worker(ROOT / ".states-cluster")
 START_TIMEOUT_S = 240
 DROPPED_ENV = ("DATABASE_URL", "REDIS_URL", "QDRANT_URL", "SMTP_URL", "EMAIL_FROM")
 
@@ -213,14 +214,15 @@ class Cluster:
         env = self._env()
         self.timings["migrate_s"] = round(time.monotonic() - started, 1)
         reflex = str(Path(sys.executable).with_name("reflex"))
-        build_started = time.monotonic()
-        self._run(
-            [reflex, "export", "--frontend-only", "--no-zip", "--env", "prod"],
-            env,
-            self.tmp / "export.log",
-            600,
-        )
-        self.timings["frontend_build_s"] = round(time.monotonic() - build_started, 1)
+        with frontend_build_lock():  # one build at a time across xdist workers
+            build_started = time.monotonic()
+            self._run(
+                [reflex, "export", "--frontend-only", "--no-zip", "--env", "prod"],
+                env,
+                self.tmp / "export.log",
+                600,
+            )
+            self.timings["frontend_build_s"] = round(time.monotonic() - build_started, 1)
         self.backends = [
             Backend(i, port, self.tmp / f"data-{i}", self.tmp / f"backend-{i}.log")
             for i, port in enumerate(ports)

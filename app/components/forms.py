@@ -1,4 +1,5 @@
-"""Form pieces shared by every page: a labelled field group and the red inline error."""
+"""Form pieces shared by every page: a labelled field group, the red inline error and the
+sign-in pages' submit button."""
 
 from __future__ import annotations
 
@@ -31,3 +32,14 @@ def labeled(label: str, html_for: str, *children: rx.Component) -> rx.Component:
         width="100%",
         align="start",
     )
+
+
+def submit_button(label: str, button_id: str) -> rx.Component:
+    """The full-width submit of the sign-in pages (log in, sign up, reset password). Those
+    pages are prerendered: a submit before React has hydrated them is the browser's own GET
+    (`/login?email=...&password=...`: credentials in the URL, the history and access logs),
+    or is wiped by the page's on_load; so it stays disabled until hydration."""
+    return rx.button(
+        label, type="submit", size="3", width="100%", id=button_id,
+        disabled=~rx.State.is_hydrated,
+    )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
-from app.components.forms import field_error, labeled
+from app.components.forms import field_error, labeled, submit_button
 from app.components.shell import brand, theme_toggle
 from app.page_registry import page
 from app.state.account_forms import LoginState, SignupState, SocialButton
@@ -96,14 +96,7 @@ def signup() -> rx.Component:
                     SignupState.form_error, icon="triangle-alert", color_scheme="red", width="100%"
                 ),
             ),
-            rx.button(
-                "Create workspace",
-                type="submit",
-                size="3",
-                width="100%",
-                id="signup-submit",
-                disabled=~rx.State.is_hydrated,  # see login(): no native submit before hydration
-            ),
+            submit_button("Create workspace", "signup-submit"),
             spacing="4",
             width="100%",
         ),
@@ -268,17 +261,7 @@ def login() -> rx.Component:
                     id="login-form-error",
                 ),
             ),
-            rx.button(
-                "Log in",
-                type="submit",
-                size="3",
-                width="100%",
-                id="login-submit",
-                # The page is prerendered: a submit before React has hydrated it is the
-                # browser's own GET to /login?email=...&password=... (credentials in the URL,
-                # the history and access logs), and the reload empties the form.
-                disabled=~rx.State.is_hydrated,
-            ),
+            submit_button("Log in", "login-submit"),
             spacing="4",
             width="100%",
         ),

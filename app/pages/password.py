@@ -8,7 +8,7 @@ from __future__ import annotations
 import reflex as rx
 
 from app import routes
-from app.components.forms import field_error, labeled
+from app.components.forms import field_error, labeled, submit_button
 from app.page_registry import page
 from app.pages.auth import _card
 from app.services.password_reset import RESET_MINUTES
@@ -92,15 +92,7 @@ def forgot_form() -> rx.Component:
                     id="forgot-form-error",
                 ),
             ),
-            rx.button(
-                "Send reset link",
-                type="submit",
-                size="3",
-                width="100%",
-                id="forgot-submit",
-                # Until the page's on_load has run, a submit could be wiped by it.
-                disabled=~rx.State.is_hydrated,
-            ),
+            submit_button("Send reset link", "forgot-submit"),
             spacing="4",
             width="100%",
         ),
@@ -169,14 +161,7 @@ def reset_form() -> rx.Component:
             _password_input(
                 "confirm", "The same again", ResetPasswordState.confirm_error, "Repeat it"
             ),
-            rx.button(
-                "Set new password",
-                type="submit",
-                size="3",
-                width="100%",
-                id="reset-submit",
-                disabled=~rx.State.is_hydrated,
-            ),
+            submit_button("Set new password", "reset-submit"),
             spacing="4",
             width="100%",
         ),

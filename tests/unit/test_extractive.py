@@ -17,9 +17,9 @@ from app.rag.extractive import (
     MIN_COVERAGE,
     ExtractiveResponder,
     extract_answer,
-    split_sentences,
 )
 from app.rag.sanitize import sanitize_markdown
+from app.rag.sentences import split_sentences
 
 UNKNOWN = "Sorry, I couldn't find that in our documentation."
 CANARY = "SYSPROMPT-CANARY-5521"

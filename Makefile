@@ -22,7 +22,7 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-catalogue bench-load bench-quick reset clean help
+.PHONY: run worker test setup setup-dev bun node chromium axe migrate lint format bench bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-catalogue bench-load bench-query-embedding bench-quick reset clean help
 
 help:
 	@echo "make run     serve ChatConnect on http://127.0.0.1:$${PORT:-3000} (embedded defaults)"
@@ -108,7 +108,7 @@ format: setup-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format app tests bench
 
-bench: bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-catalogue
+bench: bench-ingest bench-chat bench-embed bench-answers bench-intents bench-handoff bench-crawl bench-catalogue bench-query-embedding
 
 bench-ingest: setup-dev
 	$(PY) -m bench.ingest
@@ -140,6 +140,10 @@ bench-catalogue: setup-dev
 
 # Locust load: 200 live visitors (websocket + REST) for 5 min, then a step ramp to saturation,
 # on the embedded shape and on PostgreSQL + Redis (BENCH_ARGS=--shape embedded for one).
+# Chat query embedding: eager vs traced forward pass, alone and beside a busy GIL.
+bench-query-embedding: setup-dev
+	$(PY) -m bench.query_embedding $(BENCH_ARGS)
+
 bench-load: setup-dev
 	$(PY) -m bench.load --shape both $(BENCH_ARGS)
 
@@ -154,6 +158,7 @@ bench-quick: setup-dev chromium
 	$(PY) -m bench.handoff --quick
 	$(PY) -m bench.crawl --quick
 	$(PY) -m bench.catalogue --quick
+	$(PY) -m bench.query_embedding --quick
 	$(PY) -m bench.load --quick
 
 migration: setup

@@ -208,7 +208,8 @@ def _setup(data_dir: Path):  # type: ignore[no-untyped-def]
     engine = make_engine(url)
     set_engine(engine)
     store = EdgeStore(settings.qdrant_path)
-    embedder = LocalEmbedder(torch_threads=1)  # as app.services.chat configures queries
+    # As app.services.vectors.query_embedder configures queries.
+    embedder = LocalEmbedder(torch_threads=1, traced=True)
     with session_scope(engine) as s:
         _, tenant = accounts.sign_up(s, "bench@example.com", "bench-password-1", "Harbor Lane")
         widget = widgets.create_widget(s, tenant.id, "Shop")

@@ -80,7 +80,8 @@ def _setup(data_dir: Path, n_docs: int):  # type: ignore[no-untyped-def]
     engine = make_engine(url)
     set_engine(engine)
     store = EdgeStore(settings.qdrant_path)
-    embedder = LocalEmbedder(torch_threads=1)  # as app.services.chat configures queries
+    # As app.services.vectors.query_embedder configures queries.
+    embedder = LocalEmbedder(torch_threads=1, traced=True)
     with session_scope(engine) as s:
         _, tenant = accounts.sign_up(s, "bench@example.com", "bench-password-1", "Bench")
         widget = widgets.create_widget(s, tenant.id, "Bench widget")

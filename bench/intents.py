@@ -64,7 +64,7 @@ def main() -> None:
     rows = json.loads(SET.read_text()) + json.loads(BLIND.read_text())
     if args.quick:
         rows = rows[::3]
-    embedder = LocalEmbedder(torch_threads=1)  # as the chat service embeds queries
+    embedder = LocalEmbedder(torch_threads=1, traced=True)  # as the chat service embeds queries
     classifier = IntentClassifier(DEFAULT_INTENTS, embedder)
     classifier.classify("warm-up")  # loads the model and embeds the examples once
 

@@ -38,6 +38,7 @@ from llama_index.embeddings.openai import OpenAIEmbedding
 from pydantic import Field, PrivateAttr
 
 from app.rag.chunking import LOCAL_MODEL_NAME, MAX_SEQ_LENGTH, local_model_path
+from app.rag.embedding_trace import traced_encoder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -269,6 +270,9 @@ class LocalEmbedder(BaseEmbedder):
     batch_size: int = Field(default=DEFAULT_LOCAL_BATCH_SIZE, gt=0)
     bf16: bool = Field(default=False, description="bf16 autocast on CPU.")
     torch_threads: int | None = Field(default=None, description="Intra-op threads per call.")
+    traced: bool = Field(
+        default=False, description="Forward pass as one TorchScript call (chat queries)."
+    )
     device: str = "cpu"
 
     def __init__(
@@ -279,6 +283,7 @@ class LocalEmbedder(BaseEmbedder):
         batch_size: int = DEFAULT_LOCAL_BATCH_SIZE,
         bf16: bool | None = DEFAULT_BF16,
         torch_threads: int | None = None,
+        traced: bool = False,
         device: str = "cpu",
         **kwargs: Any,
     ) -> None:
@@ -288,6 +293,7 @@ class LocalEmbedder(BaseEmbedder):
             batch_size=batch_size,
             bf16=native_bf16() if bf16 is None else bf16,
             torch_threads=torch_threads,
+            traced=traced,
             device=device,
             embed_batch_size=kwargs.pop("embed_batch_size", PIPELINE_BATCH),
             **kwargs,
@@ -332,9 +338,10 @@ class LocalEmbedder(BaseEmbedder):
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), dim), dtype=np.float32)
         lock = _model_lock((self.model_path, self.device))
+        encoder = traced_encoder(self.model_path, self.device) if self.traced else None
         autocast = (
             torch.autocast("cpu", dtype=torch.bfloat16)
-            if self.bf16 and self.device == "cpu"
+            if self.bf16 and self.device == "cpu" and encoder is None
             else contextlib.nullcontext()
         )
         with _torch_threads(self.torch_threads), autocast:
@@ -346,6 +353,9 @@ class LocalEmbedder(BaseEmbedder):
                 # encode()). Same steps as SentenceTransformer.encode, split in two.
                 with lock:
                     features = model.preprocess([texts[i] for i in idx])
+                if encoder is not None:  # app/rag/embedding_trace.py: one GIL release
+                    out[idx] = encoder(features)
+                    continue
                 with torch.inference_mode():
                     embeddings = model.forward(features)["sentence_embedding"]
                 out[idx] = embeddings.float().cpu().numpy()
@@ -709,12 +719,17 @@ _EMBEDDERS_LOCK = threading.Lock()
 
 
 def get_embedder(
-    settings: Settings | None = None, *, cached: bool = True, torch_threads: int | None = None
+    settings: Settings | None = None,
+    *,
+    cached: bool = True,
+    torch_threads: int | None = None,
+    traced: bool = False,
 ) -> BaseEmbedder:
     """The configured embedder, one instance per configuration per process.
 
     `cached` wraps it in the SQLite cache under DATA_DIR; `torch_threads` (local model only)
-    lets ingestion use fewer cores than chat.
+    lets ingestion use fewer cores than chat; `traced` (local model only) runs the forward
+    pass as one TorchScript call, for chat queries (app/rag/embedding_trace.py).
     """
     if settings is None:
         from app.settings import get_settings
@@ -729,6 +744,7 @@ def get_embedder(
         str(Path(settings.data_dir).resolve()),
         cached,
         torch_threads,
+        traced,
     )
     with _EMBEDDERS_LOCK:
         if config in _EMBEDDERS:
@@ -746,7 +762,7 @@ def get_embedder(
                 base_url=settings.openai_base_url,
             )
         else:
-            inner = LocalEmbedder(torch_threads=torch_threads)
+            inner = LocalEmbedder(torch_threads=torch_threads, traced=traced)
         embedder: BaseEmbedder = (
             CachedEmbedder(inner, SQLiteEmbeddingCache.for_settings(settings)) if cached else inner
         )

@@ -57,7 +57,8 @@ def store_for(tenant_id: str) -> TenantVectorStore:
 
 
 def query_embedder() -> Any:
-    """The query-side embedder: the configured model, one thread, an hour's query cache;
+    """The query-side embedder: the configured model, one thread, traced (one GIL release
+    per forward pass: app/rag/embedding_trace.py), an hour's query cache;
     concurrent queries share forward passes (app/services/query_batcher.py)."""
     global _query_embedder
     if _query_embedder is None:
@@ -67,7 +68,7 @@ def query_embedder() -> Any:
         with _lock:
             if _query_embedder is None:
                 model: BaseEmbedder = get_embedder(
-                    get_settings(), torch_threads=QUERY_TORCH_THREADS
+                    get_settings(), torch_threads=QUERY_TORCH_THREADS, traced=True
                 )
                 _query_embedder = CachedQueryEmbedder(BatchingQueryEmbedder(model))
     return _query_embedder

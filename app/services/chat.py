@@ -92,6 +92,9 @@ class ChatRequest:
 class ConversationEvent:
     conversation_id: str
     new: bool
+    # The widget as this turn loaded it (citations, link domains): a widget page renders
+    # the answer with it instead of reading the widget again.
+    widget: WidgetConfig
 
 
 @dataclass(slots=True)
@@ -375,7 +378,7 @@ class ChatService:
             opened.draft, opened.new, opened.history, opened.overage, opened.status
         )  # fmt: skip
         conversation_id = draft.id
-        yield ConversationEvent(conversation_id, new)
+        yield ConversationEvent(conversation_id, new, loaded.widget)
         visitor_side = req.channel == "web" and req.widget_id is not None
         reason: str | None = None
         if (

@@ -17,7 +17,7 @@ from typing import Any
 import reflex as rx
 
 from app.db import NotFoundError, session_scope
-from app.rag.chat import MAX_QUESTION_CHARS, TokenEvent
+from app.rag.chat import MAX_QUESTION_CHARS, TokenEvent, WidgetConfig
 from app.rag.sanitize import sanitize_markdown
 from app.services import accounts, action_confirm, visitors
 from app.services.answer_html import markdown_to_html
@@ -129,7 +129,7 @@ def chips_for(answer: str, sources: list[dict[str, Any]]) -> list[Chip]:
     ]
 
 
-def _render(text: str, widget: PublicWidget) -> str:
+def _render(text: str, widget: PublicWidget | WidgetConfig) -> str:
     """Answer markdown -> sanitized (links per the widget's domains) -> HTML for the page."""
     return markdown_to_html(
         sanitize_markdown(
@@ -184,6 +184,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
     saved_conversations: str = rx.LocalStorage(name="cc_conversations")
 
     _widget_id: str = ""
+    _tenant_id: str = ""  # the widget's workspace, read once per page load
     _visitor_id: str = ""
     _conversation_id: str = ""
     _host_url: str = ""
@@ -285,6 +286,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
             self._is_owner_preview, widget
         )
         self._apply_look(widget)
+        self._tenant_id = widget.tenant_id
         if self.preview:
             self._visitor_id = visitors.issue_visitor_token().split(".")[0]
             self._conversation_id = ""
@@ -394,16 +396,24 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
             await asyncio.sleep(0.1)
         if opened is None:
             return
-        question, widget_id, visitor_id, conversation_id, host_url, user_agent, preview = opened
+        (
+            question, widget_id, tenant_id, visitor_id, conversation_id, host_url, user_agent,
+            preview,
+        ) = opened  # fmt: skip
         final: ChatItem | None = None
         saved_in, new_conversation = "", False  # the answer's conversation, and if it is new
         try:
-            widget = await asyncio.to_thread(_find_widget, widget_id)
-            if widget is None or not widget.enabled:
-                raise WidgetUnavailableError("This chat is unavailable.")
+            if not tenant_id:  # a page whose state predates the field: read it once
+                found = await asyncio.to_thread(_find_widget, widget_id)
+                if found is None or not found.enabled:
+                    raise WidgetUnavailableError("This chat is unavailable.")
+                tenant_id = found.tenant_id
+            # The widget is read (and checked: enabled, in this workspace) by the turn
+            # itself, which hands it back with the conversation: not read twice here.
+            widget: WidgetConfig | None = None
             request = ChatRequest(
-                tenant_id=widget.tenant_id,
-                widget_id=widget.id,
+                tenant_id=tenant_id,
+                widget_id=widget_id,
                 message=question,
                 conversation_id=conversation_id or None,
                 visitor_id=visitor_id,
@@ -418,7 +428,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                 if isinstance(event, ConversationEvent):
                     # A new conversation is stored with its first turn (TurnSaved) or,
                     # when the bot stays quiet, with the visitor's message (HandoffEvent).
-                    new_conversation = event.new
+                    new_conversation, widget = event.new, event.widget
                 elif isinstance(event, HandoffEvent):
                     # No bot answer (a person is asked for or in charge), or the turn
                     # that was just answered escalated the conversation.
@@ -428,12 +438,14 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                             NextStep(event.status, event.line, event.offer_lead, event.staff_name)
                         )
                 elif isinstance(event, TokenEvent):
+                    assert widget is not None  # ConversationEvent comes first
                     answer += event.delta
                     if time.monotonic() - last_push >= STREAM_BATCH_S:
                         last_push = time.monotonic()
                         async with self:
                             self.stream_text = _render(answer, widget)
                 elif isinstance(event, TurnSaved):
+                    assert widget is not None
                     result = event.result
                     # Adopted with the answer below: one state update per turn, not two.
                     saved_in = event.conversation_id
@@ -506,8 +518,8 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
         self.retry_question = ""
         self.messages.append(ChatItem(role="user", text=question))
         return (
-            question, self._widget_id, self._visitor_id, self._conversation_id,
-            self._host_url, self._user_agent, self.preview,
+            question, self._widget_id, self._tenant_id, self._visitor_id,
+            self._conversation_id, self._host_url, self._user_agent, self.preview,
         )  # fmt: skip
 
     def _adopt_conversation(self, conversation_id: str, new: bool) -> None:

@@ -325,6 +325,31 @@ def test_disabled_widget_shows_unavailable_and_accepts_nothing(
         ).all()
 
 
+def test_widget_switched_off_after_the_page_opened_answers_nothing(
+    world: SimpleNamespace, browser: Any
+) -> None:
+    """A turn reads the widget itself (the page keeps only its workspace): a widget
+    switched off while a visitor's page is open takes no further question."""
+    with session_scope(world.seeded.engine) as s:
+        later = widgets.create_widget(s, world.seeded.tenant_id, "Switched off later").id
+    context = browser.new_context(viewport={"width": 420, "height": 640})
+    page = context.new_page()
+    try:
+        page.goto(f"{world.app}/embed/{later}?mode=inline")
+        expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        with session_scope(world.seeded.engine) as s:
+            widgets.update_widget(s, world.seeded.tenant_id, later, enabled=False)
+        page.locator("#cc-input").fill(QUESTION)
+        page.locator("#cc-input").press("Enter")
+        expect(page.locator("#cc-unavailable")).to_have_text(
+            "This chat is unavailable", timeout=30_000
+        )
+    finally:
+        context.close()
+    with session_scope(world.seeded.engine) as s:
+        assert not s.exec(select(Conversation).where(Conversation.widget_id == later)).all()
+
+
 def test_websocket_refuses_a_foreign_origin(world: SimpleNamespace, browser: Any) -> None:
     context = browser.new_context()
     page = context.new_page()

@@ -13,6 +13,10 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
+from app.models.row_construction import remember_default_factory_signatures
+
+remember_default_factory_signatures()  # before any row is built: see that module
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

@@ -150,8 +150,11 @@ def test_follow_up_uses_history_and_same_conversation(world: World) -> None:
     assert "warranty" in second.result.query.lower()  # condensed with the previous question
     assert "two years" in second.result.answer
     with session_scope(world.engine) as s:
-        usage = s.exec(select(UsageDaily)).all()
-        assert sum(u.conversations for u in usage) == 1 and sum(u.messages for u in usage) == 4
+        # One row per day and widget: the second turn added to it (ON CONFLICT DO UPDATE).
+        usage = s.exec(select(UsageDaily)).one()
+        assert (usage.conversations, usage.messages) == (1, 4)
+        assert usage.tokens_out == first.result.usage.tokens_out + second.result.usage.tokens_out
+        assert usage.updated_at >= usage.created_at
 
 
 def test_unknown_question_says_the_widgets_message(world: World) -> None:

@@ -102,13 +102,21 @@ def reset_cache() -> None:
 
 
 class CachedQueryEmbedder:
-    """Wraps an embedder so repeated chat queries skip the model for an hour."""
+    """Wraps an embedder so repeated chat queries skip the model for an hour.
+
+    A turn embeds its question up to three times (the human-request check, retrieval, the
+    Q&A matcher): a small in-process cache answers the repeats, so the shared cache (Redis
+    when scaled out: a round trip and 384 floats of JSON each) is read once per turn."""
+
+    LOCAL_ITEMS = 512
+    LOCAL_TTL_S = 600
 
     def __init__(self, inner: Any, cache: TTLCache | None = None) -> None:
         self.inner = inner
         self.dim = inner.dim
         self.model_name = getattr(inner, "model_name", "model")
         self._cache = cache
+        self._local = MemoryTTLCache(max_items=self.LOCAL_ITEMS)
 
     @property
     def cache(self) -> TTLCache:
@@ -116,12 +124,17 @@ class CachedQueryEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         key = "qemb:" + digest(self.model_name, text)
-        found = self.cache.get(key)
+        found = self._local.get(key)
+        if found is None:
+            found = self.cache.get(key)
+            if found is not None:
+                self._local.set(key, found, self.LOCAL_TTL_S)
         if found is not None:
             return list(found)
         vector = [round(float(x), 7) for x in self.inner.embed_query(text)]
         self.cache.set(key, vector, QUERY_EMBEDDING_TTL_S)
-        return vector
+        self._local.set(key, vector, self.LOCAL_TTL_S)
+        return list(vector)
 
     def embed_texts(self, texts: list[str]) -> list[list[float]]:
         return self.inner.embed_texts(texts)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import reflex as rx
 
-from app.state.embed import Card, EmbedState
+from app.state.embed import EmbedState
+from app.state.embed_items import Card
 
 
 def product_card(card: Card) -> rx.Component:

@@ -17,7 +17,8 @@ from app.components.embed_handoff import handoff_panel, person_button, staff_rep
 from app.components.product_cards import product_cards
 from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
-from app.state.embed import ChatItem, Chip, EmbedState
+from app.state.embed import EmbedState
+from app.state.embed_items import ChatItem, Chip
 
 PRIMARY = "var(--cc-primary)"
 INK = "var(--cc-ink)"

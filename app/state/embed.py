@@ -11,7 +11,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import reflex as rx
@@ -37,9 +37,13 @@ from app.services.limits import RateLimitedError
 from app.services.visitors import PublicWidget
 from app.settings import get_settings
 from app.state.auth import _cookie_token
-from app.state.embed_actions import ConfirmCard, EmbedActionsMixin, confirm_cards
+from app.state.embed_actions import EmbedActionsMixin, confirm_cards
 from app.state.embed_bridge import BRIDGE_JS
 from app.state.embed_handoff import EmbedHandoffMixin
+
+# Chip too: states pickled before the move name it as app.state.embed.Chip.
+from app.state.embed_items import Card, ChatItem, cards_from, chips_for
+from app.state.embed_items import Chip as Chip
 from app.state.embed_resume import (
     INTERRUPTED,
     LOAD_WAIT_S,
@@ -53,80 +57,6 @@ log = logging.getLogger("chatconnect.embed")
 # Tokens are pushed to the page at most this often (one websocket frame per batch).
 STREAM_BATCH_S = 0.04
 MAX_HOST_URL = 500
-
-
-@dataclass
-class Chip:
-    """A citation: the label on the chip and the quoted passage it opens."""
-
-    n: int = 0
-    label: str = ""
-    passage: str = ""
-    # A crawled page's address: linked from the open card whatever the widget's allowed
-    # domains (it comes from the index, not from model text). Only http(s) is kept.
-    url: str = ""
-
-
-@dataclass
-class Card:
-    """A product card under an answer, from the stored product row (never model text)."""
-
-    id: str = ""
-    title: str = ""
-    price: str = ""
-    stock: str = ""
-    image_url: str = ""
-    product_url: str = ""
-    can_cart: bool = False  # the shop has a cart API and the widget has add_to_cart on
-
-
-def cards_from(rows: list[dict[str, Any]]) -> list[Card]:
-    """Cards as stored on a message (app.models.Message.cards), unknown keys dropped."""
-    names = set(Card.__dataclass_fields__)
-    return [Card(**{k: v for k, v in r.items() if k in names}) for r in rows if isinstance(r, dict)]
-
-
-@dataclass
-class ChatItem:
-    id: str = ""
-    role: str = "user"
-    text: str = ""  # answers: HTML rendered from sanitized markdown; questions: plain text
-    chips: list[Chip] = field(default_factory=list)
-    feedback: int = 0  # 1, -1, or 0 for none
-    notice: str = ""
-    author: str = ""  # staff replies: the person's name
-    cards: list[Card] = field(default_factory=list)
-    confirms: list[ConfirmCard] = field(default_factory=list)
-
-
-def _chip_label(source: dict[str, Any]) -> str:
-    title = str(source.get("title") or "Document")[:80]
-    if source.get("kind") == "qa":
-        return f"{title} · FAQ"
-    if source.get("page"):
-        return f"{title} · p. {source['page']}"
-    if source.get("section") and str(source["section"]).strip() != title.strip():
-        return f"{title} · {str(source['section'])[:60]}"
-    return title
-
-
-def _page_url(value: Any) -> str:
-    url = str(value or "")
-    return url if url.startswith(("https://", "http://")) and len(url) <= 2000 else ""
-
-
-def chips_for(answer: str, sources: list[dict[str, Any]]) -> list[Chip]:
-    """Chips for the sources the answer cites ([n]); all of them when it cites none."""
-    cited = [s for s in sources if f"[{s.get('n')}]" in answer]
-    return [
-        Chip(
-            n=int(s.get("n") or 0),
-            label=_chip_label(s),
-            passage=str(s.get("text") or "")[:1200],
-            url=_page_url(s.get("url")),
-        )
-        for s in (cited or sources)
-    ]
 
 
 def _render(text: str, widget: PublicWidget | WidgetConfig) -> str:

@@ -65,7 +65,7 @@ class EmbedActionsMixin(rx.State, mixin=True):
     @rx.event
     async def add_to_cart(self, product_id: str):
         """The card's button: a pending add_to_cart the visitor then confirms (or not)."""
-        from app.state.embed import ChatItem
+        from app.state.embed_items import ChatItem
 
         widget = await asyncio.to_thread(_widget, self._widget_id)  # type: ignore[attr-defined]
         if widget is None or not widget.enabled:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from llama_index.core.schema import NodeWithScore, TextNode
 
 from app.rag.workflow import sources_from_nodes
-from app.state.embed import chips_for
+from app.state.embed_items import chips_for
 
 
 def _node(url: str | None) -> NodeWithScore:

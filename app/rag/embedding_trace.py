@@ -4,14 +4,15 @@ Why: the eager forward pass of MiniLM is a few hundred small PyTorch calls, and 
 takes the GIL back when it returns. In a busy web process the event loop holds the GIL
 most of the time, so each re-take can wait a switch interval (5 ms): a query that embeds
 in ~8 ms alone took 16 ms at the median and 54 ms at p95 under 200 load-test visitors,
-and ~550 ms beside a thread that never lets go of the GIL. A traced module runs the whole
-graph in C++ with the GIL released once: ~33 ms beside that thread, and ~30% faster
-alone (bench/query_embedding.py measures both).
+and over 600 ms beside a thread that never lets go of the GIL. A traced module runs the
+whole graph in C++ with the GIL released once: ~40 ms beside that thread, and ~30%
+faster alone (bench/query_embedding.py measures both).
 
 Only the plain sentence-transformers stack is traced (Transformer -> mean Pooling ->
 optional Normalize, as all-MiniLM-L6-v2 ships); anything else, or a failed trace, keeps
 the eager path. The trace runs in fp32 (bf16 autocast only pays off on large batches);
-its vectors match the eager fp32 ones to a cosine of 0.99999 (tests/unit/test_embedding.py).
+its vectors match the eager fp32 ones to a cosine of 0.99999
+(tests/unit/test_embedding_trace.py).
 """
 
 from __future__ import annotations

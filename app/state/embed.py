@@ -333,7 +333,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
         final: ChatItem | None = None
         saved_in, new_conversation = "", False  # the answer's conversation, and if it is new
         try:
-            if not tenant_id:  # a page whose state predates the field: read it once
+            if not tenant_id:  # a page whose state predates the field: read it, as before
                 found = await asyncio.to_thread(_find_widget, widget_id)
                 if found is None or not found.enabled:
                     raise WidgetUnavailableError("This chat is unavailable.")

@@ -91,6 +91,68 @@ def _post(message: dict[str, Any]) -> rx.event.EventSpec:
     return rx.call_script(f"window.ccEmbed&&window.ccEmbed.post({json.dumps(message)})")
 
 
+class _Painter:
+    """`async with _Painter(state)`: paints `text` as the streaming bubble, at most once per
+    STREAM_BATCH_S (one websocket frame per batch), in a task of its own: new text is
+    painted at once when the last paint is older than that, else when the interval ends,
+    so text that arrives before a pause (the answer's lead-in) is not held back until the
+    next token. Counted from the question: an answer complete within the first interval
+    (cached, a Q&A pair) is one update with the final message. Leaving the block stops it
+    after any paint in flight."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.widget: WidgetConfig | None = None
+        self._text = ""
+        self._shown = 0
+        self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text = value
+        self._wake.set()
+
+    async def __aenter__(self) -> _Painter:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _run(self) -> None:
+        last = time.monotonic()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            wait = last + STREAM_BATCH_S - time.monotonic()
+            if wait > 0 and await self._stopped_within(wait):
+                return
+            if self.widget is None or len(self._text) <= self._shown:
+                continue
+            self._shown, last = len(self._text), time.monotonic()
+            html = _render(self._text, self.widget)
+            async with self.state:
+                self.state.stream_text = html
+
+
 class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.State):
     status: str = "loading"  # loading | ready | unavailable
     title: str = "Assistant"
@@ -351,56 +413,57 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                 host_url=host_url,
                 user_agent=user_agent,
             )
-            # Counted from the question: an answer complete within one batch interval (a
-            # cached answer, a Q&A pair) arrives in one update with the final message.
-            answer, last_push = "", time.monotonic()
-            async for event in get_chat_service().stream(request):
-                if isinstance(event, ConversationEvent):
-                    # A new conversation is stored with its first turn (TurnSaved) or,
-                    # when the bot stays quiet, with the visitor's message (HandoffEvent).
-                    new_conversation, widget = event.new, event.widget
-                elif isinstance(event, HandoffEvent):
-                    # No bot answer (a person is asked for or in charge), or the turn
-                    # that was just answered escalated the conversation.
-                    async with self:
-                        self._adopt_conversation(event.conversation_id, new_conversation)
-                        self._apply_step(
-                            NextStep(event.status, event.line, event.offer_lead, event.staff_name)
-                        )
-                elif isinstance(event, TokenEvent):
-                    assert widget is not None  # ConversationEvent comes first
-                    answer += event.delta
-                    if time.monotonic() - last_push >= STREAM_BATCH_S:
-                        last_push = time.monotonic()
+            # The streaming text is painted by its own task (see _Painter).
+            answer = ""
+            async with _Painter(self) as painter:
+                async for event in get_chat_service().stream(request):
+                    if isinstance(event, ConversationEvent):
+                        # A new conversation is stored with its first turn (TurnSaved) or,
+                        # when the bot stays quiet, with the visitor's message (HandoffEvent).
+                        new_conversation, widget = event.new, event.widget
+                        painter.widget = widget
+                    elif isinstance(event, HandoffEvent):
+                        # No bot answer (a person is asked for or in charge), or the turn
+                        # that was just answered escalated the conversation.
                         async with self:
-                            self.stream_text = _render(answer, widget)
-                elif isinstance(event, TurnSaved):
-                    assert widget is not None
-                    result = event.result
-                    # Adopted with the answer below: one state update per turn, not two.
-                    saved_in = event.conversation_id
-                    source_dicts = [
-                        {
-                            "n": s.n,
-                            "title": s.title,
-                            "text": s.text,
-                            "page": s.page,
-                            "section": s.section,
-                            "kind": s.kind,
-                            "url": s.url,
-                        }
-                        # Only what the finished answer cites: none under "I don't know".
-                        for s in result.sources
-                    ]
-                    final = ChatItem(
-                        id=event.message_id,
-                        role="assistant",
-                        text=_render(result.answer, widget),
-                        chips=chips_for(result.answer, source_dicts) if widget.citations else [],
-                        notice=result.notice or "",
-                        cards=[Card(**asdict(c)) for c in event.cards],
-                        confirms=confirm_cards(event.confirmations),
-                    )
+                            self._adopt_conversation(event.conversation_id, new_conversation)
+                            self._apply_step(
+                                NextStep(
+                                    event.status, event.line, event.offer_lead, event.staff_name
+                                )
+                            )
+                    elif isinstance(event, TokenEvent):
+                        answer += event.delta
+                        painter.text = answer
+                    elif isinstance(event, TurnSaved):
+                        assert widget is not None
+                        result = event.result
+                        # Adopted with the answer below: one state update per turn, not two.
+                        saved_in = event.conversation_id
+                        source_dicts = [
+                            {
+                                "n": s.n,
+                                "title": s.title,
+                                "text": s.text,
+                                "page": s.page,
+                                "section": s.section,
+                                "kind": s.kind,
+                                "url": s.url,
+                            }
+                            # Only what the finished answer cites: none under "I don't know".
+                            for s in result.sources
+                        ]
+                        final = ChatItem(
+                            id=event.message_id,
+                            role="assistant",
+                            text=_render(result.answer, widget),
+                            chips=chips_for(result.answer, source_dicts)
+                            if widget.citations
+                            else [],
+                            notice=result.notice or "",
+                            cards=[Card(**asdict(c)) for c in event.cards],
+                            confirms=confirm_cards(event.confirmations),
+                        )
         except RateLimitedError as exc:
             await self._fail("rate_limited", str(exc))
         except (WidgetUnavailableError, BudgetExceededError):

@@ -414,7 +414,6 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                 user_agent=user_agent,
             )
             # The streaming text is painted by its own task (see _Painter).
-            answer = ""
             async with _Painter(self) as painter:
                 async for event in get_chat_service().stream(request):
                     if isinstance(event, ConversationEvent):
@@ -433,8 +432,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
                                 )
                             )
                     elif isinstance(event, TokenEvent):
-                        answer += event.delta
-                        painter.text = answer
+                        painter.text += event.delta
                     elif isinstance(event, TurnSaved):
                         assert widget is not None
                         result = event.result

@@ -204,6 +204,11 @@ def test_websocket_moves_to_the_other_process_and_the_conversation_continues(
     cluster.kill(0)  # kill -9 of the process holding the visitor's websocket
     cluster.proxy.route(1)
     cluster.restart(0)  # back for the next test (starts in the background)
+    # Ask once the page has reconnected through the proxy to process 2: right after the
+    # kill the connection banner may not be up yet, so its absence alone proved nothing.
+    deadline = time.monotonic() + 30
+    while cluster.proxy.connections[1] <= before and time.monotonic() < deadline:
+        time.sleep(0.1)
     expect(page.locator("#cc-connection")).to_have_count(0, timeout=30_000)
     ask(page, "Can I return a product?", 2)  # answered by process 2 over the new socket
     assert page.evaluate("window.__samePage === true")  # no reload: the socket reconnected

@@ -55,6 +55,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:":
+            # Enough pooled connections for the backend's thread pool (BACKEND_THREADS, 32):
+            # with SQLAlchemy's default (5 kept) busy turns opened and closed overflow
+            # connections, each paying the connect pragmas below.
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

@@ -1,8 +1,8 @@
 """Request rate limits for chat: per tenant per hour (by tier) and per visitor per minute.
 
-Counters use the maintained `limits` library with a moving window: atomic under
-concurrency in process (locks) and in Redis (Lua scripts). When Redis fails, chat falls
-back to in-process counters and logs it, rather than refusing every visitor; login
+Counters use a moving window: in Redis through the maintained `limits` library (atomic
+Lua scripts), in process through `app.services.local_window` (one lock). When Redis fails,
+chat falls back to in-process counters and logs it, rather than refusing every visitor; login
 throttling (app.services.throttle) deliberately does the opposite and fails closed.
 """
 
@@ -15,10 +15,11 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from app.models import Tier
+from app.services.local_window import LocalMovingWindow
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("chatconnect.limits")
@@ -64,7 +65,7 @@ class LimitPolicy:
 class ChatRateLimiter:
     def __init__(self, policy: LimitPolicy, redis_url: str | None = None) -> None:
         self.policy = policy
-        self._memory = MovingWindowRateLimiter(MemoryStorage())
+        self._memory = LocalMovingWindow()
         self._redis: MovingWindowRateLimiter | None = None
         self._redis_down_until = 0.0
         if redis_url:
@@ -73,7 +74,7 @@ class ChatRateLimiter:
             )
             self._redis = MovingWindowRateLimiter(storage)
 
-    def _limiter(self) -> MovingWindowRateLimiter:
+    def _limiter(self) -> MovingWindowRateLimiter | LocalMovingWindow:
         if self._redis is not None and time.monotonic() >= self._redis_down_until:
             return self._redis
         return self._memory

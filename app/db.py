@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, create_engine, select
@@ -52,10 +52,9 @@ class NotFoundError(LookupError):
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
+        path = make_url(url).database
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if path and path != ":memory:":
             # Enough pooled connections for the backend's thread pool (BACKEND_THREADS, 32):
             # with SQLAlchemy's default (5 kept) busy turns opened and closed overflow
             # connections, each paying the connect pragmas below.

@@ -18,7 +18,8 @@ from sqlmodel import select
 
 from app.db import session_scope
 from app.models import Document, DocumentStatus, IngestJob, JobStatus
-from app.rag.embedding import CachedEmbedder, LocalEmbedder, MemoryEmbeddingCache, OpenAIEmbedder
+from app.rag.embedding import LocalEmbedder, OpenAIEmbedder
+from app.rag.embedding_cache import CachedEmbedder, MemoryEmbeddingCache
 from app.rag.ingest import IngestConfig, JobRunner
 from app.rag.retriever import HybridRetriever
 from app.rag.store import TenantVectorStore, VectorStore, open_store, space_key

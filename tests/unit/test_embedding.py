@@ -16,14 +16,16 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from app.rag.chunking import MAX_SEQ_LENGTH, count_tokens
 from app.rag.embedding import (
     BaseEmbedder,
-    CachedEmbedder,
     Embedder,
     LocalEmbedder,
-    MemoryEmbeddingCache,
     OpenAIEmbedder,
-    SQLiteEmbeddingCache,
     get_embedder,
     native_bf16,
+)
+from app.rag.embedding_cache import (
+    CachedEmbedder,
+    MemoryEmbeddingCache,
+    SQLiteEmbeddingCache,
     text_key,
 )
 from app.settings import Settings

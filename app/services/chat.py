@@ -30,7 +30,8 @@ from app.rag.chat import (
     WidgetConfig,
     condense_question,
 )
-from app.rag.llms import ExtractiveLLMResponder, select_responder
+from app.rag.llm_extractive import ExtractiveLLMResponder
+from app.rag.llms import select_responder
 from app.rag.tools import ToolCallingResponder
 from app.rag.workflow import ChatWorkflow
 from app.services import (

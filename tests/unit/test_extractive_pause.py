@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from app.rag.answer_types import AnswerDone, AnswerRequest, Source
-from app.rag.llms import ExtractiveLLMResponder
+from app.rag.llm_extractive import ExtractiveLLMResponder
 from app.services.chat import ChatService, build_workflow
 from app.settings import Settings
 

@@ -16,10 +16,9 @@ from llama_index.core.tools import FunctionTool
 
 from app.rag.answer import NOTICE_LEAK, compose_responder
 from app.rag.answer_types import AnswerDone, AnswerRequest, Source, Usage
+from app.rag.llm_extractive import ExtractiveLLM, ExtractiveLLMResponder
 from app.rag.llms import (
     AnthropicResponder,
-    ExtractiveLLM,
-    ExtractiveLLMResponder,
     GeminiResponder,
     OpenAIChat,
     OpenAIResponder,

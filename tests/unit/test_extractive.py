@@ -438,7 +438,7 @@ def test_a_spreadsheet_row_is_answered_as_one_sentence(question: str, row: str) 
 
 
 def test_row_sentence_uses_only_the_rows_own_values() -> None:
-    from app.rag.extractive import row_sentence
+    from app.rag.extractive_quotes import row_sentence
 
     fields = [("SKU", "EQ-205"), ("Name", "Paper Filters (100)"), ("Price (USD)", "6.5")]
     assert row_sentence(fields, frozenset()) == (
@@ -527,7 +527,7 @@ def test_identifiers_are_quoted_unchanged_and_survive_sanitizing(question: str, 
 
 
 def test_literal_markdown_keeps_existing_code_and_urls() -> None:
-    from app.rag.extractive import literal_markdown
+    from app.rag.extractive_quotes import literal_markdown
 
     assert (
         literal_markdown("Use `x_y` or see https://a.io/a_b.")

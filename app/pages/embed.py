@@ -19,6 +19,7 @@ from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import EmbedState
 from app.state.embed_items import ChatItem, Chip
+from app.state.embed_resume import MARK_SENT_JS
 
 PRIMARY = "var(--cc-primary)"
 INK = "var(--cc-ink)"
@@ -406,7 +407,8 @@ def _composer() -> rx.Component:
             spacing="1",
             width="100%",
         ),
-        on_submit=EmbedState.submit,
+        # The page records the question before sending it (see MARK_SENT_JS).
+        on_submit=[rx.call_script(MARK_SENT_JS), EmbedState.submit],
         reset_on_submit=False,
         padding="10px 12px 10px",
         border_top="1px solid var(--gray-a5)",

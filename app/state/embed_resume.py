@@ -12,6 +12,8 @@ turn in flight (`cc_pending`: its question and the process that runs it).
 - A process that lost the page's server state (Redis restarted) runs `load` without the
   browser's storage; the page is asked for it (STORAGE_JS) before a new visitor id is minted.
 - While the page's load is in flight, a question waits for it instead of being dropped.
+- A question sent into a connection that was already dead is recorded by the page itself
+  (MARK_SENT_JS) and offered again after the reconnect.
 """
 
 from __future__ import annotations
@@ -33,6 +35,21 @@ STORAGE_JS = (
     "JSON.stringify({v: localStorage.getItem('cc_visitor') || '',"
     " c: localStorage.getItem('cc_conversations') || '',"
     " p: localStorage.getItem('cc_pending') || ''})"
+)
+# Run in the page as the chat box sends a question: it is recorded as the pending turn
+# before the websocket carries it. A connection that died without the page noticing yet
+# (a network gone quiet, a proxy or a process killed an instant earlier) takes the question
+# and delivers nothing; the next (re)connect sends localStorage along, so `load` finds a
+# pending turn the transcript lacks and offers "Ask again". The server overwrites the entry
+# as soon as the turn starts (`pending_for`) and clears it when it ends. The widget id is
+# the page's last path segment, as `EmbedState.load` reads it; the spacing is normalised
+# like `_open_turn`'s. An owner's preview stores no turn, so it records none either.
+MARK_SENT_JS = (
+    "(() => { const q = (document.getElementById('cc-input')?.value || '')"
+    ".split(/\\s+/).filter(Boolean).join(' ');"
+    " const w = location.pathname.replace(/\\/+$/, '').split('/').pop();"
+    " if (q && !/[?&]preview=1(&|$)/.test(location.search))"
+    " localStorage.setItem('cc_pending', JSON.stringify({q: q, w: w})); })()"
 )
 LOAD_WAIT_S = 10.0
 INTERRUPTED = "The connection was lost before the answer arrived."

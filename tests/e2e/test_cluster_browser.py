@@ -264,3 +264,38 @@ def test_process_killed_mid_stream_shows_retry_and_keeps_the_conversation(
     assert rows[2][2] == "Tell me the story of the roastery"
     assert rows[3][2].strip().endswith("word39")  # stored whole, never half-written
     page.context.close()
+
+
+def test_a_question_sent_into_a_dead_connection_is_offered_again(
+    cluster: Cluster,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    """A connection that died without the page noticing yet (a network gone quiet) takes
+    the question and delivers nothing: after the reconnect the page offers it again."""
+    cluster.proxy.route(0, cut=False)  # process 2 was killed by the previous test
+    cluster.wait_ready(0)
+    site = seed("quiet")
+    page = open_widget(browser, cluster, site)
+    ask(page, "How long does shipping take?", 1)
+    cluster.proxy.freeze()
+    page.locator("#cc-input").fill("Can I return a product?")
+    page.locator("#cc-input").press("Enter")
+    page.wait_for_timeout(1500)
+    assert len(transcript(site.tenant)) == 2  # the question never reached a server
+    expect(page.locator(".cc-q")).to_have_count(1)
+    cluster.proxy.route(0)  # the dead connection closes; the page reconnects
+    banner = page.locator("#cc-banner")
+    expect(banner).to_contain_text("connection was lost", timeout=45_000)
+    expect(page.locator(".cc-answer")).to_have_count(1)  # the transcript, restored
+    shot(page, "cluster-question-offered-again")
+    page.locator("#cc-ask-again").click()
+    expect(page.locator(".cc-answer")).to_have_count(2, timeout=45_000)
+    expect(page.locator(".cc-answer").last).to_contain_text("thirty days")
+    expect(banner).to_have_count(0)
+    rows = transcript(site.tenant)
+    assert [r[2] for r in rows if r[1] == "user"] == [
+        "How long does shipping take?",
+        "Can I return a product?",
+    ]
+    assert len({r[0] for r in rows}) == 1
+    page.context.close()

@@ -61,6 +61,9 @@ class SwitchProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self.connections = [0] * len(targets)  # accepted per backend, for the tests
         self.refused = 0  # connections whose backend did not answer (closed at once)
+        # Open connections stay open and carry nothing (a network gone quiet): bytes read
+        # are dropped. `route` ends it.
+        self.frozen = False
         self._open: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -78,6 +81,8 @@ class SwitchProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                if self.frozen:
+                    continue
                 writer.write(data)
                 await writer.drain()
         with contextlib.suppress(OSError, RuntimeError):
@@ -104,11 +109,20 @@ class SwitchProxy:
                 writer.transport.abort()
         self._open.clear()
 
+    def freeze(self) -> None:
+        """Open connections go quiet: neither side's bytes reach the other, nobody is told."""
+        self.frozen = True
+
     def route(self, index: int, cut: bool = True) -> None:
         """New connections go to backend `index`; with `cut`, open ones are closed."""
         self.active = index
-        if cut:
-            self._loop.call_soon_threadsafe(self._cut_all)
+
+        def cut_and_thaw() -> None:  # a frozen connection is cut before it could carry more
+            if cut:
+                self._cut_all()
+            self.frozen = False
+
+        self._loop.call_soon_threadsafe(cut_and_thaw)
 
     def start(self) -> SwitchProxy:
         self._thread.start()

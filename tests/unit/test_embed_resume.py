@@ -26,3 +26,10 @@ def test_other_widgets_and_garbage_are_ignored() -> None:
     assert interrupted_question(pending, "w2", streaming_here=False) == ""
     for raw in ("", "{", "[]", '{"q": 3, "w": "w1"}', "null"):
         assert interrupted_question(raw, "w1", streaming_here=False) == ""
+
+
+def test_a_question_the_page_recorded_before_sending_is_offered() -> None:
+    # MARK_SENT_JS writes no process: no server ever started the turn.
+    pending = json.dumps({"q": "Can I return it?", "w": "w1"})
+    assert interrupted_question(pending, "w1", streaming_here=True) == "Can I return it?"
+    assert interrupted_question(pending, "w2", streaming_here=False) == ""

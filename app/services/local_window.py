@@ -5,8 +5,8 @@ It has the two methods `ChatRateLimiter` uses of a `limits` strategy (`hit`,
 `get_window_stats`), with the same moving-window meaning: a hit passes when fewer than
 `item.amount` hits passed in the last `item.get_expiry()` seconds. It replaces `limits`'
 `MemoryStorage`, which starts a timer thread after every hit that finds none running
-(about one new OS thread per 10 ms under load) and has that thread walk every key: under
-200 visitors that was a few percent of the process's GIL time. Here expired hits are
+(about one new OS thread per 10 ms under load) and has that thread walk every key: near
+saturation that was a few percent of the process's GIL time (py-spy). Here expired hits are
 dropped when their key is touched, and keys nobody touched for a window are swept at most
 once per `SWEEP_EVERY_S`, on the calling thread.
 """

@@ -35,7 +35,7 @@ import uuid
 import gevent
 import socketio
 from gevent.event import Event as GEvent
-from locust import HttpUser, LoadTestShape, User, events, task
+from locust import HttpUser, LoadTestShape, User, task
 
 STATE = os.environ.get("LOAD_EMBED_STATE", "")  # EmbedState.get_full_name()
 ROOT_STATE = STATE.split(".", 1)[0]
@@ -330,10 +330,3 @@ if os.environ.get("LOAD_STEPS"):
                 if elapsed < end:
                     return users, max(users, 50)
             return None
-
-
-@events.test_stop.add_listener
-@events.quitting.add_listener
-def _flush(environment, **_kw) -> None:  # type: ignore[no-untyped-def]
-    if _OUT_FILE is not None and not _OUT_FILE.closed:
-        _OUT_FILE.flush()

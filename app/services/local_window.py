@@ -62,11 +62,6 @@ class LocalMovingWindow:
             reset = (hits[0] if hits else now) + item.get_expiry()
             return WindowStats(reset, max(0, item.amount - len(hits)))
 
-    def clear(self) -> None:
-        with self._lock:
-            self._hits.clear()
-            self._expiry.clear()
-
     def _sweep(self, now: float) -> None:
         self._next_sweep = now + SWEEP_EVERY_S
         stale = [

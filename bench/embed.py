@@ -3,7 +3,7 @@
 1. Loader size: embed/widget.js raw and gzipped, as the server sends it.
 2. The chat page (/embed/<id>) in headless Chromium on localhost: bytes transferred over
    HTTP (encoded = gzipped on the wire, from the DevTools network events) and time to
-   interactive (navigation start until the question input is enabled, i.e. the page is
+   interactive (navigation start until the question input is editable, i.e. the page is
    hydrated, the websocket is up and the widget's settings arrived), cold and warm cache.
 3. Server memory per connected visitor: RSS of the server's processes before and after
    N visitors (browser pages on the chat page, each hydrated with its own websocket and
@@ -139,7 +139,7 @@ def _page_load(context: Any, url: str) -> dict[str, float]:
     cdp.on("Network.loadingFinished", finished)
     cdp.on("Network.dataReceived", received)
     page.goto(url, wait_until="commit")
-    page.wait_for_selector("#cc-input:not([disabled])", timeout=120_000)
+    page.wait_for_selector("#cc-input:not([readonly])", timeout=120_000)
     tti_ms = page.evaluate("performance.now()")
     # CPU time the page's main thread spent until then: less sensitive than wall time to a
     # busy shared machine (the wall-clock TTI there is mostly waiting for a core).
@@ -200,7 +200,7 @@ def memory_per_visitor(browser: Any, base: str, widget_id: str, pgid: int, n: in
     warm = browser.new_context()
     page = warm.new_page()
     page.goto(url)
-    page.wait_for_selector("#cc-input:not([disabled])", timeout=120_000)
+    page.wait_for_selector("#cc-input:not([readonly])", timeout=120_000)
     time.sleep(3)
     before = server_rss_mb(pgid)
     contexts = []
@@ -209,7 +209,7 @@ def memory_per_visitor(browser: Any, base: str, widget_id: str, pgid: int, n: in
         context = browser.new_context(viewport={"width": 400, "height": 640})
         visitor = context.new_page()
         visitor.goto(url)
-        visitor.wait_for_selector("#cc-input:not([disabled])", timeout=120_000)
+        visitor.wait_for_selector("#cc-input:not([readonly])", timeout=120_000)
         contexts.append(context)
         if (i + 1) % 25 == 0:
             log(f"  {i + 1} visitors connected, server RSS {server_rss_mb(pgid):.0f} MB")
@@ -291,7 +291,7 @@ def main() -> None:
             "memory": memory,
             "notes": (
                 "transferred_kb = encoded (gzipped) bytes incl. headers from DevTools "
-                "Network.loadingFinished; TTI = performance.now() when #cc-input is enabled; "
+                "Network.loadingFinished; TTI = performance.now() when #cc-input is editable; "
                 "main_thread_ms / script_ms = the page's main-thread task / script CPU time "
                 "until then (DevTools Performance metrics). load_average_1m: the machine's "
                 "load when the page figures were taken (2 cores shared with other work). "

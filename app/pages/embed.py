@@ -369,7 +369,13 @@ def _composer() -> rx.Component:
                     on_change=EmbedState.set_draft,
                     placeholder=EmbedState.placeholder,
                     max_length=MAX_QUESTION_CHARS,
-                    disabled=EmbedState.status != "ready",
+                    # Read-only, not disabled, while the page (re)loads its state: a
+                    # reconnect to another process can land on a fresh state for a moment,
+                    # and Enter in a disabled box (or with the form's button disabled) is
+                    # dropped by the browser. A question sent meanwhile waits for the load
+                    # (EmbedState._turn). Typing waits for it: the state arriving would
+                    # overwrite what was typed.
+                    read_only=EmbedState.status != "ready",
                     aria_label="Your question",
                     auto_complete="off",
                     size="3",
@@ -382,7 +388,7 @@ def _composer() -> rx.Component:
                     id="cc-send",
                     size="3",
                     radius="full",
-                    disabled=EmbedState.streaming | (EmbedState.status != "ready"),
+                    disabled=EmbedState.streaming,
                     aria_label="Send",
                     style={"background": PRIMARY, "color": INK},
                 ),

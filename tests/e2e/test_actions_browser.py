@@ -103,7 +103,7 @@ def test_add_to_cart_through_a_confirmed_action(  # type: ignore[no-untyped-def]
     visitor = browser.new_context(viewport={"width": 420, "height": 860})
     page = visitor.new_page()
     page.goto(f"{app_server.base_url}/embed/{widget_id}?mode=inline")
-    expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(page.locator("#cc-input")).to_be_editable(timeout=60_000)
     page.locator("#cc-input").fill("a backpack under $120")
     page.locator("#cc-input").press("Enter")
     answer = page.locator(".cc-answer").first

@@ -91,7 +91,7 @@ def frame(browser: Any, world: SimpleNamespace) -> Iterator[Any]:
     page.goto(world.host + "/")
     page.locator("chatconnect-widget").locator("button.bubble").click()
     inner = page.frame_locator("chatconnect-widget iframe")
-    expect(inner.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(inner.locator("#cc-input")).to_be_editable(timeout=60_000)
     yield SimpleNamespace(page=page, inner=inner)
     context.close()
 

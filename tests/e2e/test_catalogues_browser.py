@@ -113,7 +113,7 @@ def test_product_cards_in_the_widget(app_server: AppServer, browser, shop) -> No
     context = browser.new_context(viewport={"width": 420, "height": 860})
     page = context.new_page()
     page.goto(f"{app_server.base_url}/embed/{widget_id}?mode=inline")
-    expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(page.locator("#cc-input")).to_be_editable(timeout=60_000)
     page.locator("#cc-input").fill("a backpack under $120")
     page.locator("#cc-input").press("Enter")
     answer = page.locator(".cc-answer").first

@@ -90,7 +90,7 @@ def open_widget(browser, cluster: Cluster, site: Site):  # type: ignore[no-untyp
     context = browser.new_context(viewport={"width": 420, "height": 820})
     page = context.new_page()
     page.goto(f"{cluster.proxy.url}/embed/{site.widget}?mode=inline")
-    expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(page.locator("#cc-input")).to_be_editable(timeout=60_000)
     return page
 
 

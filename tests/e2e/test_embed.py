@@ -10,6 +10,7 @@ in light and dark.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -131,7 +132,7 @@ def _open_chat(page: Any, url: str) -> Any:
     if bubble.get_attribute("aria-expanded") != "true":
         bubble.click()
     frame = _frame(page)
-    expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(frame.locator("#cc-input")).to_be_editable(timeout=60_000)
     return frame
 
 
@@ -298,7 +299,7 @@ def test_host_css_cannot_restyle_the_bubble(world: SimpleNamespace, browser: Any
         assert style[2] == "1" and style[3] in ("none", "matrix(1, 0, 0, 1, 0, 0)")
         bubble.click()
         frame = _frame(page)
-        expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        expect(frame.locator("#cc-input")).to_be_editable(timeout=60_000)
         expect(bubble).to_have_css("background-color", "rgb(194, 65, 12)")
         panel = page.locator("chatconnect-widget iframe").bounding_box()
         assert panel is not None and panel["width"] >= 360 and panel["height"] >= 500
@@ -336,7 +337,7 @@ def test_widget_switched_off_after_the_page_opened_answers_nothing(
     page = context.new_page()
     try:
         page.goto(f"{world.app}/embed/{later}?mode=inline")
-        expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        expect(page.locator("#cc-input")).to_be_editable(timeout=60_000)
         with session_scope(world.seeded.engine) as s:
             widgets.update_widget(s, world.seeded.tenant_id, later, enabled=False)
         page.locator("#cc-input").fill(QUESTION)
@@ -400,7 +401,7 @@ def test_dashboard_preview_applies_posted_settings_for_the_owner_only(
                 f"/embed/{widget_id}?mode=inline&preview=1",
             )
             frame = page.frame_locator("#pv")
-            expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+            expect(frame.locator("#cc-input")).to_be_editable(timeout=60_000)
             page.wait_for_timeout(500)
             page.evaluate(
                 """() => document.getElementById('pv').contentWindow.postMessage({
@@ -436,7 +437,7 @@ def _inline_chat(
         page.on("request", lambda r: r.resource_type == "script" and scripts.append(r.url))
     host = world.allowed + "/"
     page.goto(f"{world.app}/embed/{world.seeded.widget_id}?mode=inline&host={host}")
-    expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(page.locator("#cc-input")).to_be_editable(timeout=60_000)
     return context, page
 
 
@@ -548,7 +549,7 @@ def test_host_page_with_the_bubble_passes_axe(
         expect(bubble).to_be_visible()
         assert_no_serious_axe_violations(page, f"host-bubble-closed-{scheme}")
         bubble.click()
-        expect(_frame(page).locator("#cc-input")).to_be_enabled(timeout=60_000)
+        expect(_frame(page).locator("#cc-input")).to_be_editable(timeout=60_000)
         assert_no_serious_axe_violations(page, f"host-bubble-open-{scheme}")
         chat = next(f for f in page.frames if "/embed/" in f.url)
         assert_no_serious_axe_violations(chat, f"embed-in-bubble-{scheme}")
@@ -579,12 +580,12 @@ def test_no_source_chips_under_i_dont_know(world: SimpleNamespace, browser: Any)
     page = context.new_page()
     try:
         page.goto(f"{world.app}/embed/{widget_id}?mode=inline")
-        expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        expect(page.locator("#cc-input")).to_be_editable(timeout=60_000)
         page.locator("#cc-input").fill("Do you sell mountain bicycles?")
         page.locator("#cc-input").press("Enter")
         refusal = page.locator(".cc-answer").first
         expect(refusal).to_contain_text("couldn't find", timeout=60_000)
-        expect(page.locator("#cc-input")).to_be_enabled(timeout=60_000)
+        expect(page.locator("#cc-input")).to_be_editable(timeout=60_000)
         page.wait_for_timeout(500)  # anything late (a chip) would show by now
         expect(refusal.locator(".cc-chip")).to_have_count(0)
         shot(page, "embed-idk-no-chips")
@@ -601,3 +602,61 @@ def test_no_source_chips_under_i_dont_know(world: SimpleNamespace, browser: Any)
         shot(page, "embed-answer-after-idk")
     finally:
         context.close()
+
+
+EMBED_STATE = "reflex___state____state.app___state___embed____embed_state"
+
+
+def _status_delta(status: str) -> str:
+    """The socket.io frame the server sends when the chat's status changes."""
+    delta = {"delta": {EMBED_STATE: {"status_rx_state_": status}}}
+    return "42/_event," + json.dumps(["event", delta])
+
+
+def test_a_question_sent_while_the_page_reloads_its_state_is_not_dropped(
+    world: SimpleNamespace, browser: Any
+) -> None:
+    """A reconnect can land on a fresh server state (another process, after the first one
+    died): the page reads "loading" until `load` has run there. The visitor's Enter in that
+    moment used to hit a disabled box and vanish; it is now sent and waits for the load.
+    The "loading" frame is injected into the real websocket (Playwright's route), as such a
+    reconnect delivers it, so the moment is not left to a race."""
+    context = browser.new_context(viewport={"width": 420, "height": 720})
+    page = context.new_page()
+    sockets: list[Any] = []
+    sent: list[str] = []
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+        sockets.append(ws)
+
+        def up(message: Any) -> None:
+            sent.append(message if isinstance(message, str) else "")
+            server.send(message)
+
+        ws.on_message(up)
+        server.on_message(ws.send)
+
+    page.route_web_socket(re.compile(r"/_event/"), relay)
+    page.goto(f"{world.app}/embed/{world.seeded.widget_id}?mode=inline&host={world.allowed}/")
+    root = page.locator("#cc-root")
+    expect(root).to_have_attribute("data-status", "ready", timeout=60_000)
+    box = page.locator("#cc-input")
+    box.fill(PRICE_QUESTION)
+    expect(page.locator("#cc-counter")).to_contain_text(f"{len(PRICE_QUESTION)} /")
+    sockets[-1].send(_status_delta("loading"))
+    expect(root).to_have_attribute("data-status", "loading")
+    expect(box).not_to_be_editable()  # typing waits for the load: a reload cannot wipe it
+    before = len(sent)
+    box.press("Enter")
+    page.wait_for_timeout(500)
+    submits = [m for m in sent[before:] if "embed_state.submit" in m]
+    assert len(submits) == 1, sent[before:]
+    sockets[-1].send(_status_delta("ready"))  # the load finished
+    expect(page.locator(".cc-q")).to_have_count(1, timeout=30_000)
+    expect(page.locator(".cc-q").last).to_contain_text(PRICE_QUESTION)
+    expect(page.locator(".cc-answer")).to_have_count(1, timeout=60_000)
+    expect(page.locator(".cc-answer").last).to_contain_text("$6.95")
+    expect(box).to_be_editable()
+    expect(box).to_have_value("")
+    context.close()

@@ -85,7 +85,7 @@ def _open_chat(page: Any, url: str) -> Any:
     if bubble.get_attribute("aria-expanded") != "true":
         bubble.click()
     frame = page.frame_locator("chatconnect-widget iframe")
-    expect(frame.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(frame.locator("#cc-input")).to_be_editable(timeout=60_000)
     return frame
 
 

@@ -65,7 +65,7 @@ def test_order_status_dialogue_and_intents_editor(
     visitor = context.new_page()
     visitor.set_viewport_size({"width": 420, "height": 860})
     visitor.goto(f"{app_server.base_url}/embed/{widget_id}?mode=inline")
-    expect(visitor.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(visitor.locator("#cc-input")).to_be_editable(timeout=60_000)
     asked = _ask(visitor, "where is my order 1234?", 0)
     expect(asked).to_contain_text("What is the email address you used for order 1234?")
     wrong = _ask(visitor, "other@example.com", 1)

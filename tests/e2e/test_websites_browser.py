@@ -129,7 +129,7 @@ def test_websites_tab(app_server: AppServer, browser, site: HttpSite) -> None:  
     widget_id = _widget(app_server, "web@lumen.io")
     chat = context.new_page()
     chat.goto(f"{base}/embed/{widget_id}?mode=inline")
-    expect(chat.locator("#cc-input")).to_be_enabled(timeout=60_000)
+    expect(chat.locator("#cc-input")).to_be_editable(timeout=60_000)
     chat.locator("#cc-input").fill("How long is the warranty of a Lumen lamp?")
     chat.locator("#cc-input").press("Enter")
     answer = chat.locator(".cc-answer").first

@@ -32,7 +32,7 @@ from app.rag.llms import (
     MAX_OUTPUT_TOKENS,
     LLMResponder,
     LLMRun,
-    _cached_llm,
+    cached_llm,
 )
 
 
@@ -149,7 +149,7 @@ class ExtractiveLLMResponder(LLMResponder):
 
     @property
     def llm(self) -> LLM:
-        return _cached_llm(("extractive", repr(self.sentence_pause_s)), self._make_llm)
+        return cached_llm(("extractive", repr(self.sentence_pause_s)), self._make_llm)
 
     async def _deltas(self, req: AnswerRequest, run: LLMRun) -> AsyncIterator[str]:
         # No prompt: it reads the structured request (and never sees the system prompt).

@@ -95,7 +95,7 @@ _llms_lock = threading.Lock()
 _no_loop: dict[tuple[str, ...], LLM] = {}
 
 
-def _cached_llm(key: tuple[str, ...], factory: Callable[[], LLM]) -> LLM:
+def cached_llm(key: tuple[str, ...], factory: Callable[[], LLM]) -> LLM:
     try:
         loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
     except RuntimeError:
@@ -157,7 +157,7 @@ class LLMResponder:
         """The LlamaIndex LLM object (one per event loop), e.g. for tool calls."""
         digest = hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
         key = (type(self).__name__, self.provider, self.base_url or "", digest, self.model)
-        return _cached_llm((*key, repr(self.timeouts)), self._make_llm)
+        return cached_llm((*key, repr(self.timeouts)), self._make_llm)
 
     async def _deltas(self, req: AnswerRequest, run: LLMRun) -> AsyncIterator[str]:
         messages = self._messages(build_messages(req))

@@ -127,7 +127,7 @@ def parse_bytes_inprocess(
     """Parse in the current process, without resource limits: for the child and for tests."""
     check_size(data, max_bytes)
     kind = detect_kind(data, filename)
-    with _unexpected_errors(f"{display_name(filename)} could not be read (corrupt file?)"):
+    with unexpected_errors_as(f"{display_name(filename)} could not be read (corrupt file?)"):
         doc = _parser(kind)(data, filename)
     return _finish(doc, filename)
 
@@ -151,7 +151,7 @@ def parse_text(
 def check_size(data: bytes, max_bytes: int) -> None:
     if len(data) > max_bytes:
         raise ParseError(
-            f"The file is too large ({_mb(len(data))}; the limit is {_mb(max_bytes)})."
+            f"The file is too large ({megabytes(len(data))}; the limit is {megabytes(max_bytes)})."
         )
     if not data:
         raise ParseError("The file is empty.")
@@ -191,7 +191,7 @@ def describe_magic(data: bytes) -> str | None:
 
 
 @contextmanager
-def _unexpected_errors(message: str) -> Iterator[None]:
+def unexpected_errors_as(message: str) -> Iterator[None]:
     """Turn a library's arbitrary exception on malformed input into ParseError.
 
     MemoryError and RecursionError pass through so the sandbox can report them as such.
@@ -237,7 +237,7 @@ def _looks_like(found: str | None) -> str:
     return f" (it looks like {found})" if found else ""
 
 
-def _mb(n: int) -> str:
+def megabytes(n: int) -> str:
     return f"{n / MB:.1f} MB"
 
 
@@ -262,7 +262,7 @@ def _within_budget(chars: int) -> int:
     return chars
 
 
-class _SectionBuilder:
+class SectionBuilder:
     """Collects lines into sections that start at headings."""
 
     def __init__(self) -> None:
@@ -385,7 +385,7 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def _parse_md(data: bytes, filename: str) -> ParsedDocument:
-    builder = _SectionBuilder()
+    builder = SectionBuilder()
     fence: str | None = None
     front_title, lines = _front_matter(_decoded(data, filename).split("\n"))
     title: str | None = None
@@ -456,7 +456,7 @@ def _csv_sections(rows: Iterator[list[str]], names: list[str]) -> Iterator[Secti
     records: list[str] = []
     first = size = total = 0
     for number, row in enumerate(rows, 1):
-        record = _record(names, [value.strip() for value in row])
+        record = row_record(names, [value.strip() for value in row])
         if not record:
             continue
         if records and (
@@ -474,7 +474,7 @@ def _csv_sections(rows: Iterator[list[str]], names: list[str]) -> Iterator[Secti
         yield Section(text="\n".join(records), section=f"rows {first}-{number}")
 
 
-def _record(names: list[str], values: list[str]) -> str:
+def row_record(names: list[str], values: list[str]) -> str:
     """ "name: value; ..." for the non-empty values; unnamed columns get "column N"."""
     return "; ".join(
         f"{names[i] if i < len(names) and names[i] else f'column {i + 1}'}: {value}"
@@ -518,7 +518,7 @@ _BLOCKS = frozenset(
         "caption",
     }
 )
-_SPACES = re.compile(r"\s+")
+WHITESPACE_RUN = re.compile(r"\s+")
 
 
 def _parse_html(data: bytes, filename: str) -> ParsedDocument:
@@ -533,7 +533,7 @@ def _parse_html(data: bytes, filename: str) -> ParsedDocument:
         encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True
     )
     root = lxml_html.document_fromstring(text.encode("utf-8"), parser=parser)
-    title = _SPACES.sub(" ", root.findtext("head/title") or "").strip() or None
+    title = WHITESPACE_RUN.sub(" ", root.findtext("head/title") or "").strip() or None
     for element in root.xpath(
         "//head|//script|//style|//noscript|//template|//svg|//iframe|//object|//*[@hidden]"
     ):
@@ -547,7 +547,7 @@ def _parse_html(data: bytes, filename: str) -> ParsedDocument:
 
 def _html_sections(events: Iterator[tuple[str, object]]) -> list[Section]:
     """Visible text, one section per heading; iterative so deep nesting cannot recurse."""
-    builder = _SectionBuilder()
+    builder = SectionBuilder()
     buf: list[str] = []
     heading: list[str] | None = None
     for event, element in events:
@@ -561,7 +561,7 @@ def _html_sections(events: Iterator[tuple[str, object]]) -> list[Section]:
             (heading if heading is not None else buf).append(element.text or "")  # type: ignore[attr-defined]
             continue
         if tag in _HEADINGS and heading is not None:
-            title = _SPACES.sub(" ", "".join(heading)).strip()
+            title = WHITESPACE_RUN.sub(" ", "".join(heading)).strip()
             if title:
                 builder.heading(title)
             heading = None
@@ -572,9 +572,9 @@ def _html_sections(events: Iterator[tuple[str, object]]) -> list[Section]:
     return builder.finish()
 
 
-def _flush_html(builder: _SectionBuilder, buf: list[str]) -> None:
+def _flush_html(builder: SectionBuilder, buf: list[str]) -> None:
     for line in "".join(buf).split("\n"):
-        line = _SPACES.sub(" ", line).strip()
+        line = WHITESPACE_RUN.sub(" ", line).strip()
         if line:
             builder.add(line)
     buf.clear()

@@ -15,21 +15,21 @@ import zipfile
 from collections.abc import Iterator
 
 from app.rag.parsing import (
-    _SPACES,
     MAX_COMPRESSION_RATIO,
     MAX_PDF_PAGES,
     MAX_TEXT_CHARS,
     MAX_UNZIPPED_BYTES,
     MAX_ZIP_ENTRIES,
     RATIO_CHECK_MIN_BYTES,
+    WHITESPACE_RUN,
     ParseError,
-    _mb,
-    _record,
-    _SectionBuilder,
-    _unexpected_errors,
+    SectionBuilder,
     clean_text,
     display_name,
     log,
+    megabytes,
+    row_record,
+    unexpected_errors_as,
 )
 from app.rag.types import ParsedDocument, Section
 
@@ -41,12 +41,12 @@ def parse_docx(data: bytes, filename: str) -> ParsedDocument:
     from docx.table import Table
 
     _check_docx_zip(data, filename)
-    with _unexpected_errors(f"{display_name(filename)} is a damaged Word document."):
+    with unexpected_errors_as(f"{display_name(filename)} is a damaged Word document."):
         document = docx.Document(io.BytesIO(data))
         # Paragraph.style rescans all styles on every call (quadratic on big files): map the
         # paragraph's style id to its name once instead.
         style_names = {s.style_id: s.name or "" for s in document.styles}
-        builder = _SectionBuilder()
+        builder = SectionBuilder()
         first_title: str | None = None
         for block in document.iter_inner_content():
             if isinstance(block, Table):
@@ -80,11 +80,11 @@ def _table_lines(table: object) -> Iterator[str]:
         for cell in row.cells:
             if id(cell._tc) not in seen:  # merged cells repeat; keep one
                 seen.add(id(cell._tc))
-                cells.append(_SPACES.sub(" ", cell.text).strip())
+                cells.append(WHITESPACE_RUN.sub(" ", cell.text).strip())
         rows.append(cells)
     rows = [r for r in rows if any(r)]
     if len(rows) >= 2 and all(rows[0]):
-        yield from (_record(rows[0], r) for r in rows[1:])
+        yield from (row_record(rows[0], r) for r in rows[1:])
     else:
         yield from (" | ".join(r) for r in rows)
 
@@ -110,7 +110,7 @@ def _check_docx_zip(data: bytes, filename: str) -> None:
             raise ParseError(f"{name} is password-protected.")
         for info in infos:
             if info.filename.endswith((".xml", ".rels")):
-                with _unexpected_errors(f"{name} is a damaged Word document."):
+                with unexpected_errors_as(f"{name} is a damaged Word document."):
                     part = archive.read(info)
                 _reject_dtd(part, info.filename, name)
 
@@ -123,7 +123,7 @@ def _check_zip_limits(infos: list[zipfile.ZipInfo], name: str) -> None:
     total = sum(i.file_size for i in infos)
     if total > MAX_UNZIPPED_BYTES:
         raise ParseError(
-            f"{name} unpacks to {_mb(total)}, more than the {_mb(MAX_UNZIPPED_BYTES)}"
+            f"{name} unpacks to {megabytes(total)}, more than the {megabytes(MAX_UNZIPPED_BYTES)}"
             " allowed (possible zip bomb)."
         )
     for info in infos:
@@ -185,7 +185,7 @@ def parse_pdf(data: bytes, filename: str) -> ParsedDocument:
     name = display_name(filename)
     if b"%%EOF" not in data[-1024:]:
         raise ParseError(f"{name} is truncated or damaged (no end-of-file marker).")
-    with _unexpected_errors(f"{name} is a damaged PDF."):
+    with unexpected_errors_as(f"{name} is a damaged PDF."):
         reader = PdfReader(io.BytesIO(data), strict=False)
         _unlock(reader, name)
         page_count = len(reader.pages)

@@ -19,7 +19,7 @@ from app.page_registry import page
 from app.rag.chat import MAX_QUESTION_CHARS
 from app.state.embed import EmbedState
 from app.state.embed_items import ChatItem, Chip
-from app.state.embed_resume import MARK_SENT_JS
+from app.state.embed_resume import mark_sent
 
 PRIMARY = "var(--cc-primary)"
 INK = "var(--cc-ink)"
@@ -257,7 +257,7 @@ def _banner() -> rx.Component:
                     "Ask again",
                     size="1",
                     variant="soft",
-                    on_click=EmbedState.ask_again,
+                    on_click=[mark_sent(EmbedState.retry_question), EmbedState.ask_again],
                     id="cc-ask-again",
                     width="fit-content",
                     high_contrast=True,  # soft red text alone is below 4.5:1
@@ -319,7 +319,7 @@ def _log() -> rx.Component:
                             variant="outline",
                             size="2",
                             radius="full",
-                            on_click=EmbedState.ask(q),
+                            on_click=[mark_sent(q), EmbedState.ask(q)],
                             class_name="cc-starter",
                             # Radix draws the outline as an inset shadow in the accent color.
                             # The brand colour outlines; the text stays readable on light
@@ -413,8 +413,8 @@ def _composer() -> rx.Component:
             spacing="1",
             width="100%",
         ),
-        # The page records the question before sending it (see MARK_SENT_JS).
-        on_submit=[rx.call_script(MARK_SENT_JS), EmbedState.submit],
+        # The page records the question before sending it (see embed_resume.mark_sent).
+        on_submit=[mark_sent(), EmbedState.submit],
         reset_on_submit=False,
         padding="10px 12px 10px",
         border_top="1px solid var(--gray-a5)",

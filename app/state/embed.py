@@ -47,6 +47,7 @@ from app.state.embed_items import Chip as Chip
 from app.state.embed_resume import (
     INTERRUPTED,
     LOAD_WAIT_S,
+    MARK_SENT_INSTALL_JS,
     STORAGE_JS,
     EmbedResumeMixin,
     interrupted_question,
@@ -301,7 +302,7 @@ class EmbedState(EmbedResumeMixin, EmbedHandoffMixin, EmbedActionsMixin, rx.Stat
             "color": widget.primary_color,
             "title": widget.title,
         }
-        return [rx.call_script(BRIDGE_JS), _post(config)]
+        return [rx.call_script(BRIDGE_JS + MARK_SENT_INSTALL_JS), _post(config)]
 
     async def _restore(self, widget: PublicWidget) -> None:
         def read() -> list[visitors.TranscriptItem]:

@@ -13,7 +13,7 @@ turn in flight (`cc_pending`: its question and the process that runs it).
   browser's storage; the page is asked for it (STORAGE_JS) before a new visitor id is minted.
 - While the page's load is in flight, a question waits for it instead of being dropped.
 - A question sent into a connection that was already dead is recorded by the page itself
-  (MARK_SENT_JS) and offered again after the reconnect.
+  (`mark_sent`) and offered again after the reconnect.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import socket
 import uuid
 
 import reflex as rx
+from reflex.event import EventSpec
+from reflex.vars.base import Var
 
 from app.services import visitors
 
@@ -36,21 +38,33 @@ STORAGE_JS = (
     " c: localStorage.getItem('cc_conversations') || '',"
     " p: localStorage.getItem('cc_pending') || ''})"
 )
-# Run in the page as the chat box sends a question: it is recorded as the pending turn
-# before the websocket carries it. A connection that died without the page noticing yet
-# (a network gone quiet, a proxy or a process killed an instant earlier) takes the question
-# and delivers nothing; the next (re)connect sends localStorage along, so `load` finds a
-# pending turn the transcript lacks and offers "Ask again". The server overwrites the entry
-# as soon as the turn starts (`pending_for`) and clears it when it ends. The widget id is
-# the page's last path segment, as `EmbedState.load` reads it; the spacing is normalised
-# like `_open_turn`'s. An owner's preview stores no turn, so it records none either.
-MARK_SENT_JS = (
-    "(() => { const q = (document.getElementById('cc-input')?.value || '')"
+# Installed in the page when the chat is ready (`EmbedState._finish_load`) and run as a
+# question is sent (`mark_sent`): from the chat box, a starter chip or "Ask again", it is
+# recorded as the pending turn before the websocket carries it. A connection that died
+# without the page noticing yet (a network gone quiet, a proxy or a process killed an
+# instant earlier) takes the question and delivers nothing; the next (re)connect sends
+# localStorage along, so `load` finds a pending turn the transcript lacks and offers "Ask
+# again". The server overwrites the entry as soon as the turn starts (`pending_for`) and
+# clears it when it ends. The widget id is the page's last path segment, as
+# `EmbedState.load` reads it; the spacing is normalised like `_open_turn`'s. An owner's
+# preview stores no turn, so it records none either.
+MARK_SENT_INSTALL_JS = (
+    "window.ccMarkSent = (raw) => { const q = String(raw || '')"
     ".split(/\\s+/).filter(Boolean).join(' ');"
     " const w = location.pathname.replace(/\\/+$/, '').split('/').pop();"
     " if (q && !/[?&]preview=1(&|$)/.test(location.search))"
-    " localStorage.setItem('cc_pending', JSON.stringify({q: q, w: w})); })()"
+    " localStorage.setItem('cc_pending', JSON.stringify({q: q, w: w})); };"
 )
+_CHAT_BOX = "document.getElementById('cc-input')?.value"
+
+
+def mark_sent(question: Var | None = None) -> EventSpec:
+    """Run before an event that sends `question` (None: the chat box's text); see above."""
+    if question is None:
+        return rx.call_script(f"window.ccMarkSent?.({_CHAT_BOX})")
+    return rx.call_script(Var.create("window.ccMarkSent?.(") + question.to_string() + ")")
+
+
 LOAD_WAIT_S = 10.0
 INTERRUPTED = "The connection was lost before the answer arrived."
 

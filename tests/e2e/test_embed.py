@@ -660,3 +660,63 @@ def test_a_question_sent_while_the_page_reloads_its_state_is_not_dropped(
     expect(box).to_be_editable()
     expect(box).to_have_value("")
     context.close()
+
+
+def test_a_starter_question_sent_into_a_dead_connection_is_offered_again(
+    world: SimpleNamespace, browser: Any
+) -> None:
+    """A starter chip (or "Ask again") clicked into a connection that died without the page
+    noticing: the page recorded its question first, so the reconnect offers it again. The
+    dead connection is the real websocket routed through Playwright, dropping what the page
+    sends, then closed."""
+    context = browser.new_context(viewport={"width": 420, "height": 720})
+    page = context.new_page()
+    links: list[tuple[Any, Any]] = []
+    dropping = {"on": False}
+
+    def relay(ws: Any) -> None:
+        server = ws.connect_to_server()
+        links.append((ws, server))
+        ws.on_message(lambda message: None if dropping["on"] else server.send(message))
+        server.on_message(ws.send)
+
+    def connection_dies() -> None:
+        page.wait_for_timeout(500)
+        assert page.locator(".cc-q").count() == 0  # nothing reached a server
+        dropping["on"] = False
+        for side in links[-1]:
+            side.close()  # the page notices now and reconnects
+
+    page.route_web_socket(re.compile(r"/_event/"), relay)
+    page.goto(f"{world.app}/embed/{world.seeded.widget_id}?mode=inline&host={world.allowed}/")
+    expect(page.locator("#cc-root")).to_have_attribute("data-status", "ready", timeout=60_000)
+    dropping["on"] = True
+    page.locator(".cc-starter", has_text="How do you ship?").click()
+    connection_dies()
+    banner = page.locator("#cc-banner")
+    expect(banner).to_contain_text("connection was lost", timeout=45_000)
+    assert len(links) == 2
+
+    # "Ask again" records its question too (cleared here, so only the button can write it).
+    page.evaluate("localStorage.removeItem('cc_pending')")
+    dropping["on"] = True
+    page.locator("#cc-ask-again").click()
+    pending = page.evaluate("JSON.parse(localStorage.getItem('cc_pending') || 'null')")
+    assert pending == {"q": "How do you ship?", "w": world.seeded.widget_id}
+    connection_dies()
+    expect(banner).to_contain_text("connection was lost", timeout=45_000)
+    expect(page.locator("#cc-ask-again")).to_be_visible()
+
+    page.locator("#cc-ask-again").click()  # a live connection now: answered
+    expect(page.locator(".cc-answer")).to_have_count(1, timeout=60_000)
+    expect(page.locator(".cc-q")).to_have_text(["How do you ship?"])
+    expect(banner).to_have_count(0)
+    saved = page.evaluate("JSON.parse(localStorage.getItem('cc_conversations') || '{}')")
+    with session_scope(world.seeded.engine) as s:
+        query = select(Message).where(Message.conversation_id == saved[world.seeded.widget_id])
+        rows = sorted(s.exec(query).all(), key=lambda m: m.created_at)
+    assert [(m.role, m.text if m.role == "user" else "") for m in rows] == [
+        ("user", "How do you ship?"),
+        ("assistant", ""),
+    ]  # asked once: the dropped sends never reached a server
+    context.close()

@@ -23,6 +23,7 @@ from sqlmodel import select
 from app.db import session_scope
 from app.models import Conversation, Message
 from app.services import qa, widgets
+from app.state.embed import EmbedState
 from tests.e2e.conftest import shot
 from tests.e2e.helpers import assert_no_serious_axe_violations
 from tests.e2e.loader_fixtures import Origin
@@ -604,12 +605,10 @@ def test_no_source_chips_under_i_dont_know(world: SimpleNamespace, browser: Any)
         context.close()
 
 
-EMBED_STATE = "reflex___state____state.app___state___embed____embed_state"
-
-
 def _status_delta(status: str) -> str:
     """The socket.io frame the server sends when the chat's status changes."""
-    delta = {"delta": {EMBED_STATE: {"status_rx_state_": status}}}
+    field = str(EmbedState.status).rsplit(".", 1)[-1]  # the name the page's reducer knows
+    delta = {"delta": {EmbedState.get_full_name(): {field: status}}}
     return "42/_event," + json.dumps(["event", delta])
 
 

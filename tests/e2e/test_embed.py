@@ -694,7 +694,7 @@ def test_a_starter_question_sent_into_a_dead_connection_is_offered_again(
     connection_dies()
     banner = page.locator("#cc-banner")
     expect(banner).to_contain_text("connection was lost", timeout=45_000)
-    assert len(links) == 2
+    assert len(links) >= 2  # the page reconnected through the route
 
     # "Ask again" records its question too (cleared here, so only the button can write it).
     page.evaluate("localStorage.removeItem('cc_pending')")

@@ -426,16 +426,53 @@ def test_dashboard_preview_applies_posted_settings_for_the_owner_only(
         context.close()
 
 
+class _SocketRelay:
+    """The page's websocket routed through Playwright to the real server: what the page
+    sends is recorded (`sent`), or dropped while `dropping`, as a dead connection would."""
+
+    def __init__(self) -> None:
+        self.links: list[tuple[Any, Any]] = []  # (page side, server side) per connection
+        self.sent: list[str] = []
+        self.dropping = False
+
+    def __call__(self, ws: Any) -> None:
+        server = ws.connect_to_server()
+        self.links.append((ws, server))
+
+        def up(message: Any) -> None:
+            if not self.dropping:
+                self.sent.append(message if isinstance(message, str) else "")
+                server.send(message)
+
+        ws.on_message(up)
+        server.on_message(ws.send)
+
+    def to_page(self, frame: str) -> None:
+        self.links[-1][0].send(frame)
+
+    def close(self) -> None:
+        """The connection closes: the page notices and reconnects (through the relay)."""
+        for side in self.links[-1]:
+            side.close()
+
+
 def _inline_chat(
-    browser: Any, world: SimpleNamespace, scheme: str, scripts: list[str] | None = None
+    browser: Any,
+    world: SimpleNamespace,
+    scheme: str,
+    scripts: list[str] | None = None,
+    relay: _SocketRelay | None = None,
 ) -> tuple[Any, Any]:
     """The chat page on its own (as in an inline embed), in a fresh visitor's browser;
-    `scripts` collects the URL of every script the page loads."""
+    `scripts` collects the URL of every script the page loads; `relay` carries its
+    websocket."""
     context = browser.new_context(viewport={"width": 420, "height": 720}, color_scheme=scheme)
     context.set_default_timeout(30_000)
     page = context.new_page()
     if scripts is not None:
         page.on("request", lambda r: r.resource_type == "script" and scripts.append(r.url))
+    if relay is not None:
+        page.route_web_socket(re.compile(r"/_event/"), relay)
     host = world.allowed + "/"
     page.goto(f"{world.app}/embed/{world.seeded.widget_id}?mode=inline&host={host}")
     expect(page.locator("#cc-input")).to_be_editable(timeout=60_000)
@@ -620,45 +657,29 @@ def test_a_question_sent_while_the_page_reloads_its_state_is_not_dropped(
     moment used to hit a disabled box and vanish; it is now sent and waits for the load.
     The "loading" frame is injected into the real websocket (Playwright's route), as such a
     reconnect delivers it, so the moment is not left to a race."""
-    context = browser.new_context(viewport={"width": 420, "height": 720})
-    page = context.new_page()
-    sockets: list[Any] = []
-    sent: list[str] = []
-
-    def relay(ws: Any) -> None:
-        server = ws.connect_to_server()
-        sockets.append(ws)
-
-        def up(message: Any) -> None:
-            sent.append(message if isinstance(message, str) else "")
-            server.send(message)
-
-        ws.on_message(up)
-        server.on_message(ws.send)
-
-    page.route_web_socket(re.compile(r"/_event/"), relay)
-    page.goto(f"{world.app}/embed/{world.seeded.widget_id}?mode=inline&host={world.allowed}/")
-    root = page.locator("#cc-root")
-    expect(root).to_have_attribute("data-status", "ready", timeout=60_000)
-    box = page.locator("#cc-input")
-    box.fill(PRICE_QUESTION)
-    expect(page.locator("#cc-counter")).to_contain_text(f"{len(PRICE_QUESTION)} /")
-    sockets[-1].send(_status_delta("loading"))
-    expect(root).to_have_attribute("data-status", "loading")
-    expect(box).not_to_be_editable()  # typing waits for the load: a reload cannot wipe it
-    before = len(sent)
-    box.press("Enter")
-    page.wait_for_timeout(500)
-    submits = [m for m in sent[before:] if "embed_state.submit" in m]
-    assert len(submits) == 1, sent[before:]
-    sockets[-1].send(_status_delta("ready"))  # the load finished
-    expect(page.locator(".cc-q")).to_have_count(1, timeout=30_000)
-    expect(page.locator(".cc-q").last).to_contain_text(PRICE_QUESTION)
-    expect(page.locator(".cc-answer")).to_have_count(1, timeout=60_000)
-    expect(page.locator(".cc-answer").last).to_contain_text("$6.95")
-    expect(box).to_be_editable()
-    expect(box).to_have_value("")
-    context.close()
+    relay = _SocketRelay()
+    context, page = _inline_chat(browser, world, "light", relay=relay)
+    try:
+        root, box = page.locator("#cc-root"), page.locator("#cc-input")
+        box.fill(PRICE_QUESTION)
+        expect(page.locator("#cc-counter")).to_contain_text(f"{len(PRICE_QUESTION)} /")
+        relay.to_page(_status_delta("loading"))
+        expect(root).to_have_attribute("data-status", "loading")
+        expect(box).not_to_be_editable()  # typing waits for the load: a reload cannot wipe it
+        before = len(relay.sent)
+        box.press("Enter")
+        page.wait_for_timeout(500)
+        submits = [m for m in relay.sent[before:] if "embed_state.submit" in m]
+        assert len(submits) == 1, relay.sent[before:]
+        relay.to_page(_status_delta("ready"))  # the load finished
+        expect(page.locator(".cc-q")).to_have_count(1, timeout=30_000)
+        expect(page.locator(".cc-q").last).to_contain_text(PRICE_QUESTION)
+        expect(page.locator(".cc-answer")).to_have_count(1, timeout=60_000)
+        expect(page.locator(".cc-answer").last).to_contain_text("$6.95")
+        expect(box).to_be_editable()
+        expect(box).to_have_value("")
+    finally:
+        context.close()
 
 
 def test_a_starter_question_sent_into_a_dead_connection_is_offered_again(
@@ -668,54 +689,44 @@ def test_a_starter_question_sent_into_a_dead_connection_is_offered_again(
     noticing: the page recorded its question first, so the reconnect offers it again. The
     dead connection is the real websocket routed through Playwright, dropping what the page
     sends, then closed."""
-    context = browser.new_context(viewport={"width": 420, "height": 720})
-    page = context.new_page()
-    links: list[tuple[Any, Any]] = []
-    dropping = {"on": False}
-
-    def relay(ws: Any) -> None:
-        server = ws.connect_to_server()
-        links.append((ws, server))
-        ws.on_message(lambda message: None if dropping["on"] else server.send(message))
-        server.on_message(ws.send)
+    relay = _SocketRelay()
+    context, page = _inline_chat(browser, world, "light", relay=relay)
 
     def connection_dies() -> None:
         page.wait_for_timeout(500)
         assert page.locator(".cc-q").count() == 0  # nothing reached a server
-        dropping["on"] = False
-        for side in links[-1]:
-            side.close()  # the page notices now and reconnects
+        relay.dropping = False
+        relay.close()
 
-    page.route_web_socket(re.compile(r"/_event/"), relay)
-    page.goto(f"{world.app}/embed/{world.seeded.widget_id}?mode=inline&host={world.allowed}/")
-    expect(page.locator("#cc-root")).to_have_attribute("data-status", "ready", timeout=60_000)
-    dropping["on"] = True
-    page.locator(".cc-starter", has_text="How do you ship?").click()
-    connection_dies()
-    banner = page.locator("#cc-banner")
-    expect(banner).to_contain_text("connection was lost", timeout=45_000)
-    assert len(links) >= 2  # the page reconnected through the route
+    try:
+        relay.dropping = True
+        page.locator(".cc-starter", has_text="How do you ship?").click()
+        connection_dies()
+        banner = page.locator("#cc-banner")
+        expect(banner).to_contain_text("connection was lost", timeout=45_000)
+        assert len(relay.links) >= 2  # the page reconnected through the route
 
-    # "Ask again" records its question too (cleared here, so only the button can write it).
-    page.evaluate("localStorage.removeItem('cc_pending')")
-    dropping["on"] = True
-    page.locator("#cc-ask-again").click()
-    pending = page.evaluate("JSON.parse(localStorage.getItem('cc_pending') || 'null')")
-    assert pending == {"q": "How do you ship?", "w": world.seeded.widget_id}
-    connection_dies()
-    expect(banner).to_contain_text("connection was lost", timeout=45_000)
-    expect(page.locator("#cc-ask-again")).to_be_visible()
+        # "Ask again" records its question too (cleared here, so only the button writes it).
+        page.evaluate("localStorage.removeItem('cc_pending')")
+        relay.dropping = True
+        page.locator("#cc-ask-again").click()
+        pending = page.evaluate("JSON.parse(localStorage.getItem('cc_pending') || 'null')")
+        assert pending == {"q": "How do you ship?", "w": world.seeded.widget_id}
+        connection_dies()
+        expect(banner).to_contain_text("connection was lost", timeout=45_000)
+        expect(page.locator("#cc-ask-again")).to_be_visible()
 
-    page.locator("#cc-ask-again").click()  # a live connection now: answered
-    expect(page.locator(".cc-answer")).to_have_count(1, timeout=60_000)
-    expect(page.locator(".cc-q")).to_have_text(["How do you ship?"])
-    expect(banner).to_have_count(0)
-    saved = page.evaluate("JSON.parse(localStorage.getItem('cc_conversations') || '{}')")
-    with session_scope(world.seeded.engine) as s:
-        query = select(Message).where(Message.conversation_id == saved[world.seeded.widget_id])
-        rows = sorted(s.exec(query).all(), key=lambda m: m.created_at)
-    assert [(m.role, m.text if m.role == "user" else "") for m in rows] == [
-        ("user", "How do you ship?"),
-        ("assistant", ""),
-    ]  # asked once: the dropped sends never reached a server
-    context.close()
+        page.locator("#cc-ask-again").click()  # a live connection now: answered
+        expect(page.locator(".cc-answer")).to_have_count(1, timeout=60_000)
+        expect(page.locator(".cc-q")).to_have_text(["How do you ship?"])
+        expect(banner).to_have_count(0)
+        saved = page.evaluate("JSON.parse(localStorage.getItem('cc_conversations') || '{}')")
+        with session_scope(world.seeded.engine) as s:
+            query = select(Message).where(Message.conversation_id == saved[world.seeded.widget_id])
+            rows = sorted(s.exec(query).all(), key=lambda m: m.created_at)
+        assert [(m.role, m.text if m.role == "user" else "") for m in rows] == [
+            ("user", "How do you ship?"),
+            ("assistant", ""),
+        ]  # asked once: the dropped sends never reached a server
+    finally:
+        context.close()
